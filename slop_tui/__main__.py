@@ -1,0 +1,3 @@
+from slop_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,607 @@
+"""The typed payloads every layer speaks, and the ticket state machine.
+
+Everything that crosses a boundary (model output, events, state on disk, tool payloads) is a
+`msgspec.Struct` defined here. Nothing here imports anything of ours above `errors`.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from typing import Any, ClassVar, Literal, Union
+
+import msgspec
+
+from slop_tui.errors import SlopError
+
+# ---------------------------------------------------------------------------
+# Secrets
+# ---------------------------------------------------------------------------
+
+
+class Secret:
+    """A credential that never shows itself: repr, str and encoders see a mask.
+
+    Only `reveal()` gives the value, and only a provider adapter should call it.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def masked(self) -> str:
+        """First 4 characters and the length at most, as `slop doctor` shows it."""
+        if len(self._value) <= 8:
+            return f"*** ({len(self._value)} chars)"
+        return f"{self._value[:4]}… ({len(self._value)} chars)"
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> Any:  # pickling would leak it: refuse
+        raise TypeError("a Secret cannot be pickled")
+
+
+def enc_hook(obj: Any) -> Any:
+    """msgspec encoder hook: a `Secret` is always written as a mask, never its value."""
+    if isinstance(obj, Secret):
+        return "***"
+    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+
+
+# ---------------------------------------------------------------------------
+# Usage
+# ---------------------------------------------------------------------------
+
+
+class Usage(msgspec.Struct, kw_only=True):
+    """Tokens spent by one call or summed over many; cost only when prices are known."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float | None = None
+
+    def __add__(self, other: Usage) -> Usage:
+        if self.cost_usd is None and other.cost_usd is None:
+            cost = None
+        else:
+            cost = (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            cost_usd=cost,
+        )
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+# ---------------------------------------------------------------------------
+# Tiers, archetypes, states
+# ---------------------------------------------------------------------------
+
+
+class Tier(enum.StrEnum):
+    """The four tiers, named as in `agents.toml`'s `[models]` table."""
+
+    PLANNER = "planner"  # Tier 1
+    LEAD = "lead"  # Tier 2
+    WORKER = "worker"  # Tier 3
+    DEFAULT_CHEAP = "default_cheap"  # Tier 4, QA
+
+
+class Archetype(enum.StrEnum):
+    CONTRACT_STUBBER = "contract_stubber"
+    IMPLEMENTER = "implementer"
+    TESTER = "tester"
+
+
+class TicketState(enum.StrEnum):
+    TODO = "todo"
+    IN_PROGRESS = "in_progress"
+    AWAITING_APPROVAL = "awaiting_approval"
+    DONE = "done"
+    BLOCKED = "blocked"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATES = frozenset({TicketState.DONE, TicketState.CANCELLED})
+_NON_FINAL = frozenset(TicketState) - FINAL_STATES
+
+# The whole state machine in one table: mutator name -> (states it may start from, target).
+# `done` is final for everything except `revert` (undo); `cancelled` is final for everything.
+TRANSITIONS: dict[str, tuple[frozenset[TicketState], TicketState]] = {
+    "start": (frozenset({TicketState.TODO}), TicketState.IN_PROGRESS),
+    "await_approval": (frozenset({TicketState.IN_PROGRESS}), TicketState.AWAITING_APPROVAL),
+    "resume": (frozenset({TicketState.AWAITING_APPROVAL}), TicketState.IN_PROGRESS),
+    "mark_complete": (frozenset({TicketState.IN_PROGRESS}), TicketState.DONE),
+    "mark_blocked": (_NON_FINAL - {TicketState.BLOCKED}, TicketState.BLOCKED),
+    "retry": (frozenset({TicketState.BLOCKED}), TicketState.TODO),
+    "cancel": (_NON_FINAL, TicketState.CANCELLED),
+    "interrupt": (
+        frozenset({TicketState.IN_PROGRESS, TicketState.AWAITING_APPROVAL}),
+        TicketState.TODO,
+    ),
+    "revert": (frozenset({TicketState.DONE}), TicketState.TODO),
+}
+
+
+class IllegalTransition(SlopError):
+    """A ticket was asked to move where the state machine does not allow; nothing changed."""
+
+    def __init__(self, ticket_id: str, state: TicketState, move: str) -> None:
+        allowed = sorted(s.value for s in TRANSITIONS[move][0]) if move in TRANSITIONS else []
+        super().__init__(
+            f"ticket {ticket_id!r}: cannot {move} from state {state.value!r}"
+            + (f" (allowed from: {', '.join(allowed)})" if allowed else "")
+        )
+        self.ticket_id = ticket_id
+        self.state = state
+        self.move = move
+
+
+# ---------------------------------------------------------------------------
+# Tracks and tickets (the domain)
+# ---------------------------------------------------------------------------
+
+
+class Ticket(msgspec.Struct, kw_only=True):
+    """One unit of work for one Tier 3 worker. State changes only through the mutators."""
+
+    id: str
+    title: str
+    description: str = ""
+    archetype: Archetype = Archetype.IMPLEMENTER
+    depends_on: list[str] = msgspec.field(default_factory=list)
+    target_files: list[str] = msgspec.field(default_factory=list)
+    state: TicketState = TicketState.TODO
+    blocked_reason: str | None = None
+    assigned_model: str | None = None
+    usage: Usage = msgspec.field(default_factory=Usage)
+    result_summary: str | None = None
+
+    def _move(self, move: str, reason: str | None = None) -> TicketState:
+        sources, target = TRANSITIONS[move]
+        if self.state not in sources:
+            raise IllegalTransition(self.id, self.state, move)
+        old = self.state
+        self.state = target
+        self.blocked_reason = reason if target is TicketState.BLOCKED else None
+        return old
+
+    def start(self) -> TicketState:
+        return self._move("start")
+
+    def await_approval(self) -> TicketState:
+        return self._move("await_approval")
+
+    def resume(self) -> TicketState:
+        return self._move("resume")
+
+    def mark_complete(self, summary: str | None = None) -> TicketState:
+        old = self._move("mark_complete")
+        if summary is not None:
+            self.result_summary = summary
+        return old
+
+    def mark_blocked(self, reason: str) -> TicketState:
+        if not reason or not reason.strip():
+            raise SlopError(f"ticket {self.id!r}: a blocked ticket needs a reason")
+        return self._move("mark_blocked", reason)
+
+    def retry(self) -> TicketState:
+        return self._move("retry")
+
+    def cancel(self) -> TicketState:
+        return self._move("cancel")
+
+    def interrupt(self) -> TicketState:
+        return self._move("interrupt")
+
+    def revert(self) -> TicketState:
+        old = self._move("revert")
+        self.result_summary = None
+        return old
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+class PlanError(SlopError):
+    """A plan (tracks or tickets) is not a valid DAG or does not decode."""
+
+
+class Track(msgspec.Struct, kw_only=True):
+    """An epic: a titled group of tickets that form a dependency DAG."""
+
+    id: str
+    title: str
+    description: str = ""
+    tickets: list[Ticket] = msgspec.field(default_factory=list)
+
+    def validate(self) -> None:
+        """Raise `PlanError` naming the ids on a duplicate id, unknown dependency or cycle."""
+        validate_dag(self.id, [(t.id, list(t.depends_on)) for t in self.tickets])
+
+    def ticket(self, ticket_id: str) -> Ticket:
+        for t in self.tickets:
+            if t.id == ticket_id:
+                return t
+        raise KeyError(ticket_id)
+
+    def ready_tickets(self) -> list[Ticket]:
+        """Tickets in `todo` whose every dependency is `done`, in plan order."""
+        done = {t.id for t in self.tickets if t.state is TicketState.DONE}
+        return [
+            t
+            for t in self.tickets
+            if t.state is TicketState.TODO and all(d in done for d in t.depends_on)
+        ]
+
+
+def validate_dag(owner: str, nodes: list[tuple[str, list[str]]]) -> None:
+    """Check ids are unique, dependencies exist and there is no cycle; name the ids if not."""
+    seen: set[str] = set()
+    duplicates: list[str] = []
+    for node_id, _ in nodes:
+        if node_id in seen:
+            duplicates.append(node_id)
+        seen.add(node_id)
+    if duplicates:
+        raise PlanError(f"{owner}: duplicate ticket id(s): {', '.join(sorted(set(duplicates)))}")
+    for node_id, deps in nodes:
+        unknown = [d for d in deps if d not in seen]
+        if unknown:
+            raise PlanError(
+                f"{owner}: ticket {node_id!r} depends on unknown ticket(s): {', '.join(unknown)}"
+            )
+        if node_id in deps:
+            raise PlanError(f"{owner}: ticket {node_id!r} depends on itself")
+    # Iterative DFS with colours so a 10,000-ticket chain does not hit the recursion limit.
+    graph = dict(nodes)
+    colour: dict[str, int] = {}  # 1 = on the stack, 2 = finished
+    for root in graph:
+        if colour.get(root):
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        path: list[str] = [root]
+        colour[root] = 1
+        while stack:
+            node, index = stack[-1]
+            deps = graph[node]
+            if index < len(deps):
+                stack[-1] = (node, index + 1)
+                dep = deps[index]
+                state = colour.get(dep)
+                if state == 1:
+                    cycle = path[path.index(dep) :] + [dep]
+                    raise PlanError(f"{owner}: dependency cycle: {' -> '.join(cycle)}")
+                if state is None:
+                    colour[dep] = 1
+                    stack.append((dep, 0))
+                    path.append(dep)
+            else:
+                colour[node] = 2
+                stack.pop()
+                path.pop()
+
+
+# ---------------------------------------------------------------------------
+# Plans: what Tier 1 and Tier 2 may answer (never a state, usage or model)
+# ---------------------------------------------------------------------------
+
+
+class PlannedTrack(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    title: str
+    description: str
+
+
+class TrackPlan(msgspec.Struct, forbid_unknown_fields=True):
+    """Tier 1's answer: `{"tracks": [...]}`."""
+
+    tracks: list[PlannedTrack]
+
+
+class PlannedTicket(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    title: str
+    description: str
+    archetype: Archetype
+    depends_on: list[str] = msgspec.field(default_factory=list)
+    target_files: list[str] = msgspec.field(default_factory=list)
+
+
+class TicketPlan(msgspec.Struct, forbid_unknown_fields=True):
+    """Tier 2's answer for one track: `{"tickets": [...]}`."""
+
+    tickets: list[PlannedTicket]
+
+
+# ---------------------------------------------------------------------------
+# Worker context
+# ---------------------------------------------------------------------------
+
+
+class ChatMessage(msgspec.Struct, kw_only=True):
+    """One message of a conversation, provider-neutral."""
+
+    role: Literal["user", "assistant", "tool"]
+    content: str = ""
+    tool_calls: list[ToolCall] = msgspec.field(default_factory=list)
+    tool_call_id: str | None = None  # set on role == "tool"
+
+
+class ToolCall(msgspec.Struct, kw_only=True):
+    """A tool call as a model made it: the arguments are still raw JSON text."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class WorkerContext(msgspec.Struct, kw_only=True):
+    """Everything one Tier 3 call needs; built fresh per ticket and dropped when it ends.
+
+    `credentials` is injected for the call only; it is a `Secret`, so repr, str and the
+    project's encoders (`enc_hook`) show a mask. The store never writes a WorkerContext.
+    """
+
+    ticket_id: str
+    assigned_model: str
+    credentials: Secret | None = None
+    messages: list[ChatMessage] = msgspec.field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (
+            f"WorkerContext(ticket_id={self.ticket_id!r}, assigned_model={self.assigned_model!r}, "
+            f"credentials={'***' if self.credentials else None}, messages=<{len(self.messages)}>)"
+        )
+
+
+# ---------------------------------------------------------------------------
+# Tool arguments (public API: scenario files and scripts name these tools)
+# ---------------------------------------------------------------------------
+
+ViewName = Literal["raw", "skeleton", "curated"]
+
+
+class ToolArgs(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, tag_field="tool"):
+    """Base of every tool's arguments; `TOOL` is the tool's public name and its tag.
+
+    The tag lets a `Proposal` or an `Edit` carry any tool's arguments as one typed union; a
+    model's arguments decode without it (the tool name arrives beside them), and
+    `tool_json_schema` leaves it out of what the model is shown.
+    """
+
+    TOOL: ClassVar[str] = ""
+    WRITES: ClassVar[bool] = False  # True: changes files or runs code, so the clutch asks
+
+
+class ReadFileArgs(ToolArgs, tag="read_file"):
+    TOOL: ClassVar[str] = "read_file"
+    path: str
+    view: ViewName = "raw"
+
+
+class ListFilesArgs(ToolArgs, tag="list_files"):
+    TOOL: ClassVar[str] = "list_files"
+    path: str = "."
+
+
+class WriteFileArgs(ToolArgs, tag="write_file"):
+    TOOL: ClassVar[str] = "write_file"
+    WRITES: ClassVar[bool] = True
+    path: str
+    content: str
+
+
+class EditFileArgs(ToolArgs, tag="edit_file"):
+    TOOL: ClassVar[str] = "edit_file"
+    WRITES: ClassVar[bool] = True
+    path: str
+    old: str
+    new: str
+
+
+class RunCommandArgs(ToolArgs, tag="run_command"):
+    TOOL: ClassVar[str] = "run_command"
+    WRITES: ClassVar[bool] = True
+    command: str
+    timeout_s: float = 60.0
+
+
+class FinishArgs(ToolArgs, tag="finish"):
+    TOOL: ClassVar[str] = "finish"
+    summary: str
+
+
+TOOL_ARGS: dict[str, type[ToolArgs]] = {
+    cls.TOOL: cls
+    for cls in (ReadFileArgs, ListFilesArgs, WriteFileArgs, EditFileArgs, RunCommandArgs, FinishArgs)
+}
+
+AnyToolArgs = Union[
+    ReadFileArgs, ListFilesArgs, WriteFileArgs, EditFileArgs, RunCommandArgs, FinishArgs
+]
+
+
+def tool_json_schema(cls: type[ToolArgs]) -> dict[str, Any]:
+    """The JSON Schema a model receives for a tool's arguments (without the union tag)."""
+    schema = msgspec.json.schema(cls)
+    body: dict[str, Any] = dict(schema["$defs"][cls.__name__])
+    body["properties"] = {k: v for k, v in body["properties"].items() if k != "tool"}
+    body["required"] = [k for k in body.get("required", []) if k != "tool"]
+    body.pop("title", None)
+    return body
+
+
+def decode_tool_args(tool: str, payload: str | bytes) -> ToolArgs:
+    """Decode JSON arguments for a named tool; `SlopError` names the tool and the problem."""
+    cls = TOOL_ARGS.get(tool)
+    if cls is None:
+        raise SlopError(f"unknown tool {tool!r} (known: {', '.join(TOOL_ARGS)})")
+    try:
+        return msgspec.json.decode(payload, type=cls)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise SlopError(f"invalid arguments for {tool}: {exc}") from None
+
+
+# ---------------------------------------------------------------------------
+# Proposals and clutch decisions
+# ---------------------------------------------------------------------------
+
+
+class Proposal(msgspec.Struct, kw_only=True):
+    """A tool call waiting at the clutch, with exactly what it would do."""
+
+    id: str
+    ticket_id: str
+    tool: str
+    arguments: AnyToolArgs
+    diff: str = ""  # unified diff for writes and edits
+    cwd: str | None = None  # working directory for commands
+    error: str | None = None  # why it cannot apply as is (shown; approval still refused)
+
+
+class Approve(msgspec.Struct, tag="approve"):
+    pass
+
+
+class Reject(msgspec.Struct, tag="reject"):
+    reason: str
+
+
+class Edit(msgspec.Struct, tag="edit"):
+    """New arguments for the same tool."""
+
+    arguments: AnyToolArgs
+
+
+Decision = Union[Approve, Reject, Edit]
+
+
+# ---------------------------------------------------------------------------
+# Events: a tagged union, written ahead to the log before they are acknowledged
+# ---------------------------------------------------------------------------
+
+
+class Event(msgspec.Struct, tag_field="kind", kw_only=True):
+    """Base of every event. The store sets `seq`; `at` is wall-clock seconds."""
+
+    seq: int = 0
+    at: float = msgspec.field(default_factory=time.time)
+
+
+class RunStarted(Event, tag="run_started"):
+    run_id: str
+    prompt: str
+
+
+class PlanAccepted(Event, tag="plan_accepted"):
+    tracks: list[Track]
+
+
+class TicketStateChanged(Event, tag="ticket_state"):
+    ticket_id: str
+    old: TicketState
+    new: TicketState
+    track_id: str | None = None
+    reason: str | None = None
+
+
+class ProposalMade(Event, tag="proposal"):
+    proposal: Proposal
+
+
+class DecisionMade(Event, tag="decision"):
+    proposal_id: str
+    ticket_id: str
+    decision: Decision
+
+
+class ToolResult(Event, tag="tool_result"):
+    ticket_id: str
+    tool: str
+    ok: bool
+    output: str
+
+
+class FileChanged(Event, tag="file_changed"):
+    """A tool wrote `path`; its pre-image is in the store under `preimage`."""
+
+    ticket_id: str
+    path: str
+    preimage: str | None  # store-relative name; None when the file did not exist before
+
+
+class HintGiven(Event, tag="hint"):
+    """Tier 4's answer for a failed command; the raw output is kept here, not in the worker."""
+
+    ticket_id: str
+    command: str
+    exit_code: int
+    hint: str
+    raw_output: str
+
+
+class UsageUpdated(Event, tag="usage"):
+    ticket_id: str | None
+    tier: Tier
+    model: str
+    usage: Usage
+
+
+class ModelText(Event, tag="model_text"):
+    """Text a model produced (streamed in pieces to the UI; the log keeps whole replies)."""
+
+    ticket_id: str | None
+    tier: Tier
+    text: str
+
+
+class ErrorRaised(Event, tag="error"):
+    message: str
+    ticket_id: str | None = None
+
+
+class RunFinished(Event, tag="run_finished"):
+    ok: bool
+    message: str = ""
+
+
+AnyEvent = Union[
+    RunStarted,
+    PlanAccepted,
+    TicketStateChanged,
+    ProposalMade,
+    DecisionMade,
+    ToolResult,
+    FileChanged,
+    HintGiven,
+    UsageUpdated,
+    ModelText,
+    ErrorRaised,
+    RunFinished,
+]
