@@ -18,6 +18,7 @@ from slop_tui.errors import SlopError
 # Order is the order shown by `slop --help`.
 COMMAND_MODULES: tuple[str, ...] = (
     "slop_tui.commands.view",
+    "slop_tui.commands.doctor",
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -51,12 +52,14 @@ class Setup:
         path.write_text(text)
         return path
 
-    def doctor(self, *args: str, **keys: str) -> subprocess.CompletedProcess[str]:
-        """`python -m slop_tui doctor` through the real entry point, from inside the repository."""
+    def doctor(
+        self, *args: str, keys: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`python -m slop_tui doctor` through the real entry point (from the repository by default)."""
         return subprocess.run(
             [sys.executable, "-m", "slop_tui", "doctor", *args],
-            cwd=self.repo,
-            env=self.env(**keys),
+            cwd=cwd or self.repo,
+            env=self.env(**(keys or {})),
             capture_output=True,
             text=True,
             timeout=60,
