@@ -7,8 +7,9 @@ Everything that crosses a boundary (model output, events, state on disk, tool pa
 from __future__ import annotations
 
 import enum
+import re
 import time
-from typing import Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union
 
 import msgspec
 
@@ -180,10 +181,19 @@ class Ticket(msgspec.Struct, kw_only=True):
     usage: Usage = msgspec.field(default_factory=Usage)
     result_summary: str | None = None
 
-    def _move(self, move: str, reason: str | None = None) -> TicketState:
-        sources, target = TRANSITIONS[move]
-        if self.state not in sources:
+    def __post_init__(self) -> None:
+        # Decoding already checks the enums; this catches `Ticket(..., state="done")` built in
+        # Python, where a plain string would make `state is TicketState.DONE` silently false.
+        self.archetype = _coerce(Archetype, self.archetype, f"ticket {self.id!r}: archetype")
+        self.state = _coerce(TicketState, self.state, f"ticket {self.id!r}: state")
+
+    def _check(self, move: str) -> None:
+        if self.state not in TRANSITIONS[move][0]:
             raise IllegalTransition(self.id, self.state, move)
+
+    def _move(self, move: str, reason: str | None = None) -> TicketState:
+        self._check(move)
+        target = TRANSITIONS[move][1]
         old = self.state
         self.state = target
         self.blocked_reason = reason if target is TicketState.BLOCKED else None
@@ -205,6 +215,7 @@ class Ticket(msgspec.Struct, kw_only=True):
         return old
 
     def mark_blocked(self, reason: str) -> TicketState:
+        self._check("mark_blocked")  # an illegal move is reported as such, whatever the reason
         if not reason or not reason.strip():
             raise SlopError(f"ticket {self.id!r}: a blocked ticket needs a reason")
         return self._move("mark_blocked", reason)
@@ -230,6 +241,19 @@ class Ticket(msgspec.Struct, kw_only=True):
 
 class PlanError(SlopError):
     """A plan (tracks or tickets) is not a valid DAG or does not decode."""
+
+
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+def _coerce(enum_cls: type[_E], value: object, where: str) -> _E:
+    if isinstance(value, enum_cls):
+        return value
+    try:
+        return enum_cls(value)
+    except ValueError:
+        known = ", ".join(m.value for m in enum_cls)
+        raise PlanError(f"{where}: unknown value {value!r} (known: {known})") from None
 
 
 class Track(msgspec.Struct, kw_only=True):
@@ -312,9 +336,17 @@ def validate_dag(owner: str, nodes: list[tuple[str, list[str]]]) -> None:
 # ---------------------------------------------------------------------------
 
 
+# A model's ids end up in event logs, on the command line (`slop undo ID`) and in messages, so
+# they are short words: no spaces, no quotes. The pattern is in the JSON Schema the model sees.
+PlanId = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
+]
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+
+
 class PlannedTrack(msgspec.Struct, forbid_unknown_fields=True):
-    id: str
-    title: str
+    id: PlanId
+    title: NonEmpty
     description: str
 
 
@@ -325,11 +357,11 @@ class TrackPlan(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PlannedTicket(msgspec.Struct, forbid_unknown_fields=True):
-    id: str
-    title: str
+    id: PlanId
+    title: NonEmpty
     description: str
     archetype: Archetype
-    depends_on: list[str] = msgspec.field(default_factory=list)
+    depends_on: list[PlanId] = msgspec.field(default_factory=list)
     target_files: list[str] = msgspec.field(default_factory=list)
 
 
@@ -337,6 +369,117 @@ class TicketPlan(msgspec.Struct, forbid_unknown_fields=True):
     """Tier 2's answer for one track: `{"tickets": [...]}`."""
 
     tickets: list[PlannedTicket]
+
+
+def plan_json_schema(cls: type[TrackPlan] | type[TicketPlan]) -> dict[str, Any]:
+    """The JSON Schema of a plan, from `msgspec.json.schema`, with every `$ref` inlined.
+
+    Inlined because some structured-output APIs reject `$defs`; the plan types are not
+    recursive, so inlining always terminates.
+    """
+    schema = msgspec.json.schema(cls)
+    defs: dict[str, Any] = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            # A string "title" is a schema annotation (the class name); a dict one is a property.
+            return {
+                k: inline(v) for k, v in node.items() if not (k == "title" and isinstance(v, str))
+            }
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    result: dict[str, Any] = inline(schema)
+    return result
+
+
+_FENCE = re.compile(r"^```[A-Za-z0-9_-]*[ \t]*\n(?P<body>.*?)\n?```\s*$", re.DOTALL)
+
+
+def _plan_text(data: bytes | str) -> bytes:
+    """The JSON of a model's answer: surrounding blanks and one Markdown code fence removed."""
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    text = text.strip()
+    match = _FENCE.match(text)
+    if match:
+        text = match.group("body").strip()
+    return text.encode()
+
+
+def _decode_plan(data: bytes | str, wrapped: type[Any], bare: type[Any], what: str) -> Any:
+    body = _plan_text(data)
+    if not body:
+        raise PlanError(f"{what}: the answer is empty; expected a JSON object")
+    try:
+        return msgspec.json.decode(body, type=Union[wrapped, bare])
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        if "Invalid enum value" in message and "archetype" in message:
+            message += f" (archetypes: {', '.join(a.value for a in Archetype)})"
+        raise PlanError(f"{what}: the answer does not match the schema: {message}") from None
+    except msgspec.DecodeError as exc:
+        raise PlanError(f"{what}: the answer is not valid JSON: {exc}") from None
+
+
+def decode_track_plan(data: bytes | str) -> TrackPlan:
+    """Decode Tier 1's answer: `{"tracks": [...]}` or a bare array; ids unique, not empty.
+
+    Every problem raises `PlanError` with a message meant to be sent back to the model.
+    """
+    decoded = _decode_plan(data, TrackPlan, list[PlannedTrack], "track plan")
+    plan = decoded if isinstance(decoded, TrackPlan) else TrackPlan(tracks=decoded)
+    if not plan.tracks:
+        raise PlanError("track plan: `tracks` is empty; give at least one track")
+    ids = [t.id for t in plan.tracks]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise PlanError(f"track plan: duplicate track id(s): {', '.join(duplicates)}")
+    return plan
+
+
+def decode_ticket_plan(data: bytes | str, track_id: str | None = None) -> TicketPlan:
+    """Decode Tier 2's answer: `{"tickets": [...]}` or a bare array, checked as a DAG.
+
+    Ids must be unique, every dependency must name a ticket of the same plan, and there must be
+    no cycle; each problem raises `PlanError` naming the ids (and the track, when given).
+    """
+    what = f"ticket plan for track {track_id!r}" if track_id else "ticket plan"
+    decoded = _decode_plan(data, TicketPlan, list[PlannedTicket], what)
+    plan = decoded if isinstance(decoded, TicketPlan) else TicketPlan(tickets=decoded)
+    if not plan.tickets:
+        raise PlanError(f"{what}: `tickets` is empty; give at least one ticket")
+    validate_dag(what, [(t.id, list(t.depends_on)) for t in plan.tickets])
+    return plan
+
+
+def plan_to_track(planned: PlannedTrack, plan: TicketPlan) -> Track:
+    """The domain `Track` for a planned track and its tickets: every ticket `todo`, no usage.
+
+    Ticket ids are kept as the model gave them (unique within the track). Raises `PlanError`
+    if the tickets are not a valid DAG (a plan built in Python skips `decode_ticket_plan`).
+    """
+    track = Track(
+        id=planned.id,
+        title=planned.title,
+        description=planned.description,
+        tickets=[
+            Ticket(
+                id=t.id,
+                title=t.title,
+                description=t.description,
+                archetype=t.archetype,
+                depends_on=list(t.depends_on),
+                target_files=list(t.target_files),
+            )
+            for t in plan.tickets
+        ],
+    )
+    track.validate()
+    return track
 
 
 # ---------------------------------------------------------------------------
@@ -528,7 +671,9 @@ class TicketStateChanged(Event, tag="ticket_state"):
     old: TicketState
     new: TicketState
     track_id: str | None = None
-    reason: str | None = None
+    reason: str | None = None  # why it is blocked (new == blocked)
+    summary: str | None = None  # the worker's result summary (new == done)
+    model: str | None = None  # the model assigned to the ticket, when it starts
 
 
 class ProposalMade(Event, tag="proposal"):
@@ -571,6 +716,7 @@ class UsageUpdated(Event, tag="usage"):
     tier: Tier
     model: str
     usage: Usage
+    track_id: str | None = None  # ticket ids are unique within a track only
 
 
 class ModelText(Event, tag="model_text"):
