@@ -298,7 +298,7 @@ def load_config(
     directory = config_dir(env)
     models = dict(DEFAULT_MODELS)
     providers = {name: msgspec.structs.replace(spec) for name, spec in BUILTIN_PROVIDERS.items()}
-    prices = dict(DEFAULT_PRICES)
+    prices = {label: msgspec.structs.replace(p) for label, p in DEFAULT_PRICES.items()}
     run: dict[str, Any] = {}
     origins: dict[str, KeyOrigin] = {}
     sources: list[str] = []

@@ -342,6 +342,12 @@ def test_bad_prices(setup: Setup, text: str, key: str, expected: str) -> None:
 def test_default_prices_reach_the_model_spec(setup: Setup) -> None:
     config = load_config(setup.repo, env=setup.env(**ALL_KEYS))
     assert config.model_for("default_cheap").price == config.prices["openai:gpt-4o-mini"]
+    # Each load has its own copies: changing one config changes no other.
+    config.prices["openai:gpt-4o-mini"].input = 99.0
+    config.providers["openai"].timeout_s = 1.0
+    fresh = load_config(setup.repo, env=setup.env(**ALL_KEYS))
+    assert fresh.prices["openai:gpt-4o-mini"].input == 0.15
+    assert fresh.providers["openai"].timeout_s == 60.0
     setup.agents('[models]\nworker = "openai:unpriced-model"\n')
     assert load_config(setup.repo, env=setup.env(**ALL_KEYS)).model_for("worker").price is None
 
