@@ -1,0 +1,789 @@
+"""Persistence in a repository's `.slop/`: session state, the event log, and pre-images.
+
+- `state.json`: the session (tracks, tickets, states, usage), with a format `version`, always
+  replaced atomically (temporary file, fsync, rename, fsync of the directory).
+- `events.jsonl`: every event, one JSON line each, appended and fsynced before `append()`
+  returns (write-ahead): what a caller was told is written survives a `kill -9`.
+- `preimages/<ticket>/`: the content of every file before a ticket first touched it, so the
+  ticket can be undone.
+
+The log is the truth and `state.json` a checkpoint: loading rolls the checkpoint forward with
+the events logged after it, and a corrupt checkpoint is moved aside and rebuilt by `replay`.
+Everything is encoded with `models.enc_hook`, so a `Secret` can only ever be written as a mask,
+and the values registered with `add_secrets` are redacted from every byte written here.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+
+import msgspec
+
+from slop_tui.errors import SlopError
+from slop_tui.models import (
+    AnyEvent,
+    ErrorRaised,
+    PlanAccepted,
+    RunFinished,
+    RunStarted,
+    Secret,
+    Ticket,
+    TicketState,
+    TicketStateChanged,
+    Tier,
+    Track,
+    Usage,
+    UsageUpdated,
+    enc_hook,
+)
+
+STATE_VERSION = 1
+SLOP_DIR = ".slop"
+STATE_FILE = "state.json"
+EVENTS_FILE = "events.jsonl"
+PREIMAGES_DIR = "preimages"
+RUNS_DIR = "runs"
+_PREIMAGE_INDEX = "index.json"
+_PRIVATE = 0o600  # the log holds raw command output: readable by its owner only
+_MIN_SECRET = 8  # shorter "secrets" are not keys, and redacting them would maul the log
+
+
+class StoreError(SlopError):
+    """`.slop/` cannot be read or written as asked; the message names the file."""
+
+
+class SessionState(msgspec.Struct, kw_only=True):
+    """One run as a checkpoint: what `slop status` shows and `slop resume` continues."""
+
+    version: int = STATE_VERSION
+    run_id: str
+    prompt: str
+    tracks: list[Track] = msgspec.field(default_factory=list)
+    last_seq: int = 0  # the seq of the last event this state includes
+    finished: bool = False
+    ok: bool | None = None  # set with `finished`
+    message: str = ""  # RunFinished's message
+    last_error: str | None = None
+    started_at: float = 0.0
+    updated_at: float = 0.0
+    usage: Usage = msgspec.field(default_factory=Usage)  # every tier, every call
+    usage_by_tier: dict[Tier, Usage] = msgspec.field(default_factory=dict)
+
+    def tickets(self) -> list[tuple[Track, Ticket]]:
+        """Every ticket with its track, tracks in plan order."""
+        return [(track, ticket) for track in self.tracks for ticket in track.tickets]
+
+    def find_ticket(self, ticket_id: str, track_id: str | None = None) -> tuple[Track, Ticket]:
+        """The ticket named `ticket_id` (in `track_id` when given); `KeyError` if absent.
+
+        Ticket ids are unique within a track only, so without a track an id that two tracks
+        share is ambiguous and raises `KeyError` too.
+        """
+        found = [
+            (track, ticket)
+            for track, ticket in self.tickets()
+            if ticket.id == ticket_id and (track_id is None or track.id == track_id)
+        ]
+        if len(found) != 1:
+            raise KeyError(ticket_id)
+        return found[0]
+
+
+class _VersionProbe(msgspec.Struct):
+    """Read before the whole state, so a newer format is reported, never misread."""
+
+    version: int
+
+
+class _SeqProbe(msgspec.Struct):
+    seq: int = 0
+
+
+class _PreimageIndex(msgspec.Struct, kw_only=True):
+    ticket_id: str
+    files: dict[str, str | None] = msgspec.field(default_factory=dict)  # rel_path -> blob
+
+
+_EVENT_DECODER: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
+_STATE_DECODER = msgspec.json.Decoder(SessionState)
+_ENCODER = msgspec.json.Encoder(enc_hook=enc_hook)
+
+
+# ---------------------------------------------------------------------------
+# Atomic files
+# ---------------------------------------------------------------------------
+
+
+def _current_umask() -> int:
+    # /proc avoids os.umask()'s set-and-restore, which races with other threads.
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or a new entry in `directory` durable."""
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Replace `path` with `data` so a reader sees the old or the new file, never half of one.
+
+    A temporary file in the same directory is written, fsynced, renamed over `path`, and the
+    directory fsynced. The file keeps the permissions of the one it replaces (an executable
+    script stays executable); a new file gets `mode`, or the usual 0o666 less the umask. A
+    symlink is written through (its target is replaced) rather than replaced by a file.
+    """
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    directory = target.parent
+    try:
+        existing = os.stat(target).st_mode & 0o7777
+    except FileNotFoundError:
+        existing = None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    final_mode = existing if existing is not None else (
+        mode if mode is not None else 0o666 & ~_current_umask()
+    )
+    tmp = directory / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fchmod(fd, final_mode)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+        fsync_dir(directory)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise StoreError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+_TEMP_NAME = re.compile(r"^\..+\.(?P<pid>\d+)\.\d+\.tmp$")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Replay: the state is a fold of the event log
+# ---------------------------------------------------------------------------
+
+
+def apply_event(
+    state: SessionState | None, event: AnyEvent, warnings: list[str] | None = None
+) -> SessionState | None:
+    """Apply one event to `state` in place (or start a new one) and return the state.
+
+    The log is the truth, so a state change is set, not checked against the state machine.
+    Events before the first `RunStarted` belong to no run and are ignored.
+    """
+    if isinstance(event, RunStarted):
+        return SessionState(
+            run_id=event.run_id,
+            prompt=event.prompt,
+            last_seq=event.seq,
+            started_at=event.at,
+            updated_at=event.at,
+        )
+    if state is None:
+        return None
+    if isinstance(event, PlanAccepted):
+        # Tier 2 may answer track by track: a track replaces the one with its id or is added.
+        # A copy, so the state never shares (and later mutates) the event's objects.
+        index = {track.id: i for i, track in enumerate(state.tracks)}
+        for track in copy.deepcopy(event.tracks):
+            if track.id in index:
+                state.tracks[index[track.id]] = track
+            else:
+                index[track.id] = len(state.tracks)
+                state.tracks.append(track)
+    elif isinstance(event, TicketStateChanged):
+        try:
+            _, ticket = state.find_ticket(event.ticket_id, event.track_id)
+        except KeyError:
+            if warnings is not None:
+                warnings.append(
+                    f"event {event.seq}: state change of unknown or ambiguous ticket "
+                    f"{event.ticket_id!r} ignored"
+                )
+        else:
+            was_done = ticket.state is TicketState.DONE
+            ticket.state = event.new
+            ticket.blocked_reason = event.reason if event.new is TicketState.BLOCKED else None
+            if event.summary is not None:
+                ticket.result_summary = event.summary
+            elif was_done and event.new is TicketState.TODO:
+                ticket.result_summary = None  # reverted by undo
+            if event.model is not None:
+                ticket.assigned_model = event.model
+    elif isinstance(event, UsageUpdated):
+        state.usage = state.usage + event.usage
+        state.usage_by_tier[event.tier] = state.usage_by_tier.get(event.tier, Usage()) + event.usage
+        if event.ticket_id is not None:
+            try:
+                _, ticket = state.find_ticket(event.ticket_id, event.track_id)
+            except KeyError:
+                pass  # usage before the plan exists (or of a shared id) counts for the run only
+            else:
+                ticket.usage = ticket.usage + event.usage
+                if event.tier is Tier.WORKER:
+                    ticket.assigned_model = event.model
+    elif isinstance(event, ErrorRaised):
+        state.last_error = event.message
+    elif isinstance(event, RunFinished):
+        state.finished = True
+        state.ok = event.ok
+        state.message = event.message
+    state.last_seq = max(state.last_seq, event.seq)
+    state.updated_at = max(state.updated_at, event.at)
+    return state
+
+
+def replay(
+    events: Iterable[AnyEvent],
+    base: SessionState | None = None,
+    warnings: list[str] | None = None,
+) -> SessionState | None:
+    """Rebuild a run's state from its events (onto `base`, a checkpoint, when given).
+
+    Uses `RunStarted`, `PlanAccepted`, `TicketStateChanged`, `UsageUpdated`, `ErrorRaised`
+    and `RunFinished`; every event advances `last_seq`. None when no run has started.
+    """
+    state = base
+    for event in events:
+        state = apply_event(state, event, warnings)
+    return state
+
+
+# ---------------------------------------------------------------------------
+# The store
+# ---------------------------------------------------------------------------
+
+
+def _safe_name(text: str) -> str:
+    """A file name for any string: a readable prefix plus a hash, so `../x` or `a/b` is safe."""
+    readable = re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:40].lstrip(".") or "_"
+    return f"{readable}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def _timestamp() -> str:
+    now = time.time()
+    micro = int(now * 1e6) % 1_000_000
+    return time.strftime("%Y%m%dT%H%M%S", time.localtime(now)) + f".{micro:06d}"
+
+
+def _git_exclude_file(start: Path) -> Path | None:
+    """`info/exclude` of the git repository holding `start`, worktrees included."""
+    for directory in (start, *start.parents):
+        dot_git = directory / ".git"
+        if dot_git.is_dir():
+            return dot_git / "info" / "exclude"
+        if dot_git.is_file():  # a worktree or submodule: "gitdir: <path>"
+            try:
+                line = dot_git.read_text().strip()
+            except OSError:
+                return None
+            if not line.startswith("gitdir:"):
+                return None
+            git_dir = (directory / line.removeprefix("gitdir:").strip()).resolve()
+            common = git_dir / "commondir"  # worktrees share the main repository's info/
+            if common.is_file():
+                git_dir = (git_dir / common.read_text().strip()).resolve()
+            return git_dir / "info" / "exclude"
+    return None
+
+
+def exclude_from_git(repo_root: Path) -> bool:
+    """Add `.slop/` to the repository's `.git/info/exclude` once; False when not in git."""
+    exclude = _git_exclude_file(repo_root.resolve())
+    if exclude is None:
+        return False
+    pattern = f"{SLOP_DIR}/"
+    try:
+        current = exclude.read_text() if exclude.exists() else ""
+        if any(line.strip() in (pattern, f"/{pattern}", SLOP_DIR) for line in current.splitlines()):
+            return True
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        separator = "" if not current or current.endswith("\n") else "\n"
+        with open(exclude, "a", encoding="utf-8") as fh:
+            fh.write(f"{separator}# slop-tui's run state\n{pattern}\n")
+    except OSError as exc:
+        raise StoreError(f"{exclude}: cannot add {pattern}: {exc.strerror or exc}") from None
+    return True
+
+
+class Store:
+    """The `.slop/` directory of one repository. Cheap to create: nothing is touched until used.
+
+    `secrets` (and `add_secrets`) are credential values redacted from everything written, a
+    second line of defence behind `Secret`'s mask: a command's output that printed a key
+    still never reaches the disk.
+    """
+
+    def __init__(self, repo_root: Path, *, secrets: Iterable[Secret | str] = ()) -> None:
+        self.repo_root = Path(repo_root)
+        self.root = self.repo_root / SLOP_DIR
+        self.warnings: list[str] = []
+        self._lock = threading.RLock()
+        self._fd: int | None = None
+        self._last_seq: int | None = None
+        self._prepared = False
+        self._secrets: list[tuple[bytes, bytes]] = []
+        self.add_secrets(*secrets)
+
+    # -- paths ---------------------------------------------------------------
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / STATE_FILE
+
+    @property
+    def events_path(self) -> Path:
+        return self.root / EVENTS_FILE
+
+    def _preimage_dir(self, ticket_id: str) -> Path:
+        return self.root / PREIMAGES_DIR / _safe_name(ticket_id)
+
+    # -- secrets -------------------------------------------------------------
+
+    def add_secrets(self, *secrets: Secret | str | None) -> None:
+        """Register credential values that must never be written (as text or JSON-escaped)."""
+        for secret in secrets:
+            if secret is None:
+                continue
+            value = secret.reveal() if isinstance(secret, Secret) else secret
+            if len(value) < _MIN_SECRET:
+                continue
+            escaped = msgspec.json.encode(value)[1:-1]
+            pair = (escaped, value.encode())
+            if pair not in self._secrets:
+                self._secrets.append(pair)
+
+    def _redact(self, data: bytes) -> bytes:
+        for escaped, raw in self._secrets:
+            data = data.replace(escaped, b"***").replace(raw, b"***")
+        return data
+
+    def _encode(self, obj: object) -> bytes:
+        return self._redact(_ENCODER.encode(obj))
+
+    # -- setup ---------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Create `.slop/` and keep it out of git, once, before the first write."""
+        if self._prepared:
+            return
+        try:
+            created = not self.root.is_dir()
+            self.root.mkdir(parents=True, exist_ok=True)
+            if created:
+                fsync_dir(self.root.parent)
+        except OSError as exc:
+            raise StoreError(f"{self.root}: cannot create: {exc.strerror or exc}") from None
+        try:
+            exclude_from_git(self.repo_root)
+        except StoreError as exc:  # a read-only .git must not stop the run: say so instead
+            self.warnings.append(str(exc))
+        self._prepared = True
+
+    def close(self) -> None:
+        """Close the log's file handle (appending again reopens it)."""
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    # -- the event log -------------------------------------------------------
+
+    def _open_log(self) -> int:
+        """Open the log for appending, first cutting off a torn last line.
+
+        A line without its newline was never acknowledged (`append` returns after the newline
+        is fsynced); appending after it would glue two events into one corrupt line. The torn
+        bytes are kept beside the log.
+        """
+        if self._fd is not None:
+            return self._fd
+        self._prepare()
+        try:
+            fd = os.open(self.events_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, _PRIVATE)
+        except OSError as exc:
+            raise StoreError(f"{self.events_path}: cannot open: {exc.strerror or exc}") from None
+        try:
+            size = os.fstat(fd).st_size
+            data = os.pread(fd, size, 0) if size else b""
+            if data and not data.endswith(b"\n"):
+                keep = data.rfind(b"\n") + 1
+                aside = self.root / f"{EVENTS_FILE}.torn-{_timestamp()}"
+                atomic_write(aside, data[keep:], mode=_PRIVATE)
+                os.ftruncate(fd, keep)
+                os.fsync(fd)
+                self.warnings.append(
+                    f"{self.events_path}: cut an unfinished last line ({size - keep} bytes, "
+                    f"never acknowledged) and kept it as {aside.name}"
+                )
+                data = data[:keep]
+            self._last_seq = self._last_seq_in(data)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return fd
+
+    def _last_seq_in(self, data: bytes) -> int:
+        end = len(data)
+        while end > 0:
+            start = data.rfind(b"\n", 0, end - 1) + 1
+            line = data[start:end].strip()
+            if line:
+                try:
+                    return msgspec.json.decode(line, type=_SeqProbe).seq
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    lineno = data.count(b"\n", 0, start) + 1
+                    raise StoreError(
+                        f"{self.events_path}:{lineno}: corrupt event ({exc}); move "
+                        f"{self.root} aside to start afresh"
+                    ) from None
+            end = start
+        return 0
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the last event in the log (0 when it is empty)."""
+        with self._lock:
+            if self._last_seq is None:
+                if not self.events_path.exists():
+                    return 0
+                self._open_log()
+            assert self._last_seq is not None
+            return self._last_seq
+
+    def append(self, event: AnyEvent) -> AnyEvent:
+        """Give `event` the next seq, write it as one JSON line, fsync, and only then return it.
+
+        The event is updated in place (and returned). On failure nothing is logged, the seq is
+        not used and `StoreError` is raised.
+        """
+        with self._lock:
+            fd = self._open_log()
+            assert self._last_seq is not None
+            previous_seq = event.seq
+            event.seq = self._last_seq + 1
+            try:
+                line = self._encode(event) + b"\n"
+            except (TypeError, NotImplementedError) as exc:
+                event.seq = previous_seq
+                raise StoreError(
+                    f"{self.events_path}: cannot encode {type(event).__name__}: {exc}"
+                ) from None
+            size = os.fstat(fd).st_size
+            try:
+                view = memoryview(line)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            except OSError as exc:
+                event.seq = previous_seq
+                try:  # leave no torn line behind for the next append to glue onto
+                    os.ftruncate(fd, size)
+                except OSError:
+                    pass
+                raise StoreError(
+                    f"{self.events_path}: cannot append: {exc.strerror or exc}"
+                ) from None
+            self._last_seq = event.seq
+            return event
+
+    def events(self) -> list[AnyEvent]:
+        """Every event in the log, in order. An unfinished last line (a crash mid-write) is
+        skipped; a corrupt line anywhere else raises `StoreError` naming its line."""
+        try:
+            data = self.events_path.read_bytes()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StoreError(f"{self.events_path}: cannot read: {exc.strerror or exc}") from None
+        lines = data.split(b"\n")
+        # The piece after the last newline is empty, or a line that was never acknowledged.
+        result: list[AnyEvent] = []
+        for lineno, line in enumerate(lines[:-1], start=1):
+            if not line.strip():
+                continue
+            try:
+                result.append(_EVENT_DECODER.decode(line))
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise StoreError(f"{self.events_path}:{lineno}: corrupt event ({exc})") from None
+        return result
+
+    # -- the state checkpoint ------------------------------------------------
+
+    def save_state(self, state: SessionState) -> None:
+        """Write the state atomically; `last_seq` should be the seq of its last event."""
+        with self._lock:
+            self._prepare()
+            atomic_write(self.state_path, self._encode(state), mode=_PRIVATE)
+
+    def record(self, state: SessionState, event: AnyEvent) -> AnyEvent:
+        """Append `event`, apply it to `state` (see `apply_event`), and save the state.
+
+        For callers that keep the state only through events: `state` must then not be changed
+        by hand for what the event says (usage would be counted twice). A `RunStarted` makes a
+        new state rather than changing one: append it and `replay` it instead.
+        """
+        if isinstance(event, RunStarted):
+            raise TypeError("record() cannot apply RunStarted to an existing state")
+        with self._lock:
+            logged = self.append(event)
+            apply_event(state, logged, self.warnings)
+            self.save_state(state)
+            return logged
+
+    def load_state(self) -> SessionState | None:
+        """The last run's state, rolled forward with events logged after its checkpoint.
+
+        None when there is no run. A newer format `version` raises `StoreError`. A corrupt or
+        truncated state file is moved aside (`state.json.corrupt-<time>`, never deleted), and
+        the state is rebuilt from the event log; `warnings` says so.
+        """
+        with self._lock:
+            self._remove_temp_files()
+            try:
+                raw = self.state_path.read_bytes()
+            except FileNotFoundError:
+                raw = None
+            except OSError as exc:
+                raise StoreError(f"{self.state_path}: cannot read: {exc.strerror or exc}") from None
+            if raw is None:
+                state = replay(self.events(), warnings=self.warnings)
+                if state is not None:
+                    self.warnings.append(
+                        f"{self.state_path} is missing; state rebuilt from {self.events_path.name}"
+                    )
+                return state
+            try:
+                probe = msgspec.json.decode(raw, type=_VersionProbe)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                return self._recover(str(exc))
+            if probe.version != STATE_VERSION:
+                raise StoreError(
+                    f"{self.state_path}: format version {probe.version} is not supported "
+                    f"(this slop-tui reads version {STATE_VERSION}); nothing was changed"
+                )
+            try:
+                state = _STATE_DECODER.decode(raw)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                return self._recover(str(exc))
+            newer = [e for e in self.events() if e.seq > state.last_seq]
+            return replay(newer, state, self.warnings)
+
+    def _recover(self, reason: str) -> SessionState | None:
+        aside = self.root / f"{STATE_FILE}.corrupt-{_timestamp()}"
+        try:
+            os.replace(self.state_path, aside)
+            fsync_dir(self.root)
+        except OSError as exc:
+            raise StoreError(
+                f"{self.state_path}: corrupt ({reason}) and cannot be moved aside: "
+                f"{exc.strerror or exc}"
+            ) from None
+        try:
+            events = self.events()
+        except StoreError as exc:
+            raise StoreError(
+                f"{self.state_path} was corrupt ({reason}), kept as {aside.name}; it cannot be "
+                f"rebuilt because {exc}"
+            ) from None
+        state = replay(events, warnings=self.warnings)
+        if state is None:
+            self.warnings.append(
+                f"{self.state_path} was corrupt ({reason}); kept as {aside.name}; the event log "
+                "has no run to rebuild it from"
+            )
+            return None
+        self.save_state(state)
+        self.warnings.append(
+            f"{self.state_path} was corrupt ({reason}); kept as {aside.name}; state rebuilt "
+            f"from {len(events)} events in {self.events_path.name}"
+        )
+        return state
+
+    def _remove_temp_files(self) -> None:
+        """Temporary files of an `atomic_write` a crash interrupted: never the truth."""
+        if not self.root.is_dir():
+            return
+        for entry in self.root.iterdir():
+            match = _TEMP_NAME.match(entry.name)
+            # A live process (another slop showing status, say) may be about to rename it.
+            if match is None or _process_alive(int(match["pid"])) or not entry.is_file():
+                continue
+            try:
+                entry.unlink()
+            except OSError:
+                pass
+
+    # -- pre-images ----------------------------------------------------------
+
+    @staticmethod
+    def _normalise(rel_path: str) -> str:
+        path = PurePosixPath(rel_path.replace("\\", "/"))
+        if path.is_absolute() or ".." in path.parts or not path.parts or str(path) == ".":
+            raise StoreError(f"pre-image path {rel_path!r} is not a path inside the repository")
+        return path.as_posix()
+
+    def _read_index(self, ticket_id: str) -> _PreimageIndex | None:
+        index_path = self._preimage_dir(ticket_id) / _PREIMAGE_INDEX
+        try:
+            return msgspec.json.decode(index_path.read_bytes(), type=_PreimageIndex)
+        except FileNotFoundError:
+            return None
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise StoreError(f"{index_path}: corrupt pre-image index ({exc})") from None
+        except OSError as exc:
+            raise StoreError(f"{index_path}: cannot read: {exc.strerror or exc}") from None
+
+    def save_preimage(self, ticket_id: str, rel_path: str, content: bytes | None) -> str | None:
+        """Keep `rel_path`'s content from before `ticket_id` first changed it (None: absent).
+
+        Only the first call per (ticket, path) counts: later ones are no-ops. Returns the
+        blob's name relative to `.slop/` (for `FileChanged.preimage`), None for an absent file.
+        """
+        key = self._normalise(rel_path)
+        with self._lock:
+            self._prepare()
+            directory = self._preimage_dir(ticket_id)
+            index = self._read_index(ticket_id) or _PreimageIndex(ticket_id=ticket_id)
+            if key in index.files:
+                blob = index.files[key]
+                return None if blob is None else f"{PREIMAGES_DIR}/{directory.name}/{blob}"
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"{directory}: cannot create: {exc.strerror or exc}") from None
+            blob_name: str | None = None
+            if content is not None:
+                # Blob first, index second: an index entry always has its blob on disk.
+                blob_name = hashlib.sha256(key.encode()).hexdigest()[:32] + ".bin"
+                atomic_write(directory / blob_name, content, mode=_PRIVATE)
+            index.files[key] = blob_name
+            atomic_write(directory / _PREIMAGE_INDEX, self._encode(index), mode=_PRIVATE)
+            return None if blob_name is None else f"{PREIMAGES_DIR}/{directory.name}/{blob_name}"
+
+    def preimages(self, ticket_id: str) -> dict[str, bytes | None]:
+        """rel_path -> content before `ticket_id` touched it (None: the file did not exist)."""
+        with self._lock:
+            index = self._read_index(ticket_id)
+            if index is None:
+                return {}
+            directory = self._preimage_dir(ticket_id)
+            result: dict[str, bytes | None] = {}
+            for rel_path, blob in index.files.items():
+                if blob is None:
+                    result[rel_path] = None
+                    continue
+                try:
+                    result[rel_path] = (directory / blob).read_bytes()
+                except OSError as exc:
+                    raise StoreError(
+                        f"{directory / blob}: pre-image of {rel_path!r} for ticket {ticket_id!r} "
+                        f"cannot be read: {exc.strerror or exc}"
+                    ) from None
+            return result
+
+    def drop_preimages(self, ticket_id: str) -> None:
+        """Forget a ticket's pre-images (after an undo, or once they are no longer wanted)."""
+        with self._lock:
+            directory = self._preimage_dir(ticket_id)
+            if not directory.exists():
+                return
+            try:
+                shutil.rmtree(directory)
+                fsync_dir(directory.parent)
+            except OSError as exc:
+                raise StoreError(f"{directory}: cannot remove: {exc.strerror or exc}") from None
+
+    # -- runs ----------------------------------------------------------------
+
+    def archive_run(self) -> Path | None:
+        """Move the current run (state, log, pre-images) to `.slop/runs/<time>-<run id>/`.
+
+        For starting a new run with a clean log and no pre-images shared by ticket ids of the
+        old one. Returns the archive folder, or None when there was nothing to archive.
+        """
+        with self._lock:
+            names = [STATE_FILE, EVENTS_FILE, PREIMAGES_DIR]
+            present = [n for n in names if (self.root / n).exists()]
+            if not present:
+                return None
+            try:
+                state = self.load_state()
+            except StoreError:
+                state = None
+            self.close()
+            label = _safe_name(state.run_id) if state is not None else "unknown"
+            archive = self.root / RUNS_DIR / f"{_timestamp()}-{label}"
+            try:
+                archive.mkdir(parents=True)
+                for name in present:
+                    os.replace(self.root / name, archive / name)
+                fsync_dir(archive)
+                fsync_dir(self.root)
+            except OSError as exc:
+                raise StoreError(
+                    f"{archive}: cannot archive the run: {exc.strerror or exc}"
+                ) from None
+            self._last_seq = None
+            return archive
