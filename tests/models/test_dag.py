@@ -20,7 +20,9 @@ def track_of(deps: dict[str, list[str]]) -> Track:
 
 
 def test_duplicate_ids_are_named() -> None:
-    track = Track(id="tr", title="t", tickets=[Ticket(id="a", title="1"), Ticket(id="a", title="2")])
+    track = Track(
+        id="tr", title="t", tickets=[Ticket(id="a", title="1"), Ticket(id="a", title="2")]
+    )
     with pytest.raises(PlanError, match=r"^tr: duplicate ticket id\(s\): a$"):
         track.validate()
 
@@ -114,7 +116,8 @@ def test_random_back_edges_are_cycles_that_name_their_ids(
     if len(ids) < 2:
         return
     # Make a path from `low` to `high` (high depends on low through a chain), then close it.
-    low, high = sorted(data.draw(st.lists(st.sampled_from(ids), min_size=2, max_size=2, unique=True)), key=lambda i: int(i[1:]))
+    pair = data.draw(st.lists(st.sampled_from(ids), min_size=2, max_size=2, unique=True))
+    low, high = sorted(pair, key=lambda i: int(i[1:]))
     deps[high] = sorted(set(deps[high]) | {low})
     deps[low] = sorted(set(deps[low]) | {high})
     with pytest.raises(PlanError, match="dependency cycle") as info:
@@ -133,7 +136,8 @@ def test_random_unknown_and_duplicate_ids_are_reported(
     victim = data.draw(st.sampled_from(sorted(deps)))
     broken = {k: list(v) for k, v in deps.items()}
     broken[victim].append("ghost")
-    with pytest.raises(PlanError, match=f"ticket '{victim}' depends on unknown ticket\\(s\\): ghost"):
+    unknown = f"ticket '{victim}' depends on unknown ticket\\(s\\): ghost"
+    with pytest.raises(PlanError, match=unknown):
         track_of(broken).validate()
     track = track_of(deps)
     track.tickets.append(Ticket(id=victim, title="again"))
