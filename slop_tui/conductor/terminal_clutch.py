@@ -1,0 +1,211 @@
+"""The clutch in a plain terminal, for headless runs (`slop run`, `slop ticket`).
+
+For each proposal it prints the diff (coloured with Rich's `diff` lexer) or the command and its
+working directory, then reads one answer line: `a` approves, `r` rejects (the reason on the same
+line or the next), `e` opens the arguments as JSON in `$EDITOR`. An edited payload is validated
+against the tool's Struct; an invalid one is refused with the error, and the next `e` reopens
+the text as it was left, so a typo costs one fix, not the whole edit.
+
+Input is read line by line, so a pipe works as well as a terminal. The blocking read runs in a
+daemon thread: the event loop keeps going while the human thinks, and Ctrl+C is never held up
+by a read nobody will finish (the default executor's threads are joined at exit; this one is not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+from typing import TextIO
+
+from rich.console import Console
+from rich.rule import Rule
+from rich.syntax import Syntax
+from rich.text import Text
+
+from slop_tui.errors import SlopError
+from slop_tui.models import Approve, Decision, Proposal, Reject, RunCommandArgs, ToolArgs
+from slop_tui.tools.clutch import (
+    EditRefused,
+    editable_json,
+    make_edit,
+    parse_edited_arguments,
+)
+
+PROMPT = "[a]pprove  [r]eject  [e]dit > "
+
+
+class ClutchClosed(SlopError):
+    """The terminal clutch's input ended before a decision was made."""
+
+
+class _LineReader:
+    """Reads lines from a blocking stream in a daemon thread, one read in flight at a time.
+
+    If a waiting `readline()` is cancelled, the read in flight is kept and the next call gets
+    its line, so no line a human typed is lost to an abandoned read.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._pending: concurrent.futures.Future[str] | None = None
+
+    def _read(self, future: concurrent.futures.Future[str]) -> None:
+        try:
+            line = self._stream.readline()
+        except BaseException as exc:  # a closed or broken stream ends the clutch clearly
+            if not future.cancelled():
+                future.set_exception(exc)
+            return
+        if not future.cancelled():
+            future.set_result(line)
+
+    async def readline(self) -> str:
+        """One line with its newline; '' at end of input."""
+        if self._pending is None:
+            future: concurrent.futures.Future[str] = concurrent.futures.Future()
+            thread = threading.Thread(target=self._read, args=(future,), daemon=True)
+            thread.start()
+            self._pending = future
+        pending = self._pending
+        try:
+            return await asyncio.shield(asyncio.wrap_future(pending))
+        finally:
+            if pending.done():
+                self._pending = None
+
+
+class TerminalClutch:
+    """A `Clutch` that asks a human on the terminal (or whatever writes to its stdin)."""
+
+    def __init__(self, *, stdin: TextIO | None = None, console: Console | None = None) -> None:
+        self._stdin = stdin if stdin is not None else sys.stdin
+        self.console = console if console is not None else Console(highlight=False)
+        self._reader = _LineReader(self._stdin)
+        self._echoes = _isatty(self._stdin)
+        # Several workers may propose at once; the terminal answers one proposal at a time.
+        self._lock = asyncio.Lock()
+
+    async def decide(self, proposal: Proposal) -> Decision:
+        async with self._lock:
+            return await self._decide(proposal)
+
+    async def _decide(self, proposal: Proposal) -> Decision:
+        self.show(proposal)
+        draft: str | None = None  # an invalid edit, reopened as it was left
+        while True:
+            answer = (await self._ask(PROMPT, proposal)).strip()
+            word, _, rest = answer.partition(" ")
+            choice = word.lower()
+            if choice in ("a", "approve", "y", "yes"):
+                return Approve()
+            if choice in ("r", "reject", "n", "no"):
+                reason = rest.strip()
+                while not reason:
+                    reason = (await self._ask("reason > ", proposal)).strip()
+                return Reject(reason=reason)
+            if choice in ("e", "edit"):
+                result = await self._edit(proposal, draft)
+                if isinstance(result, ToolArgs):
+                    return make_edit(result)
+                draft = result if result is not None else draft
+                continue
+            if choice in ("?", "h", "help", "s", "show"):
+                self.show(proposal)
+                continue
+            self.console.print(
+                Text("answer a (approve), r (reject, with a reason) or e (edit the JSON)", style="yellow")
+            )
+
+    async def _ask(self, prompt: str, proposal: Proposal) -> str:
+        self.console.print(Text(prompt, style="bold"), end="")
+        self.console.file.flush()
+        line = await self._reader.readline()
+        if line == "":
+            self.console.print()
+            raise ClutchClosed(
+                f"clutch: input ended before a decision on proposal {proposal.id} "
+                f"(ticket {proposal.ticket_id}, {proposal.tool})"
+            )
+        answer = line.rstrip("\r\n")
+        if not self._echoes:
+            # A terminal echoes what was typed; a pipe does not, and the transcript of a
+            # headless run should still read "prompt > answer".
+            self.console.print(Text(answer))
+        return answer
+
+    async def _edit(self, proposal: Proposal, draft: str | None) -> ToolArgs | str | None:
+        """Open the editor; the new arguments, None (no change), or the invalid text (a str)."""
+        original = editable_json(proposal.arguments)
+        text = original if draft is None else draft
+        fd, path = tempfile.mkstemp(prefix=f"slop-{proposal.tool}-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            code = await asyncio.to_thread(self._run_editor, path)
+            if code != 0:
+                self.console.print(Text(f"editor exited with status {code}; edit discarded", style="red"))
+                return None
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                edited = handle.read()
+        finally:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        if edited.strip() == original.strip():
+            self.console.print(Text("no change; answer a, r or e", style="yellow"))
+            return None
+        try:
+            args = parse_edited_arguments(proposal, edited)
+        except EditRefused as exc:
+            self.console.print(Text(f"edit refused: {exc}", style="bold red"))
+            self.console.print(Text("nothing was applied; e reopens your text, a/r answer the proposal above"))
+            return edited
+        return args
+
+    def _run_editor(self, path: str) -> int:
+        editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
+        try:
+            argv = shlex.split(editor) + [path]
+        except ValueError:
+            self.console.print(Text(f"cannot parse $EDITOR ({editor!r})", style="red"))
+            return 127
+        # A real editor needs the terminal; when answers come through a pipe, the editor must
+        # not swallow the answers meant for the clutch.
+        stdin = None if _isatty(self._stdin) else subprocess.DEVNULL
+        try:
+            return subprocess.run(argv, stdin=stdin, check=False).returncode
+        except OSError as exc:
+            self.console.print(Text(f"cannot run editor {argv[0]!r}: {exc.strerror or exc}", style="red"))
+            return 127
+
+    def show(self, proposal: Proposal) -> None:
+        """Print what the proposal would do. Model text is printed as text, never as markup."""
+        console = self.console
+        console.print(Rule(Text(f"ticket {proposal.ticket_id} · {proposal.tool} · {proposal.id}")))
+        args = proposal.arguments
+        if isinstance(args, RunCommandArgs):
+            console.print(Text("$ ", style="bold") + Text(args.command))
+            console.print(Text(f"in {proposal.cwd or '.'} · timeout {args.timeout_s:g}s", style="dim"))
+        elif proposal.diff:
+            console.print(Syntax(proposal.diff, "diff", word_wrap=True, background_color="default"))
+        elif type(args).WRITES:
+            console.print(Text("(no change to the file)", style="dim"))
+        else:
+            console.print(Text(editable_json(args).rstrip("\n")))
+        if proposal.error:
+            lead = "" if proposal.error.startswith("edit refused") else "cannot apply as is: "
+            console.print(Text(f"{lead}{proposal.error}", style="bold red"))
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

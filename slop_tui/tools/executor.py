@@ -1,0 +1,438 @@
+"""Apply the worker's tool calls inside the repository: reads, listings, writes, edits, commands.
+
+`ToolExecutor.propose` says exactly what a call would do (a unified diff, or a command and its
+working directory) without doing it; `execute` does it. Every path goes through the sandbox;
+a refusal, a missing file or a failed command becomes a `ToolOutcome(ok=False)` whose output
+is what the worker reads, never an exception. A write keeps the file's pre-image (the first
+one per ticket, so undo restores the state before the ticket) before it replaces the file
+atomically; `undo` puts every pre-image back.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import cast
+
+import msgspec
+
+from slop_tui.errors import SlopError
+from slop_tui.models import (
+    AnyToolArgs,
+    Decision,
+    Edit,
+    EditFileArgs,
+    FinishArgs,
+    ListFilesArgs,
+    Proposal,
+    ReadFileArgs,
+    RunCommandArgs,
+    ToolArgs,
+    WriteFileArgs,
+)
+from slop_tui.tools.clutch import Clutch, EditRefused, check_arguments, same_tool
+from slop_tui.tools.proposals import unified_diff
+from slop_tui.tools.sandbox import (
+    PathRefused,
+    is_protected,
+    repo_relative,
+    resolve_in_repo,
+    resolve_root,
+)
+from slop_tui.store import Store, atomic_write
+from slop_tui.tools.shell_runner import CommandResult, head_and_tail, run_command
+
+# Directories a listing names but does not descend into: tool state and caches, not code.
+LIST_SKIPPED_DIRS = frozenset(
+    {".git", ".slop", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache",
+     ".pytest_cache", ".ruff_cache", ".tox", ".hypothesis"}
+)
+MAX_LIST_ENTRIES = 500
+
+
+class ToolOutcome(msgspec.Struct, kw_only=True):
+    """The result of one tool call. `output` is exactly what the worker is shown."""
+
+    ok: bool
+    output: str
+    command_result: CommandResult | None = None
+    changed: list[str] = msgspec.field(default_factory=list)  # repo-relative paths written
+    # For `FileChanged` events: changed path -> its pre-image's name in `.slop/` (None: the
+    # file was new, or no store keeps pre-images).
+    preimages: dict[str, str | None] = msgspec.field(default_factory=dict)
+
+
+class _Memory:
+    """Pre-images kept in memory when there is no store (tests, a throwaway session)."""
+
+    def __init__(self) -> None:
+        self._by_ticket: dict[str, dict[str, bytes | None]] = {}
+
+    def has(self, ticket_id: str, rel_path: str) -> bool:
+        return rel_path in self._by_ticket.get(ticket_id, {})
+
+    def save(self, ticket_id: str, rel_path: str, content: bytes | None) -> None:
+        self._by_ticket.setdefault(ticket_id, {}).setdefault(rel_path, content)
+
+    def items(self, ticket_id: str) -> list[tuple[str, bytes | None]]:
+        return list(self._by_ticket.get(ticket_id, {}).items())
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _read_regular(real: Path, rel: str, max_bytes: int | None = None) -> bytes:
+    """The bytes of a regular file, opened so that a FIFO or a device can never block or leak.
+
+    O_NONBLOCK keeps a FIFO from blocking the open; O_NOFOLLOW refuses a symlink swapped in
+    after the path was resolved; fstat on the open descriptor decides, not a racy stat.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        kind = os.lstat(real).st_mode
+    except FileNotFoundError:
+        raise SlopError(f"{rel}: no such file") from None
+    if not (stat.S_ISREG(kind) or stat.S_ISDIR(kind)):
+        # Sockets cannot even be opened; say what they are rather than what open() says.
+        raise PathRefused(rel, "it is not a regular file (a FIFO, socket or device)")
+    try:
+        fd = os.open(real, flags)
+    except FileNotFoundError:
+        raise SlopError(f"{rel}: no such file") from None
+    except OSError as exc:
+        raise SlopError(f"{rel}: cannot open ({exc.strerror or exc})") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise SlopError(f"{rel}: is a directory (use list_files)")
+        if not stat.S_ISREG(info.st_mode):
+            raise PathRefused(rel, "it is not a regular file (a FIFO, socket or device)")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise SlopError(f"{rel}: {info.st_size} bytes is more than the {max_bytes}-byte read limit")
+        chunks: list[bytes] = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _as_text(data: bytes, rel: str) -> str:
+    if b"\x00" in data[:8192]:
+        raise SlopError(f"{rel}: is a binary file; the file tools read and change text only")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SlopError(f"{rel}: is not UTF-8 text; the file tools read and change text only") from None
+
+
+class ToolExecutor:
+    """Runs tool calls for the tickets of one repository."""
+
+    def __init__(
+        self,
+        repo_root: Path,
+        *,
+        store: Store | None = None,
+        scrub_env: Iterable[str] = (),
+        command_timeout_s: float = 60,
+        output_tokens_cap: int = 400,
+        max_read_bytes: int = 2_000_000,
+    ) -> None:
+        self.root = resolve_root(Path(repo_root))
+        self.store = store
+        self.scrub_env = tuple(scrub_env)
+        self.command_timeout_s = command_timeout_s
+        self.output_tokens_cap = output_tokens_cap
+        self.max_read_bytes = max_read_bytes
+        self._memory = _Memory()
+
+    # -- checks -------------------------------------------------------------------------
+
+    def _resolve(self, path: str) -> tuple[Path, str]:
+        real = resolve_in_repo(self.root, path)
+        return real, repo_relative(self.root, real)
+
+    def _write_target(self, path: str) -> tuple[Path, str]:
+        """Where a write to `path` lands; refused for protected dirs and non-regular targets."""
+        real, rel = self._resolve(path)
+        if rel == ".":
+            raise PathRefused(path, "it is the repository root, not a file")
+        if is_protected(rel):
+            raise PathRefused(path, f"{rel.split('/')[0]}/ is never written by the file tools")
+        try:
+            info = os.lstat(real)
+        except FileNotFoundError:
+            return real, rel
+        if stat.S_ISDIR(info.st_mode):
+            raise PathRefused(path, "it is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise PathRefused(path, "it is not a regular file (a FIFO, socket or device)")
+        return real, rel
+
+    def validate(self, args: ToolArgs) -> None:
+        """Everything that makes a call unacceptable as asked (sandbox, limits); raises SlopError.
+
+        An `edit_file` whose `old` is not found is *not* refused here: that is the state of the
+        file, shown on the proposal, not a bad payload.
+        """
+        check_arguments(args)
+        if isinstance(args, (WriteFileArgs, EditFileArgs)):
+            self._write_target(args.path)
+        elif isinstance(args, (ReadFileArgs, ListFilesArgs)):
+            self._resolve(args.path)
+
+    # -- proposals ----------------------------------------------------------------------
+
+    def _edited_text(self, args: EditFileArgs) -> tuple[str, str, str]:
+        """(repo-relative path, text before, text after) of an edit, or SlopError."""
+        real, rel = self._write_target(args.path)
+        if not real.exists():
+            raise SlopError(f"edit_file {rel}: no such file (use write_file to create it)")
+        before = _as_text(_read_regular(real, rel), rel)
+        count = before.count(args.old)
+        if count != 1:
+            where = "does not occur" if count == 0 else f"occurs {count} times"
+            raise SlopError(
+                f"edit_file {rel}: `old` {where} in the file; it must occur exactly once "
+                "(copy it exactly, or include more surrounding lines to make it unique)"
+            )
+        return rel, before, before.replace(args.old, args.new, 1)
+
+    def _current_text(self, real: Path, rel: str) -> str | None:
+        if not real.exists():
+            return None
+        return _as_text(_read_regular(real, rel), rel)
+
+    def propose(self, ticket_id: str, args: ToolArgs) -> Proposal:
+        """What `args` would do, without doing it; `error` says why it cannot apply as is."""
+        diff = ""
+        cwd: str | None = None
+        error: str | None = None
+        try:
+            check_arguments(args)
+            if isinstance(args, WriteFileArgs):
+                real, rel = self._write_target(args.path)
+                diff = unified_diff(rel, self._current_text(real, rel), args.content)
+            elif isinstance(args, EditFileArgs):
+                rel, before, after = self._edited_text(args)
+                diff = unified_diff(rel, before, after)
+            elif isinstance(args, RunCommandArgs):
+                cwd = str(self.root)
+            elif isinstance(args, (ReadFileArgs, ListFilesArgs)):
+                self._resolve(args.path)
+        except (SlopError, OSError) as exc:
+            error = _describe(exc)
+        return Proposal(
+            id=_new_id(),
+            ticket_id=ticket_id,
+            tool=args.TOOL,
+            arguments=cast(AnyToolArgs, args),
+            diff=diff,
+            cwd=cwd,
+            error=error,
+        )
+
+    # -- execution ----------------------------------------------------------------------
+
+    async def execute(self, ticket_id: str, args: ToolArgs) -> ToolOutcome:
+        """Do what `args` asks. Refusals and failures come back as `ok=False` outcomes."""
+        try:
+            check_arguments(args)
+            if isinstance(args, ReadFileArgs):
+                return ToolOutcome(ok=True, output=self._read(args))
+            if isinstance(args, ListFilesArgs):
+                return ToolOutcome(ok=True, output=self._list(args))
+            if isinstance(args, WriteFileArgs):
+                real, rel = self._write_target(args.path)
+                name = self._replace(ticket_id, real, rel, args.content)
+                return ToolOutcome(
+                    ok=True,
+                    output=f"wrote {rel} ({len(args.content)} characters)",
+                    changed=[rel],
+                    preimages={rel: name},
+                )
+            if isinstance(args, EditFileArgs):
+                rel, _before, after = self._edited_text(args)
+                real, _ = self._write_target(rel)
+                name = self._replace(ticket_id, real, rel, after)
+                return ToolOutcome(ok=True, output=f"edited {rel}", changed=[rel], preimages={rel: name})
+            if isinstance(args, RunCommandArgs):
+                return await self._run(args)
+            if isinstance(args, FinishArgs):
+                return ToolOutcome(ok=True, output=args.summary)
+            raise SlopError(f"unknown tool {args.TOOL!r}")
+        except (SlopError, OSError, ValueError) as exc:
+            return ToolOutcome(ok=False, output=f"{args.TOOL} failed: {_describe(exc)}")
+
+    def _read(self, args: ReadFileArgs) -> str:
+        real, rel = self._resolve(args.path)
+        text = _as_text(_read_regular(real, rel, self.max_read_bytes), rel)
+        if args.view == "raw":
+            return text
+        # Imported on first use: tree-sitter is not needed by a worker that only reads raw.
+        from slop_tui.memory import file_cache
+
+        try:
+            view = file_cache.get_view(real, args.view)
+        except file_cache.ViewError as exc:
+            raise SlopError(str(exc).replace(str(real), rel)) from None
+        problem = view.syntax_problem
+        if problem is None:
+            return view.text
+        note = (
+            f"# note: {rel} does not parse (line {problem.line}, column {problem.column}: "
+            f"{problem.message}); this {args.view} view is best-effort\n"
+        )
+        return note + view.text
+
+    def _list(self, args: ListFilesArgs) -> str:
+        real, rel = self._resolve(args.path)
+        if not real.is_dir():
+            raise SlopError(f"{rel}: is not a directory")
+        lines: list[str] = []
+        more = 0
+        for dirpath, dirnames, filenames in os.walk(real):  # never follows symlinked dirs
+            dirnames.sort()
+            base = Path(dirpath)
+            entries: list[str] = []
+            for name in list(dirnames):
+                full = base / name
+                shown = repo_relative_lexical(self.root, full)
+                if full.is_symlink():
+                    entries.append(f"{shown}/ (symlink, not followed)")
+                    dirnames.remove(name)
+                elif name in LIST_SKIPPED_DIRS:
+                    entries.append(f"{shown}/ (not listed)")
+                    dirnames.remove(name)
+            for name in sorted(filenames):
+                full = base / name
+                shown = repo_relative_lexical(self.root, full)
+                entries.append(f"{shown} (symlink)" if full.is_symlink() else shown)
+            for entry in sorted(entries):
+                if len(lines) < MAX_LIST_ENTRIES:
+                    lines.append(entry)
+                else:
+                    more += 1
+        if more:
+            lines.append(f"[… {more} more entries; list a subdirectory to see them]")
+        return "\n".join(lines) if lines else f"{rel}: (empty directory)"
+
+    async def _run(self, args: RunCommandArgs) -> ToolOutcome:
+        # The user's configured timeout is the ceiling; a model may ask for less, not more.
+        timeout = min(args.timeout_s, self.command_timeout_s)
+        result = await run_command(
+            args.command, self.root, timeout_s=timeout, scrub_env=self.scrub_env
+        )
+        body = head_and_tail(result.output, self.output_tokens_cap) if result.output else "(no output)"
+        if result.timed_out:
+            head = f"timed out after {timeout:g}s; the command and its children were killed"
+        else:
+            head = f"exit code {result.exit_code}"
+        return ToolOutcome(ok=result.ok, output=f"{head}\n{body}", command_result=result)
+
+    # -- writes and undo ----------------------------------------------------------------
+
+    def _save_preimage(self, ticket_id: str, rel: str, before: bytes | None) -> str | None:
+        if self.store is not None:
+            return self.store.save_preimage(ticket_id, rel, before)
+        self._memory.save(ticket_id, rel, before)
+        return None
+
+    def _replace(self, ticket_id: str, real: Path, rel: str, text: str) -> str | None:
+        """Save the pre-image (durably, first), then replace the file atomically.
+
+        Returns the pre-image's name in the store. `atomic_write` keeps the old file's mode.
+        """
+        data = text.encode("utf-8")  # a lone surrogate fails here, before anything is touched
+        before = _read_regular(real, rel) if real.exists() else None
+        name = self._save_preimage(ticket_id, rel, before)
+        real.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(real, data)
+        return name
+
+    def undo(self, ticket_id: str) -> list[str]:
+        """Restore every file the ticket changed; delete the ones it created. Returns the paths.
+
+        The pre-images stay in the store (undo can run again); `Store.drop_preimages` forgets
+        them. Raises `SlopError` (a `PathRefused`, a `StoreError`) when it cannot restore.
+        """
+        items: list[tuple[str, bytes | None]]
+        if self.store is not None:
+            items = list(self.store.preimages(ticket_id).items())
+        else:
+            items = self._memory.items(ticket_id)
+        # Every target is checked before any is touched: a symlink planted since the ticket ran
+        # refuses the whole undo rather than leaving it half done.
+        targets = [(rel, resolve_in_repo(self.root, rel), content) for rel, content in items]
+        restored: list[str] = []
+        for rel, real, content in targets:
+            if content is None:
+                if real.is_file() or real.is_symlink():
+                    real.unlink()
+            else:
+                real.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(real, content)
+            restored.append(rel)
+        return restored
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SlopError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        name = exc.filename if isinstance(exc.filename, str) else ""
+        return f"{exc.strerror or exc}{f' ({name})' if name else ''}"
+    return str(exc)
+
+
+def repo_relative_lexical(root: Path, path: Path) -> str:
+    """A path under the root as text, without resolving symlinks (for listings)."""
+    return path.relative_to(root).as_posix()
+
+
+async def pass_clutch(
+    clutch: Clutch,
+    executor: ToolExecutor,
+    proposal: Proposal,
+    *,
+    on_decision: Callable[[Proposal, Decision], Awaitable[None]] | None = None,
+) -> tuple[Decision, Proposal]:
+    """Ask `clutch` until it approves or rejects; return that decision and its proposal.
+
+    An `Edit` is checked (same tool, sandbox, limits): a bad one is refused and the clutch is
+    asked again about the last good proposal, shown with `error` set to "edit refused: ..."
+    (the returned proposal does not carry that note); a good one is re-proposed, so the clutch
+    always sees the diff of exactly what would be applied.
+    `on_decision` sees every round (the conductor logs them).
+    """
+    current = proposal
+    last_good = proposal
+    while True:
+        decision = await clutch.decide(current)
+        if on_decision is not None:
+            await on_decision(current, decision)
+        if not isinstance(decision, Edit):
+            # The answer is about the last good proposal: a refused edit's note was only shown.
+            return decision, last_good
+        args = decision.arguments
+        try:
+            if not same_tool(last_good, args):
+                raise EditRefused(
+                    f"edited arguments are for {args.TOOL!r}; an edit keeps the tool ({last_good.tool!r})"
+                )
+            executor.validate(args)
+        except (SlopError, OSError) as exc:
+            note = f"edit refused: {_describe(exc)}"
+            if last_good.error:
+                note += f"\n{last_good.error}"
+            current = msgspec.structs.replace(last_good, error=note)
+            continue
+        last_good = current = executor.propose(last_good.ticket_id, args)

@@ -1,0 +1,245 @@
+"""Run one shell command for the worker: own process group, timeout, capped output, clean env.
+
+The command runs through `/bin/sh -c` in a new session (so its process group is its own and a
+terminal's Ctrl+C does not reach it twice), with stdin from /dev/null, and with every provider
+key variable removed from its environment. When it overruns its timeout the whole group gets
+SIGTERM and, after a short grace, SIGKILL: children that ignore SIGTERM die too. When the shell
+itself ends, anything it left running in its group is killed as well, so no command leaves a
+daemon behind and the pipes close.
+
+Output is drained to the end (a command is never stopped for being chatty) but only the first
+and last `output_cap_bytes / 2` bytes of each stream are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import msgspec
+
+# Variables no command ever sees, whatever the configuration says: the providers' usual key
+# variables, and anything that looks like one.
+KNOWN_KEY_VARIABLES: frozenset[str] = frozenset(
+    {
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_AUTH_TOKEN",
+        "OPENAI_API_KEY",
+        "DEEPSEEK_API_KEY",
+        "OPENROUTER_API_KEY",
+    }
+)
+KEY_SUFFIXES: tuple[str, ...] = ("_API_KEY", "_AUTH_TOKEN", "_ACCESS_KEY", "_SECRET_KEY")
+
+TERM_GRACE_S = 0.5  # between SIGTERM and SIGKILL on a timeout
+_CHUNK = 64 * 1024
+
+
+class CommandResult(msgspec.Struct, kw_only=True):
+    """What one command did. `stdout`/`stderr` are capped (see `truncated`)."""
+
+    command: str
+    exit_code: int  # negative: killed by that signal (as `subprocess` reports it)
+    stdout: str
+    stderr: str
+    timed_out: bool
+    truncated: bool
+    duration_s: float
+
+    @property
+    def output(self) -> str:
+        """Both streams as one text, for QA and for the worker: stdout, then stderr."""
+        if self.stdout and self.stderr:
+            sep = "" if self.stdout.endswith("\n") else "\n"
+            return f"{self.stdout}{sep}{self.stderr}"
+        return self.stdout or self.stderr
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+def is_key_variable(name: str) -> bool:
+    upper = name.upper()
+    return upper in KNOWN_KEY_VARIABLES or upper.endswith(KEY_SUFFIXES)
+
+
+def scrubbed_environment(
+    scrub_env: Iterable[str] = (), base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """A copy of `base` (default `os.environ`) without key variables and without `scrub_env`."""
+    extra = {name for name in scrub_env if name}
+    source = os.environ if base is None else base
+    return {k: v for k, v in source.items() if k not in extra and not is_key_variable(k)}
+
+
+class _CappedBuffer:
+    """Keeps the first and last `cap // 2` bytes of a stream and counts what it dropped."""
+
+    def __init__(self, cap: int) -> None:
+        self._head_cap = max(cap // 2, 0)
+        self._tail_cap = max(cap - self._head_cap, 0)
+        self._head = bytearray()
+        self._tail = bytearray()
+        self.dropped = 0
+
+    def feed(self, data: bytes) -> None:
+        room = self._head_cap - len(self._head)
+        if room > 0:
+            self._head += data[:room]
+            data = data[room:]
+        if not data:
+            return
+        self._tail += data
+        excess = len(self._tail) - self._tail_cap
+        if excess > 0:
+            # Trimming a bytearray from the front is O(len); doing it once per 64 KB chunk keeps
+            # a 100 MB stream well under a second.
+            del self._tail[:excess]
+            self.dropped += excess
+
+    def text(self) -> str:
+        head = self._head.decode("utf-8", errors="replace")
+        tail = self._tail.decode("utf-8", errors="replace")
+        if self.dropped:
+            return f"{head}\n[… {self.dropped} bytes of output omitted …]\n{tail}"
+        return head + tail
+
+
+class _Collector(asyncio.SubprocessProtocol):
+    """Feeds both pipes into capped buffers and tells exit and pipe closure apart.
+
+    `Process.wait()` would not do: on this Python it also waits for the pipes to close, and a
+    background job that inherited them would then hold a finished command until its timeout.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, cap: int) -> None:
+        self.stdout = _CappedBuffer(cap)
+        self.stderr = _CappedBuffer(cap)
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        chunk = data.encode() if isinstance(data, str) else data
+        (self.stdout if fd == 1 else self.stderr).feed(chunk)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        # Called once the process has exited and every pipe is closed.
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+def _kill_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is already gone
+
+
+async def run_command(
+    command: str,
+    cwd: Path,
+    *,
+    timeout_s: float,
+    scrub_env: Iterable[str] = (),
+    output_cap_bytes: int = 1_000_000,
+) -> CommandResult:
+    """Run `command` with `/bin/sh -c` in `cwd`; never raises for what the command does."""
+    env = scrubbed_environment(scrub_env)
+    loop = asyncio.get_running_loop()
+    started = time.monotonic()
+    transport, collector = await loop.subprocess_exec(
+        lambda: _Collector(loop, output_cap_bytes),
+        "/bin/sh",
+        "-c",
+        command,
+        cwd=str(cwd),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    pgid = transport.get_pid()  # start_new_session: the shell leads its own session and group
+    timed_out = False
+    try:
+        try:
+            await asyncio.wait_for(asyncio.shield(collector.exited), timeout=max(timeout_s, 0.0))
+        except asyncio.TimeoutError:
+            timed_out = True
+            _kill_group(pgid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(asyncio.shield(collector.exited), timeout=TERM_GRACE_S)
+            except asyncio.TimeoutError:
+                pass
+        # Whatever is left in the group (children that ignore SIGTERM, background jobs that
+        # would keep the pipes open) dies now.
+        _kill_group(pgid, signal.SIGKILL)
+        await collector.exited
+        try:
+            await asyncio.wait_for(asyncio.shield(collector.closed), timeout=5.0)
+        except asyncio.TimeoutError:
+            pass  # a process outside the group (it called setsid) holds a pipe: stop reading
+    except BaseException:
+        # Cancelled (Ctrl+C, a shutdown): never leave the group running behind us.
+        _kill_group(pgid, signal.SIGKILL)
+        raise
+    finally:
+        returncode = transport.get_returncode()
+        transport.close()
+    return CommandResult(
+        command=command,
+        exit_code=returncode if returncode is not None else -int(signal.SIGKILL),
+        stdout=collector.stdout.text(),
+        stderr=collector.stderr.text(),
+        timed_out=timed_out,
+        truncated=bool(collector.stdout.dropped or collector.stderr.dropped),
+        duration_s=round(time.monotonic() - started, 3),
+    )
+
+
+def _estimate_tokens(text: str) -> int:
+    try:
+        from slop_tui.tokens import estimate_tokens
+    except ImportError:  # the shared estimator is another module's; chars/4 is its rule too
+        return len(text) // 4
+    return int(estimate_tokens(text))
+
+
+def head_and_tail(text: str, max_tokens: int) -> str:
+    """`text` if it fits in `max_tokens`, else its head and tail around an omission marker."""
+    if max_tokens <= 0:
+        return ""
+    if _estimate_tokens(text) <= max_tokens:
+        return text
+    # Start from the chars-per-token ratio of this very text, then shrink until it fits.
+    ratio = max(len(text) / max(_estimate_tokens(text), 1), 1.0)
+    budget = int(max_tokens * ratio)
+    while budget > 0:
+        head_len = budget // 2
+        tail_len = budget - head_len
+        head = text[:head_len]
+        tail = text[len(text) - tail_len :] if tail_len else ""
+        # Cut at line boundaries where one is near, so the worker sees whole lines.
+        cut = head.rfind("\n")
+        if cut > head_len // 2:
+            head = head[: cut + 1]
+        cut = tail.find("\n")
+        if 0 <= cut < tail_len // 2:
+            tail = tail[cut + 1 :]
+        omitted = len(text) - len(head) - len(tail)
+        marker = f"\n[… {omitted} characters omitted …]\n"
+        candidate = head + marker + tail
+        if _estimate_tokens(candidate) <= max_tokens:
+            return candidate
+        budget = int(budget * 0.9) - 1
+    return f"[… {len(text)} characters omitted …]"[: max_tokens * 4]
