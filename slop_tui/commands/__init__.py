@@ -1,0 +1,1 @@
+"""One module per `slop` sub-command; see `slop_tui/cli.py`."""
