@@ -1,0 +1,243 @@
+"""The offline provider: plays a scenario file instead of calling a model.
+
+A scenario holds, for the planner and the lead, an ordered list of replies; for the worker and
+Tier 4 (`default_cheap`), replies keyed by ticket id, played in order within each ticket, so
+parallel workers and a resumed run each get their own. Cursors live in the provider object:
+make one provider per tier per run. It powers `slop demo` and the tests, and its label is
+"scripted (offline)" wherever its output is shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from slop_tui.config import ModelSpec
+from slop_tui.errors import SlopError
+from slop_tui.models import Tier, ToolCall, Usage
+from slop_tui.providers.base import (
+    SCRIPTED_LABEL,
+    STOP_END_TURN,
+    STOP_TOOL_USE,
+    ModelReply,
+    ModelRequest,
+    ProviderError,
+    estimate_tokens,
+    request_text,
+)
+from slop_tui.providers.usage import priced
+
+
+class ScriptedToolCall(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One tool call. `arguments` is the usual form; `raw_arguments` is sent verbatim, so a
+    scenario can play a model that sends a broken payload."""
+
+    tool: str
+    arguments: dict[str, Any] = msgspec.field(default_factory=dict)
+    raw_arguments: str | None = None
+    id: str | None = None
+
+
+class ScriptedReply(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    text: str = ""
+    tool_calls: list[ScriptedToolCall] = msgspec.field(default_factory=list)
+    latency_s: float = 0.0
+    usage: Usage | None = None  # None: estimated from text lengths (a token per 4 chars)
+
+
+class Scenario(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    planner: list[ScriptedReply] = msgspec.field(default_factory=list)
+    lead: list[ScriptedReply] = msgspec.field(default_factory=list)
+    worker: dict[str, list[ScriptedReply]] = msgspec.field(default_factory=dict)
+    default_cheap: dict[str, list[ScriptedReply]] = msgspec.field(default_factory=dict)
+
+
+_cache: dict[tuple[Path, int, int], Scenario] = {}
+_cache_lock = threading.Lock()
+
+
+def _decode(path: Path, data: bytes) -> Scenario:
+    if path.suffix.lower() == ".toml":
+        return msgspec.toml.decode(data, type=Scenario)
+    return msgspec.json.decode(data, type=Scenario)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Parse a scenario file (`.toml`, else JSON); cached per path while it is unchanged.
+
+    A missing or bad file is a `SlopError` naming the file and, for a bad value, its path in
+    the document (msgspec's `$.worker.T1[0].latency_s`).
+    """
+    file = Path(path).expanduser()
+    try:
+        stat = file.stat()
+        key = (file.resolve(), stat.st_size, stat.st_mtime_ns)
+        with _cache_lock:
+            cached = _cache.get(key)
+        if cached is not None:
+            return cached
+        data = file.read_bytes()
+    except OSError as exc:
+        raise SlopError(f"scripted scenario {file}: cannot read ({exc.strerror or exc})") from None
+    try:
+        scenario = _decode(file, data)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise SlopError(f"scripted scenario {file}: {exc}") from None
+    problem = _check(scenario)
+    if problem:
+        raise SlopError(f"scripted scenario {file}: {problem}")
+    with _cache_lock:
+        _cache[key] = scenario
+    return scenario
+
+
+def _check(scenario: Scenario) -> str | None:
+    """Values msgspec's types cannot express: latencies and raw payload choice."""
+    groups: list[tuple[str, list[ScriptedReply]]] = [
+        ("$.planner", scenario.planner),
+        ("$.lead", scenario.lead),
+    ]
+    for tier, table in (("worker", scenario.worker), ("default_cheap", scenario.default_cheap)):
+        groups.extend((f"$.{tier}.{ticket}", replies) for ticket, replies in table.items())
+    for where, replies in groups:
+        for i, reply in enumerate(replies):
+            if reply.latency_s < 0:
+                return f"negative latency_s - at `{where}[{i}].latency_s`"
+            for j, call in enumerate(reply.tool_calls):
+                if call.raw_arguments is not None and call.arguments:
+                    return (
+                        "give arguments or raw_arguments, not both - "
+                        f"at `{where}[{i}].tool_calls[{j}]`"
+                    )
+    return None
+
+
+_ids = itertools.count(1)
+
+
+def _tool_call(call: ScriptedToolCall) -> ToolCall:
+    arguments = (
+        call.raw_arguments
+        if call.raw_arguments is not None
+        else json.dumps(call.arguments, ensure_ascii=False)
+    )
+    return ToolCall(id=call.id or f"scripted_{next(_ids)}", name=call.tool, arguments=arguments)
+
+
+class ScriptedProvider:
+    """Plays `scenario` for `spec.tier`; `spec.model` names the scenario file."""
+
+    def __init__(self, spec: ModelSpec, scenario: Scenario, source: str) -> None:
+        self.spec = spec
+        self.label = SCRIPTED_LABEL
+        self.scenario = scenario
+        self.source = source
+        self._cursors: dict[str | None, int] = {}
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec) -> ScriptedProvider:
+        path = resolve_scenario_path(spec.model)
+        return cls(spec, load_scenario(path), str(path))
+
+    def _script(self, ticket_id: str | None) -> list[ScriptedReply]:
+        tier = self.spec.tier
+        if tier is Tier.PLANNER:
+            return self.scenario.planner
+        if tier is Tier.LEAD:
+            return self.scenario.lead
+        table = self.scenario.worker if tier is Tier.WORKER else self.scenario.default_cheap
+        if ticket_id is None:
+            raise ProviderError(
+                None,
+                f"scripted scenario {self.source}: {tier.value} replies are keyed by ticket, "
+                "and the call named none",
+                provider="scripted",
+            )
+        return table.get(ticket_id, [])
+
+    def _next(self, ticket_id: str | None) -> ScriptedReply:
+        """Take the next reply; the cursor moves before any await, so concurrent calls for
+        one ticket never get the same reply."""
+        keyed = self.spec.tier in (Tier.WORKER, Tier.DEFAULT_CHEAP)
+        script = self._script(ticket_id)
+        cursor_key = ticket_id if keyed else None
+        position = self._cursors.get(cursor_key, 0)
+        if position >= len(script):
+            where = f" for ticket {ticket_id}" if keyed else ""
+            raise ProviderError(
+                None,
+                f"scripted scenario {self.source}: no more {self.spec.tier.value} replies{where}"
+                f" (played {position})",
+                provider="scripted",
+            )
+        self._cursors[cursor_key] = position + 1
+        return script[position]
+
+    def _reply(self, request: ModelRequest, scripted: ScriptedReply) -> ModelReply:
+        calls = [_tool_call(call) for call in scripted.tool_calls]
+        usage = scripted.usage
+        if usage is None:
+            produced = scripted.text + "".join(call.arguments for call in calls)
+            usage = Usage(
+                input_tokens=estimate_tokens(request_text(request)),
+                output_tokens=estimate_tokens(produced),
+            )
+        return ModelReply(
+            text=scripted.text,
+            tool_calls=calls,
+            stop_reason=STOP_TOOL_USE if calls else STOP_END_TURN,
+            usage=priced(usage, self.spec.price),
+            model=SCRIPTED_LABEL,
+        )
+
+    def remaining(self, ticket_id: str | None = None) -> int:
+        """Replies left for this tier (and ticket): lets a demo tell when the script is over."""
+        keyed = self.spec.tier in (Tier.WORKER, Tier.DEFAULT_CHEAP)
+        script = self._script(ticket_id)
+        return len(script) - self._cursors.get(ticket_id if keyed else None, 0)
+
+    async def complete(self, request: ModelRequest, *, ticket_id: str | None = None) -> ModelReply:
+        scripted = self._next(ticket_id)
+        if scripted.latency_s:
+            await asyncio.sleep(scripted.latency_s)
+        return self._reply(request, scripted)
+
+    async def stream(
+        self, request: ModelRequest, *, ticket_id: str | None = None
+    ) -> AsyncIterator[str | ModelReply]:
+        scripted = self._next(ticket_id)
+        pieces = re.findall(r"\S+\s*|\s+", scripted.text)
+        # The latency is spread over the pieces, so the UI shows text arriving as it would.
+        pause = scripted.latency_s / max(len(pieces), 1)
+        for piece in pieces:
+            if pause:
+                await asyncio.sleep(pause)
+            yield piece
+        if not pieces and scripted.latency_s:
+            await asyncio.sleep(scripted.latency_s)
+        yield self._reply(request, scripted)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def resolve_scenario_path(model: str) -> Path:
+    """`spec.model` as a path; empty means the built-in demo scenario shipped in the wheel."""
+    if model:
+        return Path(model).expanduser()
+    demo = Path(__file__).resolve().parent.parent / "demo"
+    for name in ("scenario.toml", "scenario.json"):
+        if (demo / name).is_file():
+            return demo / name
+    raise SlopError(
+        "scripted provider: no scenario file given (set the model to a scenario path) and no "
+        f"built-in demo scenario in {demo}"
+    )

@@ -1,0 +1,5 @@
+"""Test helpers importable by tests, benchmarks and subprocesses (no test framework needed)."""
+
+from slop_tui.testing.llm_server import HTTPReply, HTTPToolCall, LLMServer, RecordedRequest
+
+__all__ = ["HTTPReply", "HTTPToolCall", "LLMServer", "RecordedRequest"]
