@@ -169,7 +169,13 @@ class ToolExecutor:
             raise PathRefused(path, f"{rel.split('/')[0]}/ is never written by the file tools")
         try:
             info = os.lstat(real)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
+            ancestor = real.parent
+            while not ancestor.exists() and not ancestor.is_symlink():
+                ancestor = ancestor.parent
+            if not ancestor.is_dir():
+                shown = repo_relative(self.root, ancestor)
+                raise SlopError(f"{rel}: cannot be created, {shown} is a file, not a directory") from None
             return real, rel
         if stat.S_ISDIR(info.st_mode):
             raise PathRefused(path, "it is a directory")
@@ -353,8 +359,11 @@ class ToolExecutor:
         """
         data = text.encode("utf-8")  # a lone surrogate fails here, before anything is touched
         before = _read_regular(real, rel) if real.exists() else None
-        name = self._save_preimage(ticket_id, rel, before)
         real.parent.mkdir(parents=True, exist_ok=True)
+        name = self._save_preimage(ticket_id, rel, before)
+        # A command running for another ticket may have swapped the target for a symlink since
+        # it was resolved, and `atomic_write` writes through symlinks: look once more, last.
+        self._write_target(rel)
         atomic_write(real, data)
         return name
 

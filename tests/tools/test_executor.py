@@ -237,3 +237,12 @@ async def test_a_view_of_broken_python_says_so(repo: Path, executor: ToolExecuto
     assert out.ok
     assert out.output.startswith("# note: broken.py does not parse")
     assert "def ok():" in out.output
+
+
+async def test_a_file_in_the_way_of_a_new_directory_is_reported(repo: Path, executor: ToolExecutor) -> None:
+    args = WriteFileArgs(path="run.sh/inner.py", content="x\n")
+    proposal = executor.propose("t1", args)
+    assert proposal.error is not None and "run.sh is a file" in proposal.error
+    out = await executor.execute("t1", args)
+    assert not out.ok and "run.sh is a file" in out.output
+    assert executor.store is not None and executor.store.preimages("t1") == {}
