@@ -17,6 +17,8 @@ from slop_tui.errors import SlopError
 
 # Order is the order shown by `slop --help`.
 COMMAND_MODULES: tuple[str, ...] = (
+    "slop_tui.commands.tui",
+    "slop_tui.commands.demo",
     "slop_tui.commands.view",
     "slop_tui.commands.doctor",
 )

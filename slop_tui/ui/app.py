@@ -1,0 +1,410 @@
+"""The Textual application: the board, the clutch queue, and the session running underneath.
+
+The session runs as an async Textual worker on the app's own event loop (model calls and
+commands are awaited, never blocking); a second worker pumps the session's bus subscription
+into `SessionEvents` messages, in batches, so a burst of events costs one redraw. The app
+folds each batch into its `RunView` and tells the open screens which rows changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from textual import on
+from textual.app import App
+from textual.binding import Binding
+
+from slop_tui.conductor.bus import EventBus
+from slop_tui.conductor.session import PlanReviewer, RunSummary
+from slop_tui.errors import SlopError
+from slop_tui.models import AnyEvent, Decision, Edit, PlanAccepted, RunStarted
+from slop_tui.tools.clutch import AskForChanges, Clutch
+from slop_tui.ui import theming
+from slop_tui.ui.bridge import UiClutch, UiPlanReviewer
+from slop_tui.ui.messages import (
+    ClutchChanged,
+    PendingProposal,
+    PlanReviewRequested,
+    RunEnded,
+    SessionEvents,
+)
+from slop_tui.ui.palette import SlopCommands
+from slop_tui.ui.run_view import Level, LogEntry, RunView, TicketView
+from slop_tui.ui.screens.board import BoardScreen
+from slop_tui.ui.screens.clutch import ClutchScreen
+from slop_tui.ui.screens.doctor import DoctorScreen
+from slop_tui.ui.screens.plan_review import PlanReviewScreen
+from slop_tui.ui.screens.resume import ResumeChoice, ResumeScreen
+from slop_tui.ui.screens.ticket_detail import TicketDetailScreen
+
+TicketAction = Literal["retry", "cancel", "undo"]
+BATCH_LIMIT = 1000  # events per message at most, so one batch never stalls a frame for long
+
+
+class SessionLike(Protocol):
+    """What the app drives (`conductor.session.Session`)."""
+
+    bus: EventBus
+
+    async def run(self, prompt: str) -> RunSummary: ...
+    async def resume(self) -> RunSummary: ...
+    def pause(self) -> None: ...
+    def unpause(self) -> None: ...
+    def set_linear(self, on: bool) -> None: ...
+    async def retry_ticket(self, ticket_id: str) -> None: ...
+    async def cancel_ticket(self, ticket_id: str) -> None: ...
+    async def undo_ticket(self, ticket_id: str, *, force: bool = False) -> list[str]: ...
+    async def close(self) -> None: ...
+
+
+# (clutch, plan reviewer, linear) -> a new session on the app's repository.
+SessionFactory = Callable[[Clutch, PlanReviewer, bool], SessionLike]
+
+
+class SlopApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "slop"
+    COMMANDS = App.COMMANDS | {SlopCommands}
+    BINDINGS = [Binding("ctrl+c", "quit", "quit", show=False, priority=True)]
+    # A mode rather than `get_default_screen`: Textual loads a mode screen's own stylesheet.
+    MODES = {"board": BoardScreen}
+    DEFAULT_MODE = "board"
+
+    def __init__(
+        self,
+        *,
+        repo_root: Path,
+        session_factory: SessionFactory | None,
+        config_problem: str | None = None,
+        demo: bool = False,
+        initial_prompt: str = "",
+        resume_summary: str | None = None,
+        prefs_env: Mapping[str, str] | None = None,
+        replay: list[AnyEvent] | None = None,
+    ) -> None:
+        super().__init__()
+        self.repo_root = repo_root
+        self.session_factory = session_factory
+        self.config_problem = config_problem
+        self.demo = demo
+        self.initial_prompt = initial_prompt
+        self.resume_summary = resume_summary  # an unfinished run in .slop/, offered at start
+        self.prefs_env = prefs_env
+        self.view = RunView()
+        self.clutch = UiClutch(self)
+        self.reviewer = UiPlanReviewer(self)
+        self.session: SessionLike | None = None
+        self.running = False  # a run or a resume is under way
+        self.linear = False
+        self.paused = False
+        self.busy: str | None = None
+        self.clutch_deferred = False
+        self._clutch_screen: tuple[PendingProposal, ClutchScreen] | None = None
+        self._pump_queue: asyncio.Queue[AnyEvent | None] | None = None
+        self.bundled_theme_names: list[str] = []
+        for theme in theming.bundled_themes():
+            self.register_theme(theme)
+            self.bundled_theme_names.append(theme.name)
+        wanted = theming.load_prefs(prefs_env).theme
+        self.theme = wanted if wanted in self.available_themes else theming.DEFAULT_THEME
+        if replay:
+            for event in replay:
+                self.view.apply(event)
+
+    # -- start -----------------------------------------------------------------------------------
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(theming.VARIABLE_DEFAULTS)
+
+    @property
+    def board(self) -> BoardScreen:
+        screen = self.screen_stack[0]
+        assert isinstance(screen, BoardScreen)
+        return screen
+
+    def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        if self.config_problem is not None:
+            self.open_doctor(problem=self.config_problem)
+        elif self.resume_summary is not None:
+            self.push_screen(ResumeScreen(self.resume_summary), callback=self._resume_chosen)
+
+    def _remember_theme(self, theme: object) -> None:
+        name = getattr(theme, "name", None)
+        if isinstance(name, str):
+            try:
+                theming.save_prefs(theming.UiPrefs(theme=name), self.prefs_env)
+            except OSError as exc:
+                self.notify(f"could not remember the theme: {exc}", severity="warning")
+
+    def _resume_chosen(self, choice: ResumeChoice | None) -> None:
+        if choice == "resume":
+            self.resume_run()
+
+    # -- the session -------------------------------------------------------------------------
+
+    def _new_session(self) -> SessionLike | None:
+        if self.session_factory is None:
+            self.open_doctor(problem=self.config_problem or "no configuration")
+            return None
+        try:
+            session = self.session_factory(AskForChanges(self.clutch), self.reviewer, self.linear)
+        except SlopError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return None
+        if self.paused:
+            session.pause()
+        queue = session.bus.subscribe()
+        self._pump_queue = queue
+        self.run_worker(self._pump(queue), name="event pump", group="pump", exit_on_error=False)
+        return session
+
+    async def _replace_session(self) -> SessionLike | None:
+        old, self.session = self.session, None
+        if old is not None:
+            await old.close()  # closes its bus: the old pump drains what is left and stops
+        self.session = self._new_session()
+        return self.session
+
+    def start_run(self, prompt: str) -> bool:
+        """Start a new run on `prompt`; False (and a message) if one is under way."""
+        if self.running:
+            self.notify("A run is under way; wait for it to finish first.", severity="warning")
+            return False
+        if self.session_factory is None:
+            self.open_doctor(problem=self.config_problem or "no configuration")
+            return False
+        self.running = True
+        self.view.reset()  # a fresh mirror for the new run
+        self.busy = "planning…"
+        self.board.refresh_plan()
+        self.board.reset_log()
+        self.run_worker(self._start(lambda s: s.run(prompt)), name="session", group="session", exit_on_error=False)
+        return True
+
+    def resume_run(self) -> None:
+        if self.running:
+            return
+        if self.session_factory is None:
+            self.open_doctor(problem=self.config_problem or "no configuration")
+            return
+        self.running = True
+        self.busy = "resuming…"
+        self.board.refresh_header()
+        self.run_worker(self._start(lambda s: s.resume(), replay_log=True), name="session", group="session", exit_on_error=False)
+
+    async def _start(self, go: Callable[[SessionLike], Any], *, replay_log: bool = False) -> None:
+        session = await self._replace_session()
+        if session is None:
+            self.post_message(RunEnded(ok=False, message="the session could not start"))
+            return
+        if replay_log:
+            # The mirror is rebuilt from the log, so the board, the history and the diffs of a
+            # resumed run look as they did before the restart.
+            store = getattr(session, "store", None)
+            if store is not None:
+                self.view.reset()
+                for event in store.events():
+                    self.view.apply(event)
+                self.board.refresh_plan()
+                self.board.reset_log()
+        await self._drive(go(session))
+
+    async def _continue(self) -> None:
+        """Dispatch again after a retry on a finished run (the session keeps its state)."""
+        if self.session is not None:
+            await self._drive(self.session.resume())
+
+    async def _drive(self, run: Any) -> None:
+        try:
+            summary: RunSummary = await run
+        except SlopError as exc:
+            self.post_message(RunEnded(ok=False, message=str(exc)))
+        except Exception as exc:  # a bug must not take the person's screen away: show it
+            self.post_message(RunEnded(ok=False, message=f"internal error: {type(exc).__name__}: {exc}"))
+        else:
+            self.post_message(RunEnded(ok=summary.ok, message=summary.message))
+
+    async def _pump(self, queue: asyncio.Queue[AnyEvent | None]) -> None:
+        """Move bus events into the UI in batches; ends when the bus closes."""
+        while True:
+            first = await queue.get()
+            if first is None:
+                return
+            batch: list[AnyEvent] = [first]
+            closed = False
+            while not queue.empty() and len(batch) < BATCH_LIMIT:
+                item = queue.get_nowait()
+                if item is None:
+                    closed = True
+                    break
+                batch.append(item)
+            self.post_message(SessionEvents(batch))
+            if closed:
+                return
+
+    # -- messages --------------------------------------------------------------------------------
+
+    @on(SessionEvents)
+    def _events(self, message: SessionEvents) -> None:
+        view = self.view
+        before = len(view.log)
+        changed: set[str] = set()
+        new_plan = False
+        for event in message.events:
+            changed |= view.apply(event)
+            if isinstance(event, (PlanAccepted, RunStarted)):
+                new_plan = True
+            if isinstance(event, PlanAccepted):
+                self.busy = None
+        entries = view.log[before:]
+        board = self.board
+        if new_plan:
+            board.refresh_plan()
+            board.apply_changes(set(), entries)
+        else:
+            board.apply_changes(changed, entries)
+        for screen in self.screen_stack:
+            if isinstance(screen, TicketDetailScreen) and (
+                screen.view.key in changed or any(e.ticket_id == screen.view.ticket.id for e in entries)
+            ):
+                fresh = view.tickets.get(screen.view.key)
+                if fresh is not None and fresh is not screen.view:
+                    screen.view = fresh
+                screen.refresh_view()
+
+    @on(RunEnded)
+    def _run_ended(self, message: RunEnded) -> None:
+        self.running = False
+        self.busy = None
+        self.board.refresh_header()
+        self.notify(message.message or ("run finished" if message.ok else "run stopped"),
+                    severity="information" if message.ok else "warning", timeout=8)
+        if not message.ok and self.view.finished is None:
+            # No RunFinished event says it (planning failed, an error): keep it in the log too.
+            entry = LogEntry(seq=0, level=Level.ERROR, ticket_id=None, text=message.message)
+            self.view.log.append(entry)
+            self.board.apply_changes(set(), [entry])
+
+    @on(PlanReviewRequested)
+    def _plan_review(self, message: PlanReviewRequested) -> None:
+        request = message.request
+        self.busy = "plan review"
+        self.board.refresh_header()
+
+        def answered(review: object) -> None:
+            self.busy = "planning again…" if getattr(review, "action", "") == "revise" else None
+            self.board.refresh_header()
+            if not request.answer.done():
+                request.answer.set_result(review)
+
+        self.push_screen(PlanReviewScreen(request.tracks), callback=answered)
+
+    @on(ClutchChanged)
+    def _clutch_changed(self) -> None:
+        self.board.refresh_header()
+        if self._clutch_screen is not None:
+            item, screen = self._clutch_screen
+            if item not in self.clutch.pending:
+                # Withdrawn (its ticket was cancelled): its screen goes too.
+                self._clutch_screen = None
+                if self.screen is screen:
+                    self.pop_screen()
+        self._show_clutch()
+
+    # -- the clutch queue --------------------------------------------------------------------------
+
+    def _show_clutch(self) -> None:
+        if self._clutch_screen is not None or self.clutch_deferred or not self.clutch.pending:
+            return
+        item = self.clutch.pending[0]
+        screen = ClutchScreen(item.proposal, waiting=len(self.clutch.pending), note=item.note)
+        self._clutch_screen = (item, screen)
+        self.push_screen(screen, callback=partial(self._clutch_decided, item))
+
+    def _clutch_decided(self, item: PendingProposal, decision: Decision | None) -> None:
+        self._clutch_screen = None
+        if decision is None:  # "later": it stays queued
+            self.clutch_deferred = True
+            waiting = len(self.clutch.pending)
+            self.notify(f"{waiting} proposal(s) waiting at the clutch: press c to decide.", timeout=6)
+            self.board.refresh_header()
+            return
+        if isinstance(decision, Edit):
+            self.clutch.edited_ticket = item.proposal.ticket_id
+        self.clutch.resolve(item, decision)
+        self.call_after_refresh(self._show_clutch)
+
+    def open_clutch(self) -> None:
+        self.clutch_deferred = False
+        if not self.clutch.pending:
+            self.notify("Nothing is waiting at the clutch.")
+            return
+        self._show_clutch()
+
+    # -- controls ------------------------------------------------------------------------------------
+
+    def open_ticket(self, view: TicketView) -> None:
+        self.push_screen(TicketDetailScreen(view))
+
+    def open_doctor(self, problem: str | None = None) -> None:
+        self.push_screen(DoctorScreen(self.repo_root, problem=problem))
+
+    def focus_prompt(self) -> None:
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, (ClutchScreen, PlanReviewScreen)):
+            self.pop_screen()
+        self.board.action_new_run()
+
+    def switch_theme(self, name: str) -> None:
+        self.theme = name
+
+    def set_linear(self, on: bool) -> None:
+        self.linear = on
+        if self.session is not None:
+            self.session.set_linear(on)
+        self.notify("Linear mode: one ticket at a time, every tool call stops at the clutch." if on else "Linear mode off.")
+        self.board.refresh_header()
+
+    def set_paused(self, on: bool) -> None:
+        self.paused = on
+        if self.session is not None:
+            (self.session.pause if on else self.session.unpause)()
+        self.notify("Dispatch paused: no new ticket starts." if on else "Dispatch resumed.")
+        self.board.refresh_header()
+
+    def ticket_action(self, action: TicketAction, view: TicketView) -> None:
+        if self.session is None:
+            self.notify("No run in this session yet.", severity="warning")
+            return
+        self.run_worker(self._ticket_action(action, view.ticket.id), group="actions", exit_on_error=False)
+
+    async def _ticket_action(self, action: TicketAction, ticket_id: str) -> None:
+        session = self.session
+        assert session is not None
+        try:
+            if action == "retry":
+                await session.retry_ticket(ticket_id)
+                self.notify(f"{ticket_id}: back to todo")
+                if not self.running:
+                    self.running = True
+                    self.run_worker(self._continue(), name="session", group="session", exit_on_error=False)
+            elif action == "cancel":
+                await session.cancel_ticket(ticket_id)
+                self.notify(f"{ticket_id}: cancelled")
+            else:
+                restored = await session.undo_ticket(ticket_id)
+                files = ", ".join(restored) or "no file"
+                self.notify(f"{ticket_id}: undone ({files} restored)")
+        except SlopError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+
+    async def on_unmount(self) -> None:
+        if self.session is not None:
+            try:
+                await self.session.close()
+            except Exception:  # closing is best effort: the state is already on disk
+                pass

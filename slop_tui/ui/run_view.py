@@ -1,0 +1,310 @@
+"""What the UI knows about a run: a mirror of the tracks and tickets, built from bus events.
+
+The conductor owns the real tickets; the UI keeps its own copies, updated only by events, so
+the board shows exactly what was published (and written ahead to `.slop/`), a resumed run
+rebuilds the same view from the store, and snapshot tests feed a fixed list of events.
+`apply` returns which tickets changed, so a widget repaints those rows and nothing else.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import msgspec
+
+from slop_tui.models import (
+    AnyEvent,
+    Decision,
+    DecisionMade,
+    Edit,
+    ErrorRaised,
+    FileChanged,
+    HintGiven,
+    ModelText,
+    PlanAccepted,
+    Proposal,
+    ProposalMade,
+    Reject,
+    RunFinished,
+    RunStarted,
+    Ticket,
+    TicketState,
+    TicketStateChanged,
+    Tier,
+    ToolResult,
+    Track,
+    Usage,
+    UsageUpdated,
+)
+
+
+class Level(enum.IntEnum):
+    """Log levels, ordered so a filter keeps everything at or above its level."""
+
+    INFO = 0
+    HINT = 1
+    WARN = 2
+    ERROR = 3
+
+
+class LogEntry(msgspec.Struct, kw_only=True):
+    seq: int
+    level: Level
+    ticket_id: str | None
+    text: str
+    raw: str | None = None  # a failed command's raw output, shown on demand next to its hint
+
+
+class ContextFile(msgspec.Struct, kw_only=True):
+    path: str
+    view: str
+    tokens: int
+
+
+class ContextInfo(msgspec.Struct, kw_only=True):
+    """The context a worker was given: which memory views of which files, and its size."""
+
+    files: list[ContextFile]
+    total_tokens: int
+
+
+class ProposalRecord(msgspec.Struct, kw_only=True):
+    proposal: Proposal
+    decision: Decision | None = None
+
+
+@dataclass
+class TicketView:
+    """One ticket as the UI shows it, with everything its detail screen needs."""
+
+    track_id: str
+    ticket: Ticket
+    worker: str | None = None  # the model label of the worker on it, from its usage events
+    history: list[LogEntry] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)  # the worker's text, in the order it came
+    proposals: list[ProposalRecord] = field(default_factory=list)
+    files_changed: list[str] = field(default_factory=list)
+    context: ContextInfo | None = None
+
+    @property
+    def key(self) -> str:
+        return row_key(self.track_id, self.ticket.id)
+
+
+def row_key(track_id: str, ticket_id: str) -> str:
+    return f"{track_id}/{ticket_id}"
+
+
+TIER_LABELS: dict[Tier, str] = {
+    Tier.PLANNER: "T1 plan",
+    Tier.LEAD: "T2 lead",
+    Tier.WORKER: "T3 work",
+    Tier.DEFAULT_CHEAP: "T4 QA",
+}
+
+
+class RunView:
+    """The mirror. Not thread-safe by design: only the app's event loop touches it."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (a new run starts, or the log is replayed from the start)."""
+        self.run_id: str | None = None
+        self.prompt: str = ""
+        self.tracks: list[Track] = []
+        self.tickets: dict[str, TicketView] = {}  # row key -> view
+        self._by_id: dict[str, list[TicketView]] = {}
+        self.tier_usage: dict[Tier, Usage] = {}
+        self.total: Usage = Usage()
+        self.log: list[LogEntry] = []
+        self.finished: RunFinished | None = None
+        self.applied = 0  # events applied, counted so a benchmark can prove none was dropped
+
+    # -- the plan -------------------------------------------------------------------------
+
+    def set_tracks(self, tracks: list[Track]) -> None:
+        """Replace the plan with copies of `tracks` (the conductor keeps its own objects)."""
+        copies = [msgspec.convert(msgspec.to_builtins(t), type=Track) for t in tracks]
+        old = self.tickets
+        self.tracks = copies
+        self.tickets = {}
+        self._by_id = {}
+        for track in copies:
+            for ticket in track.tickets:
+                key = row_key(track.id, ticket.id)
+                previous = old.get(key)
+                view = TicketView(track_id=track.id, ticket=ticket)
+                if previous is not None:  # a plan re-sent after a resume keeps what was seen
+                    view.history, view.text = previous.history, previous.text
+                    view.proposals, view.worker = previous.proposals, previous.worker
+                    view.files_changed, view.context = previous.files_changed, previous.context
+                self.tickets[key] = view
+                self._by_id.setdefault(ticket.id, []).append(view)
+
+    def find(self, ticket_id: str | None, track_id: str | None = None) -> TicketView | None:
+        """The ticket an event names. Ids are unique within a track; events that carry only the
+        ticket id resolve to the one unfinished ticket of that id when tracks share ids."""
+        if ticket_id is None:
+            return None
+        if track_id is not None:
+            return self.tickets.get(row_key(track_id, ticket_id))
+        views = self._by_id.get(ticket_id, [])
+        if len(views) <= 1:
+            return views[0] if views else None
+        for view in views:
+            if view.ticket.state in (TicketState.IN_PROGRESS, TicketState.AWAITING_APPROVAL):
+                return view
+        return views[0]
+
+    # -- figures ----------------------------------------------------------------------------
+
+    def counts(self, track: Track | None = None) -> dict[TicketState, int]:
+        tickets = track.tickets if track is not None else [t for tr in self.tracks for t in tr.tickets]
+        out = {state: 0 for state in TicketState}
+        for ticket in tickets:
+            out[ticket.state] += 1
+        return out
+
+    def track_usage(self, track: Track) -> Usage:
+        total = Usage()
+        for ticket in track.tickets:
+            total = total + ticket.usage
+        return total
+
+    # -- events -----------------------------------------------------------------------------
+
+    def apply(self, event: AnyEvent) -> set[str]:
+        """Fold one event in; return the row keys of the tickets it changed."""
+        self.applied += 1
+        changed: set[str] = set()
+        if isinstance(event, RunStarted):
+            self.run_id, self.prompt = event.run_id, event.prompt
+            self.finished = None
+            self._log(event, Level.INFO, None, f"run started: {event.prompt}")
+        elif isinstance(event, PlanAccepted):
+            self.set_tracks(event.tracks)
+            changed.update(self.tickets)
+            n = sum(len(t.tickets) for t in event.tracks)
+            self._log(event, Level.INFO, None, f"plan accepted: {len(event.tracks)} track(s), {n} ticket(s)")
+        elif isinstance(event, TicketStateChanged):
+            view = self.find(event.ticket_id, event.track_id)
+            if view is not None:
+                # A mirror follows what the conductor already did; the mutators checked it there.
+                view.ticket.state = event.new
+                view.ticket.blocked_reason = event.reason if event.new is TicketState.BLOCKED else None
+                if event.summary is not None:
+                    view.ticket.result_summary = event.summary
+                if event.model is not None:
+                    view.ticket.assigned_model = event.model
+                changed.add(view.key)
+            level = Level.WARN if event.new in (TicketState.BLOCKED, TicketState.CANCELLED) else Level.INFO
+            why = f": {event.reason}" if event.reason else ""
+            self._log(event, level, event.ticket_id, f"{event.old.value} → {event.new.value}{why}", view)
+        elif isinstance(event, ProposalMade):
+            proposal = event.proposal
+            view = self.find(proposal.ticket_id)
+            if view is not None:
+                view.proposals.append(ProposalRecord(proposal=proposal))
+                changed.add(view.key)
+            self._log(event, Level.INFO, proposal.ticket_id, f"proposes {describe_call(proposal)}", view)
+        elif isinstance(event, DecisionMade):
+            view = self.find(event.ticket_id)
+            if view is not None:
+                for record in reversed(view.proposals):
+                    if record.proposal.id == event.proposal_id:
+                        record.decision = event.decision
+                        break
+                changed.add(view.key)
+            level = Level.WARN if isinstance(event.decision, Reject) else Level.INFO
+            self._log(event, level, event.ticket_id, f"clutch: {describe_decision(event.decision)}", view)
+        elif isinstance(event, ToolResult):
+            view = self.find(event.ticket_id)
+            first = event.output.strip().splitlines()[0] if event.output.strip() else ""
+            status = "ok" if event.ok else "failed"
+            self._log(
+                event, Level.INFO if event.ok else Level.WARN, event.ticket_id,
+                f"{event.tool} {status}" + (f": {first}" if first else ""), view,
+            )
+        elif isinstance(event, FileChanged):
+            view = self.find(event.ticket_id)
+            if view is not None and event.path not in view.files_changed:
+                view.files_changed.append(event.path)
+            self._log(event, Level.INFO, event.ticket_id, f"changed {event.path}", view)
+        elif isinstance(event, HintGiven):
+            view = self.find(event.ticket_id)
+            self._log(
+                event, Level.HINT, event.ticket_id,
+                f"`{event.command}` exited {event.exit_code}. {event.hint}", view, raw=event.raw_output,
+            )
+        elif isinstance(event, UsageUpdated):
+            self.total = self.total + event.usage
+            self.tier_usage[event.tier] = self.tier_usage.get(event.tier, Usage()) + event.usage
+            view = self.find(event.ticket_id, event.track_id)
+            if view is not None:
+                view.ticket.usage = view.ticket.usage + event.usage
+                if event.tier is Tier.WORKER:
+                    view.worker = event.model
+                changed.add(view.key)
+        elif isinstance(event, ModelText):
+            view = self.find(event.ticket_id)
+            if view is not None:
+                view.text.append(event.text)
+                changed.add(view.key)
+        elif isinstance(event, ErrorRaised):
+            self._log(event, Level.ERROR, event.ticket_id, event.message, self.find(event.ticket_id))
+        elif isinstance(event, RunFinished):
+            self.finished = event
+            self._log(event, Level.INFO if event.ok else Level.ERROR, None,
+                      f"run finished{'' if event.ok else ' with problems'}: {event.message}")
+        return changed
+
+    def _log(
+        self,
+        event: AnyEvent,
+        level: Level,
+        ticket_id: str | None,
+        text: str,
+        view: TicketView | None = None,
+        *,
+        raw: str | None = None,
+    ) -> None:
+        entry = LogEntry(seq=event.seq, level=level, ticket_id=ticket_id, text=text, raw=raw)
+        self.log.append(entry)
+        if view is not None:
+            view.history.append(entry)
+
+
+def describe_call(proposal: Proposal) -> str:
+    args = proposal.arguments
+    target = getattr(args, "path", None) or getattr(args, "command", None) or ""
+    return f"{proposal.tool} {target}".strip()
+
+
+def describe_decision(decision: Decision) -> str:
+    if isinstance(decision, Reject):
+        return f"rejected ({decision.reason})"
+    if isinstance(decision, Edit):
+        return "edited"
+    return "approved"
+
+
+def format_tokens(n: int) -> str:
+    """`950`, `12.3k`, `4.1M`: short enough for a narrow column."""
+    if n < 1000:
+        return str(n)
+    if n < 1_000_000:
+        return f"{n / 1000:.1f}k"
+    return f"{n / 1_000_000:.1f}M"
+
+
+def format_cost(usage: Usage) -> str:
+    """`—` when no price is known (an unpriced model is not free), else dollars."""
+    cost = usage.cost_usd
+    if cost is None:
+        return "—"
+    if 0 < cost < 0.01:
+        return "<$0.01"
+    return f"${cost:.2f}"

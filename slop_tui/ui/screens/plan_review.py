@@ -1,0 +1,255 @@
+"""Plan review: the tracks and tickets Tier 1 and Tier 2 proposed, before any ticket runs.
+
+The person can edit a ticket (title, description, target files, dependencies), delete one,
+send the plan back with a comment, or start it. Every change is checked as the conductor will
+check it (`check_edited_plan`: ids, dependencies, no cycle), and refused inline if it breaks
+the plan, so what is started is always a valid DAG.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, Label, Static, TextArea
+
+from slop_tui.conductor.session import PlanReview, check_edited_plan
+from slop_tui.errors import SlopError
+from slop_tui.models import Ticket, Track
+
+PLAN = Binding.Group("ticket")
+
+
+def split_list(text: str) -> list[str]:
+    """`a.py, b.py` or `a.py b.py` as a list, blanks dropped, order kept, duplicates removed."""
+    out: list[str] = []
+    for part in text.replace(",", " ").split():
+        if part not in out:
+            out.append(part)
+    return out
+
+
+class TicketEditScreen(ModalScreen[Ticket]):
+    """Edit one ticket; `ctrl+s` checks the whole plan with the change and saves it."""
+
+    CSS_PATH = "plan_review.tcss"
+    BINDINGS = [
+        Binding("ctrl+s", "save", "save", priority=True),
+        Binding("escape", "cancel", "cancel"),
+    ]
+
+    def __init__(self, tracks: list[Track], track_index: int, ticket_index: int) -> None:
+        super().__init__()
+        self.tracks = tracks
+        self.track_index = track_index
+        self.ticket_index = ticket_index
+        self.ticket = tracks[track_index].tickets[ticket_index]
+
+    def compose(self) -> ComposeResult:
+        t = self.ticket
+        with Vertical(id="edit-ticket-box"):
+            yield Static(f"Edit ticket {t.id} ({t.archetype.value})", id="edit-ticket-title", markup=False)
+            yield Label("title")
+            yield Input(t.title, id="edit-title")
+            yield Label("target files (separated by spaces or commas)")
+            yield Input(", ".join(t.target_files), id="edit-files")
+            yield Label("depends on (ticket ids)")
+            yield Input(", ".join(t.depends_on), id="edit-deps")
+            yield Label("description")
+            yield TextArea(t.description, id="edit-description", soft_wrap=True)
+            yield Static("", id="edit-ticket-error", classes="error", markup=False)
+        yield Footer()
+
+    def action_save(self) -> None:
+        title = self.query_one("#edit-title", Input).value.strip()
+        edited = copy.deepcopy(self.ticket)
+        edited.title = title
+        edited.description = self.query_one("#edit-description", TextArea).text.strip()
+        edited.target_files = split_list(self.query_one("#edit-files", Input).value)
+        edited.depends_on = split_list(self.query_one("#edit-deps", Input).value)
+        trial = copy.deepcopy(self.tracks)
+        trial[self.track_index].tickets[self.ticket_index] = edited
+        error = self.query_one("#edit-ticket-error", Static)
+        try:
+            if not title:
+                raise SlopError(f"ticket {edited.id!r}: the title is empty")
+            check_edited_plan(trial)
+        except SlopError as exc:
+            error.update(str(exc))
+            error.add_class("-shown")
+            return
+        self.dismiss(edited)
+
+    def action_cancel(self) -> None:
+        self.app.pop_screen()
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_save()
+
+
+class PlanReviewScreen(Screen[PlanReview]):
+    CSS_PATH = "plan_review.tcss"
+    BINDINGS = [
+        Binding("s", "start", "start run"),
+        Binding("e", "edit", "edit", group=PLAN),
+        Binding("d", "delete", "delete", group=PLAN),
+        Binding("b", "send_back", "send back"),
+        Binding("escape", "back", "back", show=False),
+        Binding("q", "abort", "abort run"),
+    ]
+
+    def __init__(self, tracks: list[Track], *, error: str | None = None) -> None:
+        super().__init__()
+        self.tracks = copy.deepcopy(tracks)
+        self.initial_error = error
+        self.commenting = False
+
+    def compose(self) -> ComposeResult:
+        n = sum(len(t.tickets) for t in self.tracks)
+        yield Static(
+            f"Plan review · {len(self.tracks)} track(s), {n} ticket(s) · nothing runs until you start it",
+            id="plan-title",
+            markup=False,
+        )
+        yield DataTable(id="plan-table", cursor_type="row")
+        yield Static("", id="plan-detail", markup=False)
+        yield Static(self.initial_error or "", id="plan-error", classes="error -shown" if self.initial_error else "error", markup=False)
+        with Vertical(id="comment-box"):
+            yield Label("What should the planner change? Enter sends the plan back, Esc cancels.")
+            yield Input(placeholder="comment (required)", id="plan-comment")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#plan-table", DataTable)
+        table.add_column("ticket", key="ticket")
+        table.add_column("archetype", key="archetype")
+        table.add_column("after", key="after")
+        table.add_column("files", key="files")
+        self._fill()
+        table.focus()
+
+    def _fill(self) -> None:
+        table = self.query_one("#plan-table", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        for ti, track in enumerate(self.tracks):
+            table.add_row(Text(f"▸ {track.id} {track.title}", style="bold"), "", "", "", key=f"track:{ti}")
+            for ki, ticket in enumerate(track.tickets):
+                table.add_row(
+                    f"  {ticket.id} {ticket.title}",
+                    ticket.archetype.value,
+                    ", ".join(ticket.depends_on) or "—",
+                    ", ".join(ticket.target_files) or "—",
+                    key=f"ticket:{ti}:{ki}",
+                )
+        if table.row_count:
+            table.move_cursor(row=min(keep, table.row_count - 1), animate=False)
+        self._show_detail()
+
+    def _selected(self) -> tuple[int, int] | None:
+        table = self.query_one("#plan-table", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value or ""
+        if not key.startswith("ticket:"):
+            return None
+        _, ti, ki = key.split(":")
+        return int(ti), int(ki)
+
+    @on(DataTable.RowHighlighted, "#plan-table")
+    def _show_detail(self) -> None:
+        where = self._selected()
+        detail = self.query_one("#plan-detail", Static)
+        if where is None:
+            table = self.query_one("#plan-table", DataTable)
+            if table.row_count:
+                key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value or ""
+                track = self.tracks[int(key.split(":")[1])]
+                detail.update(Text(track.description or "(no description)"))
+            return
+        ticket = self.tracks[where[0]].tickets[where[1]]
+        detail.update(Text(ticket.description or "(no description)"))
+
+    def _error(self, message: str) -> None:
+        error = self.query_one("#plan-error", Static)
+        error.update(message)
+        error.set_class(bool(message), "-shown")
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("start", "edit", "delete", "send_back", "abort"):
+            return not self.commenting
+        return True
+
+    def action_start(self) -> None:
+        try:
+            check_edited_plan(self.tracks)
+        except SlopError as exc:
+            self._error(str(exc))
+            return
+        self.dismiss(PlanReview.accept(copy.deepcopy(self.tracks)))
+
+    def action_edit(self) -> None:
+        where = self._selected()
+        if where is None:
+            self._error("Select a ticket row to edit it.")
+            return
+
+        def done(edited: Ticket | None) -> None:
+            if edited is not None:
+                self.tracks[where[0]].tickets[where[1]] = edited
+                self._error("")
+                self._fill()
+
+        self.app.push_screen(TicketEditScreen(self.tracks, *where), callback=done)
+
+    def action_delete(self) -> None:
+        where = self._selected()
+        if where is None:
+            self._error("Select a ticket row to delete it.")
+            return
+        track = self.tracks[where[0]]
+        ticket = track.tickets[where[1]]
+        dependents = [t.id for t in track.tickets if ticket.id in t.depends_on]
+        if dependents:
+            self._error(
+                f"{ticket.id} cannot go: {', '.join(dependents)} depend(s) on it; "
+                "edit their dependencies first"
+            )
+            return
+        del track.tickets[where[1]]
+        if not track.tickets:
+            del self.tracks[where[0]]
+        self._error("")
+        self._fill()
+
+    def action_send_back(self) -> None:
+        self.commenting = True
+        self.query_one("#comment-box").add_class("-shown")
+        self.query_one("#plan-comment", Input).focus()
+        self.refresh_bindings()
+
+    def action_back(self) -> None:
+        if self.commenting:
+            self.commenting = False
+            self.query_one("#comment-box").remove_class("-shown")
+            self.query_one("#plan-table").focus()
+            self.refresh_bindings()
+
+    def action_abort(self) -> None:
+        self.dismiss(PlanReview.abort("stopped at plan review"))
+
+    @on(Input.Submitted, "#plan-comment")
+    def _comment(self, event: Input.Submitted) -> None:
+        comment = event.value.strip()
+        if not comment:
+            self._error("Say what should change: the planner reads the comment.")
+            return
+        self.dismiss(PlanReview.revise(comment))

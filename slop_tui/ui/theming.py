@@ -1,0 +1,109 @@
+"""The bundled themes (`ui/themes/*.toml`) and the remembered choice (`ui.toml` in the config dir).
+
+The theme files ship inside the package, so a regular install has them. The person's choice is
+kept in the same user config folder as `agents.toml` (`$SLOP_CONFIG_DIR` or platformdirs), in a
+file of its own so the UI never rewrites a file the person edits by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+from textual.theme import Theme
+
+from slop_tui.config import config_dir
+from slop_tui.errors import SlopError
+
+THEMES_DIR = Path(__file__).resolve().parent / "themes"
+DEFAULT_THEME = "slop-dark"
+PREFS_FILE = "ui.toml"
+
+# Variables the stylesheets and the board use; a theme that does not set them (Textual's own
+# themes, selectable from the palette) falls back to these.
+VARIABLE_DEFAULTS: dict[str, str] = {
+    "state-todo": "ansi_bright_black",
+    "state-running": "ansi_blue",
+    "state-waiting": "ansi_yellow",
+    "state-done": "ansi_green",
+    "state-blocked": "ansi_red",
+    "state-cancelled": "ansi_bright_black",
+    "hint": "ansi_magenta",
+}
+
+
+class ThemeFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What a theme file may say: Textual's `Theme` fields."""
+
+    name: str
+    primary: str
+    dark: bool = True
+    secondary: str | None = None
+    warning: str | None = None
+    error: str | None = None
+    success: str | None = None
+    accent: str | None = None
+    foreground: str | None = None
+    background: str | None = None
+    surface: str | None = None
+    panel: str | None = None
+    boost: str | None = None
+    variables: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class UiPrefs(msgspec.Struct, kw_only=True):
+    theme: str = DEFAULT_THEME
+
+
+def load_theme_file(path: Path) -> Theme:
+    """One theme file as a Textual `Theme`; `SlopError` names the file and the problem."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        spec = msgspec.convert(data, type=ThemeFile)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
+        raise SlopError(f"{path}: not a valid theme file: {exc}") from None
+    return Theme(**msgspec.structs.asdict(spec))
+
+
+def bundled_themes(directory: Path = THEMES_DIR) -> list[Theme]:
+    """Every `*.toml` theme in `directory`, by file name."""
+    return [load_theme_file(path) for path in sorted(directory.glob("*.toml"))]
+
+
+def prefs_path(env: Mapping[str, str] | None = None) -> Path:
+    return config_dir(env) / PREFS_FILE
+
+
+def load_prefs(env: Mapping[str, str] | None = None) -> UiPrefs:
+    """The remembered choices; a missing or unreadable file means the defaults (never a crash:
+    a broken preference is not worth refusing to start over)."""
+    path = prefs_path(env)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return msgspec.convert(data, type=UiPrefs)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, msgspec.ValidationError):
+        return UiPrefs()
+
+
+def save_prefs(prefs: UiPrefs, env: Mapping[str, str] | None = None) -> Path:
+    """Write `ui.toml` atomically (temporary file, fsync, rename) and return its path."""
+    path = prefs_path(env)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A JSON string literal is a valid TOML basic string (same escapes), so no TOML writer needed.
+    text = f"# slop-tui interface preferences (written by the TUI)\ntheme = {json.dumps(prefs.theme)}\n"
+    fd, tmp = tempfile.mkstemp(prefix=".ui-", suffix=".toml", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

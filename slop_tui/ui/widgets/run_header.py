@@ -1,0 +1,70 @@
+"""Two lines above the board: the run and its progress, then tokens and cost per tier and in total."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from slop_tui.models import TicketState, Tier, Usage
+from slop_tui.ui.run_view import RunView, format_cost, format_tokens
+
+TIER_SHORT = {Tier.PLANNER: "T1", Tier.LEAD: "T2", Tier.WORKER: "T3", Tier.DEFAULT_CHEAP: "T4"}
+
+
+def usage_text(usage: Usage) -> str:
+    return f"{format_tokens(usage.total_tokens)} {format_cost(usage)}"
+
+
+class RunHeader(Static):
+    DEFAULT_CSS = """
+    RunHeader { height: auto; padding: 0 1; background: $panel; }
+    """
+
+    def __init__(self, view: RunView, *, demo: bool = False, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self.view = view
+        self.demo = demo
+        self.linear = False
+        self.paused = False
+        self.pending = 0  # proposals waiting at the clutch
+        self.busy: str | None = None  # what the conductor is doing when no ticket shows it
+
+    def on_mount(self) -> None:
+        self.redraw()
+
+    def redraw(self) -> None:
+        view = self.view
+        line = Text(no_wrap=True, overflow="ellipsis")
+        if self.demo:
+            line.append(" offline demo ", style="reverse bold")
+            line.append(" ")
+        counts = view.counts()
+        total = sum(counts.values())
+        if total:
+            line.append(f"{counts[TicketState.DONE]}/{total} done", style="bold")
+            for state, word in (
+                (TicketState.IN_PROGRESS, "running"),
+                (TicketState.AWAITING_APPROVAL, "need you"),
+                (TicketState.BLOCKED, "blocked"),
+            ):
+                if counts[state]:
+                    line.append(f" · {counts[state]} {word}")
+        elif self.busy:
+            line.append(self.busy, style="bold")
+        else:
+            line.append("no run yet", style="dim")
+        if self.pending:
+            line.append(f" · clutch: {self.pending} waiting", style="bold reverse")
+        if self.linear:
+            line.append(" · linear")
+        if self.paused:
+            line.append(" · paused", style="bold")
+        if view.finished is not None:
+            line.append(" · finished" if view.finished.ok else " · finished with problems", style="bold")
+        line.append(f" · total {usage_text(view.total)}", style="bold")
+        usage = Text(no_wrap=True, overflow="ellipsis", style="dim" if not view.total.total_tokens else "")
+        usage.append("  ".join(f"{TIER_SHORT[t]} {usage_text(view.tier_usage.get(t, Usage()))}" for t in Tier))
+        both = Text("\n").join([line, usage])
+        both.no_wrap = True
+        both.overflow = "ellipsis"
+        self.update(both)
