@@ -1,0 +1,280 @@
+"""The file cache behind every memory view: raw, skeleton and curated text of a file.
+
+    get_skeleton_view(path) / get_curated_view(path) / get_raw_view(path) -> str
+    invalidate(paths) / rebuild(paths)
+
+These module functions use one default `FileCache`; a caller that wants its own cache (a test,
+a benchmark, a second repository) makes a `FileCache()`.
+
+Freshness, cheapest check first:
+- the entry's `stat` (size, mtime in ns) matches: the cached view is served without reading
+  the file;
+- the stat changed: the file is read and hashed; an unchanged hash keeps the cached views (a
+  `touch`, a checkout that rewrote the same bytes), and only a changed hash re-parses.
+- A stat taken within `RACY_WINDOW_NS` of the file's mtime cannot prove that a later write of
+  the same size did not land in the same clock tick (git's "racy clean" problem), so such an
+  entry is hashed again on every lookup until its mtime is older than the window.
+
+A file with no grammar in `languages` (a README, a TOML file) has its raw text as every view.
+Errors a user can hit (missing path, a directory, a binary or undecodable file) raise
+`ViewError`, whose message is one line naming the path; this package imports nothing of ours,
+so callers wrap it in their own error type.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import stat
+import threading
+import time
+from collections.abc import Iterable
+from typing import Literal
+
+import msgspec
+
+from slop_tui.memory.ast_views import BuiltView, SyntaxProblem, build_view
+from slop_tui.memory.languages import LanguageRules, rules_for_path
+
+ViewKind = Literal["raw", "skeleton", "curated"]
+VIEW_KINDS: tuple[ViewKind, ...] = ("raw", "skeleton", "curated")
+
+# Two seconds covers the coarsest common mtime granularity (FAT's 2 s; ext4 and APFS are finer).
+RACY_WINDOW_NS = 2_000_000_000
+
+_UTF8_BOM = codecs.BOM_UTF8
+
+
+class ViewError(Exception):
+    """A path that cannot have a view: missing, a directory, binary or undecodable text."""
+
+
+class FileView(msgspec.Struct, frozen=True):
+    """One view of one file, with what a caller may want to report about it."""
+
+    path: str  # absolute
+    kind: ViewKind
+    text: str
+    raw_size: int  # bytes of the file's text as UTF-8
+    syntax_problem: SyntaxProblem | None = None
+
+
+class CacheCounters(msgspec.Struct):
+    """What the cache did so far: lookups served from a matching stat, file reads, parses."""
+
+    stat_hits: int = 0
+    reads: int = 0
+    parses: int = 0
+
+
+class _Entry:
+    __slots__ = ("size", "mtime_ns", "racy", "digest", "source", "text", "rules", "views")
+
+    def __init__(
+        self, size: int, mtime_ns: int, digest: bytes, source: bytes, text: str,
+        rules: LanguageRules | None,
+    ) -> None:  # fmt: skip
+        self.size = size
+        self.mtime_ns = mtime_ns
+        self.racy = _is_racy(mtime_ns)
+        self.digest = digest
+        self.source = source  # UTF-8, what the parser sees
+        self.text = text
+        self.rules = rules
+        self.views: dict[str, BuiltView] = {}
+
+
+def _is_racy(mtime_ns: int) -> bool:
+    return mtime_ns >= time.time_ns() - RACY_WINDOW_NS
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def decode_source(data: bytes, path: str, rules: LanguageRules | None) -> tuple[str, bytes]:
+    """The text of a file's bytes and its UTF-8 encoding (what tree-sitter parses).
+
+    A NUL byte means binary; the encoding is UTF-8 (a BOM is dropped) unless the language
+    declares another one (PEP 263's `# -*- coding: ... -*-` for Python).
+    """
+    if b"\x00" in data:
+        raise ViewError(f"{path}: binary file (it contains NUL bytes); no view")
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM) :]
+        encoding = "utf-8"
+    else:
+        encoding = _declared_encoding(data, rules) or "utf-8"
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        reason = exc.reason if isinstance(exc, UnicodeDecodeError) else "unknown encoding"
+        raise ViewError(f"{path}: not readable as {encoding} text ({reason}); no view") from None
+    if encoding == "utf-8" or text.isascii():
+        return text, data
+    return text, text.encode("utf-8")
+
+
+def _declared_encoding(data: bytes, rules: LanguageRules | None) -> str | None:
+    if rules is None or rules.encoding_declaration is None:
+        return None
+    # Only the first two lines may declare it, and the second only below a comment or a blank.
+    first_end = data.find(b"\n")
+    lines = [data if first_end < 0 else data[:first_end]]
+    if first_end >= 0 and lines[0].lstrip()[:1] in (b"", b"#"):
+        second_end = data.find(b"\n", first_end + 1)
+        lines.append(data[first_end + 1 : second_end if second_end >= 0 else len(data)])
+    for line in lines:
+        match = rules.encoding_declaration.match(line)
+        if match:
+            name = match.group(1).decode("ascii", "replace")
+            try:
+                return codecs.lookup(name).name
+            except LookupError:
+                return name
+    return None
+
+
+class FileCache:
+    """Views of files, keyed by absolute path, kept fresh by stat and content hash."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+        self.counters = CacheCounters()
+
+    # -- the public views -----------------------------------------------------------------
+
+    def get_view(self, path: str | os.PathLike[str], kind: ViewKind) -> FileView:
+        """A view with its source's size and first syntax problem (for `slop view`)."""
+        if kind not in VIEW_KINDS:
+            raise ValueError(f"unknown view kind {kind!r}; expected one of {VIEW_KINDS}")
+        shown = os.fspath(path)
+        absolute = os.path.abspath(shown)
+        entry = self._fresh_entry(absolute, shown)
+        if kind == "raw" or entry.rules is None:
+            return FileView(absolute, kind, entry.text, len(entry.source))
+        built = entry.views.get(kind)
+        if built is None:
+            built = build_view(entry.source, kind, entry.rules)
+            with self._lock:
+                self.counters.parses += 1
+                entry.views[kind] = built
+        return FileView(absolute, kind, built.text, len(entry.source), built.syntax_problem)
+
+    def get_skeleton_view(self, path: str | os.PathLike[str]) -> str:
+        return self.get_view(path, "skeleton").text
+
+    def get_curated_view(self, path: str | os.PathLike[str]) -> str:
+        return self.get_view(path, "curated").text
+
+    def get_raw_view(self, path: str | os.PathLike[str]) -> str:
+        return self.get_view(path, "raw").text
+
+    # -- keeping it fresh -----------------------------------------------------------------
+
+    def invalidate(self, paths: Iterable[str | os.PathLike[str]]) -> None:
+        """Forget these files; the next lookup reads and parses them again."""
+        with self._lock:
+            for path in paths:
+                self._entries.pop(os.path.abspath(os.fspath(path)), None)
+
+    def rebuild(self, paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+        """Forget these files and build their skeleton and curated views now (the stub
+        resolver calls this after a stub lands). Returns the absolute paths rebuilt; a path
+        that has no view any more (deleted, binary) is only forgotten."""
+        paths = [os.fspath(p) for p in paths]
+        self.invalidate(paths)
+        rebuilt: list[str] = []
+        for path in paths:
+            try:
+                self.get_view(path, "skeleton")
+                rebuilt.append(self.get_view(path, "curated").path)
+            except ViewError:
+                continue
+        return rebuilt
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _fresh_entry(self, absolute: str, shown: str) -> _Entry:
+        try:
+            info = os.stat(absolute)
+        except FileNotFoundError:
+            self.invalidate([absolute])
+            raise ViewError(f"{shown}: no such file") from None
+        except OSError as exc:
+            raise ViewError(f"{shown}: cannot read it ({exc.strerror})") from None
+        if stat.S_ISDIR(info.st_mode):
+            raise ViewError(f"{shown}: is a directory, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise ViewError(f"{shown}: not a regular file")
+        entry = self._entries.get(absolute)
+        if (
+            entry is not None
+            and entry.size == info.st_size
+            and entry.mtime_ns == info.st_mtime_ns
+            and not entry.racy
+        ):
+            with self._lock:
+                self.counters.stat_hits += 1
+            return entry
+        try:
+            with open(absolute, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise ViewError(f"{shown}: cannot read it ({exc.strerror})") from None
+        digest = _digest(data)
+        with self._lock:
+            self.counters.reads += 1
+            if entry is not None and entry.digest == digest:
+                # Same bytes under a new stat: keep every view built so far.
+                entry.size, entry.mtime_ns = info.st_size, info.st_mtime_ns
+                entry.racy = _is_racy(info.st_mtime_ns)
+                return entry
+        rules = rules_for_path(absolute)
+        try:
+            text, source = decode_source(data, shown, rules)
+        except ViewError:
+            self.invalidate([absolute])
+            raise
+        fresh = _Entry(info.st_size, info.st_mtime_ns, digest, source, text, rules)
+        with self._lock:
+            self._entries[absolute] = fresh
+        return fresh
+
+
+default_cache = FileCache()
+
+
+def get_view(path: str | os.PathLike[str], kind: ViewKind) -> FileView:
+    return default_cache.get_view(path, kind)
+
+
+def get_skeleton_view(path: str | os.PathLike[str]) -> str:
+    """Imports, constants, and every class and function header with its body as `...`."""
+    return default_cache.get_view(path, "skeleton").text
+
+
+def get_curated_view(path: str | os.PathLike[str]) -> str:
+    """The skeleton plus docstrings and the whole bodies of `# [HOT]` / `@core_logic`
+    functions; every other body is `... # Hidden`."""
+    return default_cache.get_view(path, "curated").text
+
+
+def get_raw_view(path: str | os.PathLike[str]) -> str:
+    """The file's text as it is."""
+    return default_cache.get_view(path, "raw").text
+
+
+def invalidate(paths: Iterable[str | os.PathLike[str]]) -> None:
+    default_cache.invalidate(paths)
+
+
+def rebuild(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    return default_cache.rebuild(paths)
