@@ -10,12 +10,12 @@ publishers cannot interleave, so every subscriber sees the same order as the log
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
+from slop_tui.agents.emit import Emit
 from slop_tui.models import AnyEvent
 from slop_tui.store import Store
 
-Emit = Callable[[AnyEvent], Awaitable[AnyEvent]]
+__all__ = ["BusClosed", "Emit", "EventBus"]
 
 
 class BusClosed(RuntimeError):

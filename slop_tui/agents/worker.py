@@ -1,0 +1,323 @@
+"""Tier 3: one worker runs one ticket, from a fresh context to `finish`, then is wiped.
+
+`run_worker_lifecycle` builds the worker's first context (`agents.context`), then loops:
+model call -> each tool call is proposed -> the clutch decides -> the executor applies it ->
+the result goes back to the model; until `finish`, the step budget, or a failure. The ticket
+moves through its states as it goes, and every move, proposal, decision, result and usage is
+published through `deps.emit` before the next step depends on it.
+
+The message history lives in this call only: it is never published, never stored, and is
+cleared when the ticket ends, so the next ticket's first request carries nothing of this one.
+What stays is the summary, the usage and the event log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from slop_tui.agents.context import ContextFile, ContextReport, assemble_context
+from slop_tui.agents.emit import Emit
+from slop_tui.agents.qa import QaTranslator, worker_message
+from slop_tui.agents.transitions import transition
+from slop_tui.config import RunSettings
+from slop_tui.errors import SlopError
+from slop_tui.memory.file_cache import FileCache
+from slop_tui.models import (
+    TOOL_ARGS,
+    ChatMessage,
+    Decision,
+    DecisionMade,
+    FileChanged,
+    FinishArgs,
+    ModelText,
+    Proposal,
+    ProposalMade,
+    Reject,
+    RunCommandArgs,
+    Ticket,
+    TicketState,
+    Tier,
+    ToolCall,
+    ToolResult,
+    Usage,
+    decode_tool_args,
+)
+from slop_tui.providers import ModelRequest, Provider, UsageLedger, tool_specs_for
+from slop_tui.tools.clutch import Clutch, editable_json
+from slop_tui.tools.executor import ToolExecutor, pass_clutch
+
+__all__ = [
+    "ContextFile",
+    "ContextReport",
+    "WorkerDeps",
+    "WorkerOutcome",
+    "build_worker_context",
+    "run_worker_lifecycle",
+]
+
+TOOLS = tool_specs_for(TOOL_ARGS.values())
+# What the event log keeps of a tool result: enough to follow a run, not every file read.
+EVENT_OUTPUT_CHARS = 4000
+NUDGE = (
+    "Reply with tool calls only: change files, run checks, or call finish(summary) if the "
+    "ticket is done."
+)
+
+
+@dataclass
+class WorkerDeps:
+    """The worker's collaborators (not a payload: nothing here is ever serialised)."""
+
+    repo_root: Path
+    provider: Provider
+    qa: QaTranslator
+    executor: ToolExecutor
+    clutch: Clutch
+    emit: Emit
+    ledger: UsageLedger
+    settings: RunSettings = field(default_factory=RunSettings)
+    file_cache: FileCache = field(default_factory=FileCache)
+
+
+class WorkerOutcome(msgspec.Struct, kw_only=True):
+    """What remains of a worker once its ticket ended (its messages do not)."""
+
+    ticket_id: str
+    state: TicketState
+    summary: str | None
+    usage: Usage
+    steps: int  # model calls made
+    context: ContextReport
+
+
+def build_worker_context(ticket: Ticket, deps: WorkerDeps) -> tuple[str, str, ContextReport]:
+    """System prompt, first user message and its report, within `settings.context_tokens`."""
+    return assemble_context(
+        ticket, deps.repo_root, deps.file_cache, budget=deps.settings.context_tokens
+    )
+
+
+class _Stop(Exception):
+    """The clutch can no longer answer (its input ended): the ticket stops, blocked."""
+
+
+@dataclass
+class _CallResult:
+    text: str  # what the model reads as the tool's result
+    ok: bool
+    finished: str | None = None  # the summary, when the call was an approved `finish`
+
+
+async def run_worker_lifecycle(
+    ticket: Ticket, deps: WorkerDeps, *, track_id: str | None = None
+) -> WorkerOutcome:
+    """Run `ticket` (which must be `todo`) to `done` or `blocked`; return what remains.
+
+    `asyncio.CancelledError` propagates with the ticket still active: the conductor that
+    cancelled it moves it back (`interrupt`) or cancels it.
+    """
+    run = _WorkerRun(ticket, deps, track_id)
+    try:
+        return await run.run()
+    finally:
+        run.discard()
+
+
+class _WorkerRun:
+    def __init__(self, ticket: Ticket, deps: WorkerDeps, track_id: str | None) -> None:
+        self.ticket = ticket
+        self.deps = deps
+        self.track_id = track_id
+        self.messages: list[ChatMessage] = []
+        self.usage = Usage()
+        self.steps = 0
+        self.announced: set[str] = set()  # proposal ids already published
+
+    def discard(self) -> None:
+        """Forget the conversation: nothing of it outlives the ticket."""
+        self.messages.clear()
+
+    async def _move(self, move: str, **kwargs: str | None) -> None:
+        await self.deps.emit(transition(self.ticket, move, track_id=self.track_id, **kwargs))
+
+    def _outcome(self, report: ContextReport) -> WorkerOutcome:
+        return WorkerOutcome(
+            ticket_id=self.ticket.id,
+            state=self.ticket.state,
+            summary=self.ticket.result_summary if self.ticket.state is TicketState.DONE else None,
+            usage=self.usage,
+            steps=self.steps,
+            context=report,
+        )
+
+    async def run(self) -> WorkerOutcome:
+        deps = self.deps
+        await self._move("start", model=deps.provider.label)
+        system, first, report = build_worker_context(self.ticket, deps)
+        self.messages = [ChatMessage(role="user", content=first)]
+        while self.steps < deps.settings.worker_steps:
+            self.steps += 1
+            request = ModelRequest(system=system, messages=list(self.messages), tools=TOOLS)
+            try:
+                reply = await deps.provider.complete(request, ticket_id=self.ticket.id)
+            except SlopError as exc:
+                await self._move("mark_blocked", reason=f"model call failed: {exc}")
+                return self._outcome(report)
+            await self._account(reply.usage)
+            if reply.text.strip():
+                await deps.emit(ModelText(ticket_id=self.ticket.id, tier=Tier.WORKER, text=reply.text))
+            self.messages.append(
+                ChatMessage(role="assistant", content=reply.text, tool_calls=list(reply.tool_calls))
+            )
+            if not reply.tool_calls:
+                self.messages.append(ChatMessage(role="user", content=NUDGE))
+                continue
+            summary = await self._calls(reply.tool_calls)
+            if isinstance(summary, _Stop):
+                await self._move("mark_blocked", reason=str(summary))
+                return self._outcome(report)
+            if summary is not None:
+                await self._move("mark_complete", summary=summary)
+                return self._outcome(report)
+        await self._move(
+            "mark_blocked",
+            reason=f"step budget spent: {deps.settings.worker_steps} model calls without finish",
+        )
+        return self._outcome(report)
+
+    async def _account(self, usage: Usage) -> None:
+        provider = self.deps.provider
+        event = self.deps.ledger.record(
+            Tier.WORKER, provider.label, self.ticket.id, usage, provider.spec.price
+        )
+        event.track_id = self.track_id
+        self.usage = self.usage + event.usage
+        self.ticket.usage = self.ticket.usage + event.usage
+        await self.deps.emit(event)
+
+    async def _calls(self, calls: list[ToolCall]) -> str | _Stop | None:
+        """Handle one reply's tool calls in order; the finish summary, a stop, or None.
+
+        Every call gets a result message (the APIs require one per call id). A `finish` after
+        a call that failed or was rejected in the same reply is refused: the model has not seen
+        that result yet.
+        """
+        troubled = False
+        for index, call in enumerate(calls):
+            try:
+                result = await self._call(call, refuse_finish=troubled)
+            except _Stop as stop:
+                for rest in calls[index:]:
+                    self._answer(rest, f"Not run: {stop}")
+                return stop
+            self._answer(call, result.text)
+            if result.finished is not None:
+                for rest in calls[index + 1 :]:
+                    self._answer(rest, "Not run: the ticket finished.")
+                return result.finished
+            troubled = troubled or not result.ok
+        return None
+
+    def _answer(self, call: ToolCall, text: str) -> None:
+        self.messages.append(ChatMessage(role="tool", content=text, tool_call_id=call.id))
+
+    async def _result(self, tool: str, ok: bool, text: str) -> _CallResult:
+        shown = text if len(text) <= EVENT_OUTPUT_CHARS else text[:EVENT_OUTPUT_CHARS] + "\n[…]"
+        await self.deps.emit(ToolResult(ticket_id=self.ticket.id, tool=tool, ok=ok, output=shown))
+        return _CallResult(text=text, ok=ok)
+
+    async def _call(self, call: ToolCall, *, refuse_finish: bool) -> _CallResult:
+        deps = self.deps
+        ticket_id = self.ticket.id
+        try:
+            args = decode_tool_args(call.name, call.arguments)
+        except SlopError as exc:
+            return await self._result(call.name, False, f"error: {exc}")
+        if isinstance(args, FinishArgs) and refuse_finish:
+            return await self._result(
+                "finish",
+                False,
+                "Not finished: a call before it in the same reply failed or was rejected; "
+                "deal with that result first.",
+            )
+        proposal = deps.executor.propose(ticket_id, args)
+        if proposal.error is not None:
+            # It cannot apply as asked (a path outside the repository, an `old` text that is
+            # not in the file): nothing would change, so the person is not asked.
+            await self._announce(proposal)
+            return await self._result(proposal.tool, False, f"error: {proposal.error}")
+        decision, final = await self._decide(proposal)
+        if isinstance(decision, Reject):
+            return await self._result(final.tool, False, f"Rejected by the person: {decision.reason}")
+        edited = ""
+        if final.id != proposal.id:  # pass_clutch re-proposes after every accepted edit
+            edited = (
+                "The person edited your call before it ran; it ran with: "
+                + " ".join(editable_json(final.arguments).split())
+                + "\n"
+            )
+        arguments = final.arguments
+        if isinstance(arguments, FinishArgs):
+            result = await self._result("finish", True, edited + arguments.summary)
+            result.finished = arguments.summary
+            return result
+        outcome = await deps.executor.execute(ticket_id, arguments)
+        for rel in outcome.changed:
+            deps.file_cache.invalidate([deps.repo_root / rel])
+            await deps.emit(
+                FileChanged(ticket_id=ticket_id, path=rel, preimage=outcome.preimages.get(rel))
+            )
+        command = outcome.command_result
+        if isinstance(arguments, RunCommandArgs) and command is not None and not command.ok:
+            hint = await deps.qa.hint_for(ticket_id, command, deps.repo_root, track_id=self.track_id)
+            return await self._result(final.tool, False, edited + worker_message(command, hint))
+        return await self._result(final.tool, outcome.ok, edited + outcome.output)
+
+    async def _announce(self, proposal: Proposal) -> None:
+        if proposal.id not in self.announced:
+            self.announced.add(proposal.id)
+            await self.deps.emit(ProposalMade(proposal=proposal))
+
+    async def _decide(self, proposal: Proposal) -> tuple[Decision, Proposal]:
+        """Pass the clutch; the ticket is `awaiting_approval` only while the clutch waits.
+
+        The clutch runs as a task that is given one turn of the loop: a policy that answers at
+        once (ApproveAll, reads under AskForChanges) is done by then and the ticket never
+        leaves `in_progress`; one that waits for a person is not, and the ticket moves to
+        `awaiting_approval` until it answers.
+        """
+        run = self
+
+        class _Announcing:
+            async def decide(self, current: Proposal) -> Decision:
+                await run._announce(current)  # an edit's re-proposal is announced too
+                return await run.deps.clutch.decide(current)
+
+        async def on_decision(current: Proposal, decision: Decision) -> None:
+            await self.deps.emit(
+                DecisionMade(proposal_id=current.id, ticket_id=self.ticket.id, decision=decision)
+            )
+
+        task = asyncio.ensure_future(
+            pass_clutch(_Announcing(), self.deps.executor, proposal, on_decision=on_decision)
+        )
+        waiting = False
+        try:
+            await asyncio.sleep(0)
+            if not task.done():
+                waiting = True
+                await self._move("await_approval")
+            try:
+                decision, final = await task
+            except SlopError as exc:  # the terminal's input ended: reject and stop
+                raise _Stop(f"the clutch stopped: {exc}") from None
+        except BaseException:
+            task.cancel()
+            raise
+        if waiting:
+            await self._move("resume")
+        return decision, final
