@@ -284,6 +284,14 @@ class Track(msgspec.Struct, kw_only=True):
         ]
 
 
+def listed(ids: list[str], *, limit: int = 12, separator: str = ", ") -> str:
+    """Ids joined for a message, the middle of a long list left out (a plan may have 10,000)."""
+    if len(ids) <= limit:
+        return separator.join(ids)
+    half = limit // 2
+    return separator.join([*ids[:half], f"… {len(ids) - 2 * half} more …", *ids[-half:]])
+
+
 def validate_dag(owner: str, nodes: list[tuple[str, list[str]]]) -> None:
     """Check ids are unique, dependencies exist and there is no cycle; name the ids if not."""
     seen: set[str] = set()
@@ -293,12 +301,12 @@ def validate_dag(owner: str, nodes: list[tuple[str, list[str]]]) -> None:
             duplicates.append(node_id)
         seen.add(node_id)
     if duplicates:
-        raise PlanError(f"{owner}: duplicate ticket id(s): {', '.join(sorted(set(duplicates)))}")
+        raise PlanError(f"{owner}: duplicate ticket id(s): {listed(sorted(set(duplicates)))}")
     for node_id, deps in nodes:
         unknown = [d for d in deps if d not in seen]
         if unknown:
             raise PlanError(
-                f"{owner}: ticket {node_id!r} depends on unknown ticket(s): {', '.join(unknown)}"
+                f"{owner}: ticket {node_id!r} depends on unknown ticket(s): {listed(unknown)}"
             )
         if node_id in deps:
             raise PlanError(f"{owner}: ticket {node_id!r} depends on itself")
@@ -320,7 +328,9 @@ def validate_dag(owner: str, nodes: list[tuple[str, list[str]]]) -> None:
                 state = colour.get(dep)
                 if state == 1:
                     cycle = path[path.index(dep) :] + [dep]
-                    raise PlanError(f"{owner}: dependency cycle: {' -> '.join(cycle)}")
+                    raise PlanError(
+                        f"{owner}: dependency cycle: {listed(cycle, separator=' -> ')}"
+                    )
                 if state is None:
                     colour[dep] = 1
                     stack.append((dep, 0))
@@ -341,13 +351,29 @@ def validate_dag(owner: str, nodes: list[tuple[str, list[str]]]) -> None:
 PlanId = Annotated[
     str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
 ]
-NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+# A title is one line on the board; a description goes whole into a worker's fresh context
+# (12,000 tokens by default), so a runaway answer of 100 KB is refused, not planned.
+MAX_TITLE_CHARS = 200
+MAX_DESCRIPTION_CHARS = 8000
+PlanTitle = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TITLE_CHARS)]
+PlanDescription = Annotated[str, msgspec.Meta(max_length=MAX_DESCRIPTION_CHARS)]
+# What a refusal quotes of a model's answer: msgspec names a bad enum value or field in full.
+MAX_ERROR_CHARS = 400
+
+
+def clip_message(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """`text` cut to about `limit` characters, keeping its head and its tail (the JSON path)."""
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    tail = limit - head
+    return f"{text[:head]}…[{len(text) - head - tail} characters cut]…{text[-tail:]}"
 
 
 class PlannedTrack(msgspec.Struct, forbid_unknown_fields=True):
     id: PlanId
-    title: NonEmpty
-    description: str
+    title: PlanTitle
+    description: PlanDescription
 
 
 class TrackPlan(msgspec.Struct, forbid_unknown_fields=True):
@@ -358,8 +384,8 @@ class TrackPlan(msgspec.Struct, forbid_unknown_fields=True):
 
 class PlannedTicket(msgspec.Struct, forbid_unknown_fields=True):
     id: PlanId
-    title: NonEmpty
-    description: str
+    title: PlanTitle
+    description: PlanDescription
     archetype: Archetype
     depends_on: list[PlanId] = msgspec.field(default_factory=list)
     target_files: list[str] = msgspec.field(default_factory=list)
@@ -417,12 +443,12 @@ def _decode_plan(data: bytes | str, wrapped: type[Any], bare: type[Any], what: s
     try:
         return msgspec.json.decode(body, type=Union[wrapped, bare])
     except msgspec.ValidationError as exc:
-        message = str(exc)
+        message = clip_message(str(exc))
         if "Invalid enum value" in message and "archetype" in message:
             message += f" (archetypes: {', '.join(a.value for a in Archetype)})"
         raise PlanError(f"{what}: the answer does not match the schema: {message}") from None
     except msgspec.DecodeError as exc:
-        raise PlanError(f"{what}: the answer is not valid JSON: {exc}") from None
+        raise PlanError(f"{what}: the answer is not valid JSON: {clip_message(str(exc))}") from None
 
 
 def decode_track_plan(data: bytes | str) -> TrackPlan:
@@ -437,7 +463,7 @@ def decode_track_plan(data: bytes | str) -> TrackPlan:
     ids = [t.id for t in plan.tracks]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        raise PlanError(f"track plan: duplicate track id(s): {', '.join(duplicates)}")
+        raise PlanError(f"track plan: duplicate track id(s): {listed(duplicates)}")
     return plan
 
 
@@ -604,11 +630,11 @@ def decode_tool_args(tool: str, payload: str | bytes) -> ToolArgs:
     """Decode JSON arguments for a named tool; `SlopError` names the tool and the problem."""
     cls = TOOL_ARGS.get(tool)
     if cls is None:
-        raise SlopError(f"unknown tool {tool!r} (known: {', '.join(TOOL_ARGS)})")
+        raise SlopError(f"unknown tool {clip_message(repr(tool), 80)} (known: {', '.join(TOOL_ARGS)})")
     try:
         return msgspec.json.decode(payload, type=cls)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise SlopError(f"invalid arguments for {tool}: {exc}") from None
+        raise SlopError(f"invalid arguments for {tool}: {clip_message(str(exc))}") from None
 
 
 # ---------------------------------------------------------------------------
