@@ -27,6 +27,7 @@ from slop_tui.models import (
     Proposal,
     RunCommandArgs,
     ToolArgs,
+    clip_message,
 )
 from slop_tui.tools.sandbox import PathRefused, check_lexical, is_protected
 
@@ -106,18 +107,22 @@ def parse_edited_arguments(proposal: Proposal, text: str) -> ToolArgs:
     try:
         raw: Any = msgspec.json.decode(text)
     except msgspec.DecodeError as exc:
-        raise EditRefused(f"edited {tool} arguments are not valid JSON: {exc}") from None
+        raise EditRefused(
+            f"edited {tool} arguments are not valid JSON: {clip_message(str(exc))}"
+        ) from None
     if not isinstance(raw, dict):
         raise EditRefused(f"edited {tool} arguments must be a JSON object, not {type(raw).__name__}")
     named = raw.get("tool", tool)
     if named != tool:
         raise EditRefused(
-            f"edited arguments name tool {named!r}; an edit keeps the tool ({tool!r})"
+            f"edited arguments name tool {clip_message(repr(named), 80)}; "
+            f"an edit keeps the tool ({tool!r})"
         )
     try:
         args = msgspec.json.decode(text, type=cls)
     except msgspec.ValidationError as exc:
-        raise EditRefused(f"edited {tool} arguments are invalid: {exc}") from None
+        # msgspec quotes a bad value or field name whole: a pasted 1 MB line stays one line.
+        raise EditRefused(f"edited {tool} arguments are invalid: {clip_message(str(exc))}") from None
     try:
         check_arguments(args)
     except SlopError as exc:
