@@ -107,11 +107,12 @@ def clamp_tokens(text: str, limit: int) -> str:
 
 def fallback_hint(failure: Failure, result: CommandResult) -> str:
     """A hint without a model: the exception line and where it happened."""
-    where = f" at {failure.path}:{failure.line}" if failure.path and failure.line else ""
+    place = f"{failure.path}:{failure.line}" if failure.path and failure.line else ""
+    where = f" at {place}" if place else ""
     if result.timed_out:
         return f"The command timed out after {result.duration_s:g}s{where}; make it finish sooner or raise timeout_s."
     if failure.exception:
-        return f"{failure.exception}{where}; fix that."
+        return f"{place}: {failure.exception}" if place else failure.exception
     last = next((ln.strip() for ln in reversed(result.output.splitlines()) if ln.strip()), "")
     if last:
         return f"The command failed{where}; its last line: {last}"
