@@ -19,6 +19,11 @@ from slop_tui.errors import SlopError
 COMMAND_MODULES: tuple[str, ...] = (
     "slop_tui.commands.tui",
     "slop_tui.commands.demo",
+    "slop_tui.commands.run",
+    "slop_tui.commands.ticket",
+    "slop_tui.commands.resume",
+    "slop_tui.commands.status",
+    "slop_tui.commands.undo",
     "slop_tui.commands.view",
     "slop_tui.commands.doctor",
 )

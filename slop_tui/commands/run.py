@@ -1,0 +1,77 @@
+"""`slop run PROMPT`: the whole pipeline without the TUI, with a live progress display.
+
+Plans (Tier 1, Tier 2), shows the plan for review (unless `--yes`), dispatches every ticket and
+asks at the clutch in the terminal. Exit status: 0 when every ticket is done, 1 otherwise,
+2 for bad input or configuration, 130 after Ctrl+C (the run can be resumed).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "run"
+HELP = "run a request through planning, review and every ticket, without the TUI"
+DESCRIPTION = (
+    "Plan PROMPT into tracks and tickets, review the plan (unless --yes), then run every ticket "
+    "with the clutch asking in the terminal: writes and commands by default, every tool call "
+    "with --linear, nothing with --yes. Progress is a live table on a terminal and plain lines "
+    "otherwise. Exit 0 when every ticket is done, 1 otherwise, 130 after Ctrl+C (then `slop "
+    "resume` continues)."
+)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """--repo, --yes | --linear, --workers: shared by `run` and `resume`."""
+    parser.add_argument(
+        "--repo", type=Path, default=Path("."), help="the repository (default: the current directory)"
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--yes", action="store_true", help="accept the plan and approve every tool call without asking"
+    )
+    mode.add_argument(
+        "--linear",
+        action="store_true",
+        help="one ticket at a time, and the clutch stops at every tool call, reads included",
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="tickets run at once (default: [run] workers in agents.toml, 4)",
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("prompt", metavar="PROMPT", help="what should be done, e.g. \"Refactor config system\"")
+    add_run_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from slop_tui.conductor.headless import run_headless
+    from slop_tui.config import load_config
+    from slop_tui.errors import SlopError
+
+    repo: Path = args.repo
+    if not repo.is_dir():
+        raise SlopError(f"--repo {str(repo)!r} is not a directory")
+    config = load_config(repo)
+    return asyncio.run(
+        run_headless(
+            repo, config, prompt=args.prompt, yes=args.yes, linear=args.linear, workers=args.workers
+        )
+    )

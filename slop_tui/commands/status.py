@@ -1,0 +1,37 @@
+"""`slop status`: the tracks, tickets, states, usage and cost of a repository's last run."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "status"
+HELP = "show the last run of a repository: tickets, states, usage and cost"
+DESCRIPTION = "Print the tracks and tickets of the run recorded in .slop/, with states, tokens and cost."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--repo", type=Path, default=Path("."), help="the repository (default: the current directory)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from slop_tui.conductor.status import render_status
+    from slop_tui.errors import SlopError
+    from slop_tui.store import Store
+
+    repo: Path = args.repo
+    if not repo.is_dir():
+        raise SlopError(f"--repo {str(repo)!r} is not a directory")
+    store = Store(repo)
+    state = store.load_state()
+    for warning in store.warnings:
+        print(f"slop: warning: {warning}", file=sys.stderr)
+    if state is None:
+        print(f"no run recorded in {store.root}")
+        return 1
+    print(render_status(state), end="")
+    return 0

@@ -1,0 +1,56 @@
+"""`slop undo TICKET`: put back the files a ticket changed and move it back to `todo`.
+
+Refused when a later ticket changed one of the same files (its work would be lost with it),
+unless `--force`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "undo"
+HELP = "restore the files a ticket changed and move it back to todo"
+DESCRIPTION = (
+    "Restore every file TICKET changed from its pre-image (deleting the files it created) and "
+    "move the ticket back to todo, so `slop resume` runs it again. Refused when a later ticket "
+    "changed the same files, unless --force."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ticket", metavar="TICKET", help="the ticket id, as `slop status` shows it")
+    parser.add_argument(
+        "--repo", type=Path, default=Path("."), help="the repository (default: the current directory)"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="undo even if later tickets changed the same files"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from slop_tui.conductor.session import Session
+    from slop_tui.config import load_config
+    from slop_tui.errors import SlopError
+    from slop_tui.tools.clutch import ApproveAll
+
+    repo: Path = args.repo
+    if not repo.is_dir():
+        raise SlopError(f"--repo {str(repo)!r} is not a directory")
+
+    async def undo() -> list[str]:
+        session = Session(repo, load_config(repo), clutch=ApproveAll())
+        try:
+            return await session.undo_ticket(args.ticket, force=args.force)
+        finally:
+            await session.close()
+
+    restored = asyncio.run(undo())
+    if restored:
+        print(f"ticket {args.ticket}: restored {len(restored)} file(s): {', '.join(restored)}")
+    else:
+        print(f"ticket {args.ticket}: no file to restore")
+    print(f"ticket {args.ticket} is todo again; `slop resume` runs it")
+    return 0

@@ -1,0 +1,273 @@
+"""The headless progress display of `slop run`: a bus subscriber, like the TUI.
+
+On a terminal it keeps a live table (ticket, state, tokens, cost) at the bottom and prints the
+moments that matter above it; piped, under `nohup` or in CI it prints plain lines, one per
+moment, with no cursor movement and no colour. It reads its own queue, so however slow the
+terminal, no worker waits for it, and it sees every event in order.
+
+While a human answers a prompt (the clutch or the plan review) the printer is put on `hold`:
+lines wait in order and the live table steps aside, so nothing is drawn over the question.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from slop_tui.models import (
+    AnyEvent,
+    DecisionMade,
+    ErrorRaised,
+    FileChanged,
+    HintGiven,
+    PlanAccepted,
+    ProposalMade,
+    Reject,
+    Edit,
+    RunFinished,
+    RunStarted,
+    Ticket,
+    TicketState,
+    TicketStateChanged,
+    ToolResult,
+    Track,
+    Usage,
+    UsageUpdated,
+)
+
+_STATE_STYLE = {
+    TicketState.TODO: "dim",
+    TicketState.IN_PROGRESS: "cyan",
+    TicketState.AWAITING_APPROVAL: "yellow",
+    TicketState.DONE: "green",
+    TicketState.BLOCKED: "red",
+    TicketState.CANCELLED: "magenta",
+}
+
+
+def format_usage(usage: Usage) -> str:
+    """`1,234 tok` or `1,234 tok $0.0123`: cost only when the model has a price."""
+    text = f"{usage.total_tokens:,} tok"
+    if usage.cost_usd is not None:
+        text += f" ${usage.cost_usd:.4f}"
+    return text
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class Printer:
+    """Consumes one bus queue until it yields None (the bus closed)."""
+
+    def __init__(
+        self,
+        queue: asyncio.Queue[AnyEvent | None],
+        *,
+        stream: TextIO | None = None,
+        live: bool | None = None,
+    ) -> None:
+        self._queue = queue
+        self._stream = stream if stream is not None else sys.stdout
+        self.live = _isatty(self._stream) if live is None else live
+        self.console = Console(
+            file=self._stream,
+            highlight=False,
+            # Plain mode: no colour codes, no width games: a log file reads as text.
+            force_terminal=True if self.live else False,
+            no_color=not self.live,
+            soft_wrap=not self.live,
+        )
+        self._tracks: list[Track] = []
+        self._usage_by_ticket: dict[str, Usage] = {}
+        self.total = Usage()
+        self._held = 0
+        self._pending: list[Text] = []
+        self._live: Live | None = None
+        self.lines_printed = 0
+
+    # -- hold / release around prompts -------------------------------------------------------
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Keep quiet (and hide the live table) while a human answers a question."""
+        self._held += 1
+        if self._held == 1 and self._live is not None:
+            self._live.stop()
+            self._live = None
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if self._held == 0:
+                self._flush()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for line in pending:
+            self._emit_line(line)
+        self._refresh()
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            while True:
+                event = await self._queue.get()
+                if event is None:
+                    break
+                self.handle(event)
+        finally:
+            if self._live is not None:
+                self._live.stop()
+                self._live = None
+
+    def handle(self, event: AnyEvent) -> None:
+        """Update the picture for one event and print its line, if it has one."""
+        line = self._line_for(event)
+        if line is not None:
+            if self._held:
+                self._pending.append(line)
+            else:
+                self._emit_line(line)
+        if not self._held:
+            self._refresh()
+
+    def _emit_line(self, line: Text) -> None:
+        self.lines_printed += 1
+        if self._live is not None:
+            self._live.console.print(line)
+        else:
+            self.console.print(line)
+
+    # -- what each event says ----------------------------------------------------------------
+
+    def _ticket(self, ticket_id: str) -> Ticket | None:
+        for track in self._tracks:
+            for ticket in track.tickets:
+                if ticket.id == ticket_id:
+                    return ticket
+        return None
+
+    def _line_for(self, event: AnyEvent) -> Text | None:
+        if isinstance(event, RunStarted):
+            return Text(f"run {event.run_id}: {_one_line(event.prompt)}", style="bold")
+        if isinstance(event, PlanAccepted):
+            # A copy: the event object is shared with every other subscriber.
+            self._tracks = copy.deepcopy(event.tracks)
+            text = Text(f"plan accepted: {len(event.tracks)} track(s), "
+                        f"{sum(len(t.tickets) for t in event.tracks)} ticket(s)", style="bold")
+            for track in event.tracks:
+                text.append(f"\n  track {track.id}: {_one_line(track.title)}")
+                for ticket in track.tickets:
+                    after = f" (after {', '.join(ticket.depends_on)})" if ticket.depends_on else ""
+                    text.append(
+                        f"\n    {ticket.id} [{ticket.archetype.value}] "
+                        f"{_one_line(ticket.title, 80)}{after}"
+                    )
+            return text
+        if isinstance(event, TicketStateChanged):
+            shown = self._ticket(event.ticket_id)
+            if shown is not None:
+                shown.state = event.new
+                shown.blocked_reason = event.reason
+            text = Text(f"[{event.ticket_id}] ")
+            text.append(event.new.value, style=_STATE_STYLE.get(event.new, ""))
+            if event.new in (TicketState.DONE, TicketState.BLOCKED, TicketState.CANCELLED):
+                text.append(f" ({format_usage(self._usage_by_ticket.get(event.ticket_id, Usage()))})")
+            if event.reason:
+                text.append(f": {_one_line(event.reason)}")
+            if event.summary:
+                text.append(f": {_one_line(event.summary)}")
+            return text
+        if isinstance(event, UsageUpdated):
+            self.total = self.total + event.usage
+            if event.ticket_id is not None:
+                self._usage_by_ticket[event.ticket_id] = (
+                    self._usage_by_ticket.get(event.ticket_id, Usage()) + event.usage
+                )
+            return None
+        if isinstance(event, ProposalMade):
+            p = event.proposal
+            target = getattr(p.arguments, "path", None) or getattr(p.arguments, "command", None)
+            return Text(f"[{p.ticket_id}] proposes {p.tool}" + (f" {_one_line(str(target), 100)}" if target else ""), style="dim")
+        if isinstance(event, DecisionMade):
+            decision = event.decision
+            if isinstance(decision, Reject):
+                return Text(f"[{event.ticket_id}] rejected: {_one_line(decision.reason)}", style="yellow")
+            if isinstance(decision, Edit):
+                return Text(f"[{event.ticket_id}] edited and approved", style="yellow")
+            return None  # approvals are the common case; the result line follows
+        if isinstance(event, ToolResult):
+            if event.ok:
+                return None
+            return Text(f"[{event.ticket_id}] {event.tool} failed: {_one_line(event.output, 120)}", style="red")
+        if isinstance(event, FileChanged):
+            return Text(f"[{event.ticket_id}] changed {event.path}")
+        if isinstance(event, HintGiven):
+            return Text(f"[{event.ticket_id}] hint: {_one_line(event.hint)}", style="yellow")
+        if isinstance(event, ErrorRaised):
+            where = f"[{event.ticket_id}] " if event.ticket_id else ""
+            return Text(f"{where}error: {_one_line(event.message, 300)}", style="red")
+        if isinstance(event, RunFinished):
+            done = sum(1 for t in self._tracks for k in t.tickets if k.state is TicketState.DONE)
+            count = sum(len(t.tickets) for t in self._tracks)
+            style = "bold green" if event.ok else "bold red"
+            text = Text(f"run {'finished' if event.ok else 'stopped'}: {done}/{count} ticket(s) done, "
+                        f"{format_usage(self.total)}", style=style)
+            if event.message and not event.ok:
+                text.append(f": {_one_line(event.message, 300)}")
+            return text
+        return None
+
+    # -- the live table ----------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        if not self.live or self._held or not self._tracks:
+            return
+        renderable = self._table()
+        if self._live is None:
+            self._live = Live(
+                renderable,
+                console=self.console,
+                auto_refresh=False,  # drawn from the event loop only, never from a thread
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self._live.start()
+        self._live.update(renderable, refresh=True)
+
+    def _table(self) -> Group:
+        table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+        table.add_column("ticket")
+        table.add_column("state")
+        table.add_column("title", overflow="ellipsis", no_wrap=True, max_width=48)
+        table.add_column("usage", justify="right")
+        for track in self._tracks:
+            for ticket in track.tickets:
+                table.add_row(
+                    ticket.id,
+                    Text(ticket.state.value, style=_STATE_STYLE.get(ticket.state, "")),
+                    ticket.title,
+                    format_usage(self._usage_by_ticket.get(ticket.id, Usage())),
+                )
+        footer = Text(f"total {format_usage(self.total)}", style="bold")
+        return Group(table, footer)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

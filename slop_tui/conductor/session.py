@@ -1,0 +1,547 @@
+"""The session runner: one request from plan to finished tickets, the thing the TUI drives.
+
+`Session.run(prompt)` plans (Tier 1, then Tier 2 per track), has the plan reviewed, then
+dispatches every track in order; `Session.resume()` continues the last run from `.slop/`.
+Every event goes through the bus (the store writes it ahead, fsynced, before anyone else sees
+it), is folded into `state` (`store.apply_event`), and the state is checkpointed after every
+ticket transition, so a crash or `kill -9` loses nothing that was acknowledged.
+
+Nothing of a plan reaches the state before the whole plan is valid and accepted: a bad answer
+or a rejected review leaves the state as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal, Protocol
+
+import msgspec
+
+from slop_tui.agents.planner import (
+    PlanningFailed,
+    check_ticket_plan,
+    plan_tickets,
+    plan_tracks,
+    repo_overview,
+    skeleton_digest,
+)
+from slop_tui.agents.qa import QaTranslator
+from slop_tui.agents.transitions import transition
+from slop_tui.agents.worker import WorkerDeps, run_worker_lifecycle
+from slop_tui.config import Config
+from slop_tui.conductor.bus import EventBus
+from slop_tui.conductor.dispatcher import Dispatcher, release_held
+from slop_tui.conductor.stub_resolver import StubResolver
+from slop_tui.errors import SlopError
+from slop_tui.memory.file_cache import default_cache
+from slop_tui.models import (
+    AnyEvent,
+    Decision,
+    ErrorRaised,
+    FileChanged,
+    PlanAccepted,
+    PlanError,
+    PlannedTicket,
+    Proposal,
+    RunFinished,
+    RunStarted,
+    Ticket,
+    TicketPlan,
+    TicketState,
+    TicketStateChanged,
+    Tier,
+    Track,
+    Usage,
+    UsageUpdated,
+    plan_to_track,
+)
+from slop_tui.providers.base import Provider
+from slop_tui.providers.factory import make_provider
+from slop_tui.providers.usage import UsageLedger
+from slop_tui.store import SessionState, Store, apply_event
+from slop_tui.tools.clutch import AskForChanges, AskForEverything, Clutch
+from slop_tui.tools.executor import ToolExecutor
+
+_ACTIVE = frozenset({TicketState.IN_PROGRESS, TicketState.AWAITING_APPROVAL})
+
+
+class PlanReview(msgspec.Struct, kw_only=True):
+    """A reviewer's answer: accept (the tracks, possibly edited), revise with a comment, or abort."""
+
+    action: Literal["accept", "revise", "abort"]
+    tracks: list[Track] | None = None  # accept: the plan to run (None: as proposed)
+    comment: str = ""  # revise: what Tier 1 and Tier 2 should change
+
+    @classmethod
+    def accept(cls, tracks: list[Track] | None = None) -> PlanReview:
+        return cls(action="accept", tracks=tracks)
+
+    @classmethod
+    def revise(cls, comment: str) -> PlanReview:
+        return cls(action="revise", comment=comment)
+
+    @classmethod
+    def abort(cls, comment: str = "") -> PlanReview:
+        return cls(action="abort", comment=comment)
+
+
+class PlanReviewer(Protocol):
+    """Whoever looks at a plan before any ticket runs (the TUI's plan screen, a terminal)."""
+
+    async def review(self, tracks: list[Track]) -> PlanReview: ...
+
+
+class PlanRejected(SlopError):
+    """The reviewer stopped the run at the plan; nothing ran."""
+
+
+class RunSummary(msgspec.Struct, kw_only=True):
+    ok: bool  # every ticket done
+    done: int
+    blocked: int
+    cancelled: int
+    usage: Usage
+    message: str
+    todo: int = 0  # tickets that never ran (the run was stopped before them)
+
+
+class _SessionClutch:
+    """The clutch the workers see: the session's, or stop-at-everything in linear mode.
+
+    Linear mode asks the human about every call, reads included, by going around the policy
+    wrappers (`AskForChanges(inner)`, `AskForEverything(inner)`) to the clutch they ask. With
+    no human behind the policy (`ApproveAll`, for `--yes`), linear mode only serialises.
+    """
+
+    def __init__(self, clutch: Clutch, linear: bool) -> None:
+        self.base = clutch
+        self.linear = linear
+
+    def _asker(self) -> Clutch:
+        clutch: Clutch = self.base
+        while isinstance(clutch, (AskForChanges, AskForEverything)):
+            clutch = clutch.inner
+        return clutch
+
+    async def decide(self, proposal: Proposal) -> Decision:
+        if self.linear:
+            return await AskForEverything(self._asker()).decide(proposal)
+        return await self.base.decide(proposal)
+
+
+class Session:
+    """One repository's run: planning, review, dispatch, resume, undo."""
+
+    def __init__(
+        self,
+        repo_root: Path,
+        config: Config,
+        *,
+        clutch: Clutch,
+        plan_reviewer: PlanReviewer | None = None,
+        workers: int | None = None,
+        linear: bool = False,
+        providers: Mapping[Tier, Provider] | None = None,
+    ) -> None:
+        self.repo_root = Path(repo_root).resolve()
+        if not self.repo_root.is_dir():
+            raise SlopError(f"repository {str(repo_root)!r} is not a directory")
+        self.config = config
+        self.settings = config.run
+        self.plan_reviewer = plan_reviewer
+        self.linear = linear
+        self._workers = max(1, workers if workers is not None else self.settings.workers)
+        self._given_providers = dict(providers) if providers is not None else {}
+        self._providers: dict[Tier, Provider] = {}
+        secrets = [key for key in config.keys.values()]
+        self.store = Store(self.repo_root, secrets=secrets)
+        self.bus = EventBus(self.store)
+        self.state = SessionState(run_id="", prompt="")
+        self.ledger = UsageLedger()
+        # The module-level cache: the executor's `read_file` views come from it too, so a
+        # rebuild after a stub is seen by every reader.
+        self.file_cache = default_cache
+        self.resolver = StubResolver(self.repo_root, self.file_cache)
+        self.executor = ToolExecutor(
+            self.repo_root,
+            store=self.store,
+            scrub_env=sorted(config.key_env_names()),
+            command_timeout_s=self.settings.command_timeout_s,
+        )
+        self.clutch = _SessionClutch(clutch, linear)
+        self.dispatcher = Dispatcher(
+            run_ticket=self._run_ticket,
+            emit=self.emit,
+            limit=1 if linear else self._workers,
+            on_done=self._ticket_done,
+        )
+        self._deps: WorkerDeps | None = None
+        self._ticket_usage: dict[str, Usage] = {}
+        self._dispatching = False
+
+    # -- providers ------------------------------------------------------------------------
+
+    def provider(self, tier: Tier) -> Provider:
+        """The tier's provider, built on first use (no SDK is imported before a call)."""
+        provider = self._given_providers.get(tier) or self._providers.get(tier)
+        if provider is None:
+            provider = make_provider(self.config.model_for(tier))
+            self._providers[tier] = provider
+        return provider
+
+    def _worker_deps(self) -> WorkerDeps:
+        if self._deps is None:
+            try:
+                cheap: Provider | None = self.provider(Tier.DEFAULT_CHEAP)
+            except SlopError:
+                cheap = None  # QA falls back to its deterministic hint
+            self._deps = WorkerDeps(
+                repo_root=self.repo_root,
+                provider=self.provider(Tier.WORKER),
+                qa=QaTranslator(cheap, ledger=self.ledger, emit=self.emit),
+                executor=self.executor,
+                clutch=self.clutch,
+                emit=self.emit,
+                ledger=self.ledger,
+                settings=self.settings,
+                file_cache=self.file_cache,
+            )
+        return self._deps
+
+    # -- events ---------------------------------------------------------------------------
+
+    async def emit(self, event: AnyEvent) -> AnyEvent:
+        """Publish through the bus (logged first), fold into the state, checkpoint on moves."""
+        logged = await self.bus.publish(event)
+        self.resolver.observe(logged)
+        if isinstance(logged, RunStarted):
+            self.state = apply_event(None, logged) or self.state
+            self.store.save_state(self.state)
+            return logged
+        apply_event(self.state, logged, self.store.warnings)
+        if isinstance(logged, UsageUpdated) and logged.ticket_id is not None:
+            # A ticket's usage is the sum of its events, as a replay of the log computes it;
+            # set, not added, because the worker also adds its own calls to its ticket.
+            total = self._ticket_usage.get(logged.ticket_id, Usage()) + logged.usage
+            self._ticket_usage[logged.ticket_id] = total
+            try:
+                _, ticket = self.state.find_ticket(logged.ticket_id, logged.track_id)
+            except KeyError:
+                pass
+            else:
+                ticket.usage = total
+        if isinstance(logged, (TicketStateChanged, PlanAccepted, RunFinished)):
+            self.store.save_state(self.state)
+        return logged
+
+    # -- controls (the TUI calls these while a run goes on) -------------------------------
+
+    def pause(self) -> None:
+        self.dispatcher.pause()
+
+    def unpause(self) -> None:
+        self.dispatcher.unpause()
+
+    def set_linear(self, on: bool) -> None:
+        """Linear: one ticket at a time, and the clutch stops at every tool call."""
+        self.linear = on
+        self.clutch.linear = on
+        self.dispatcher.set_limit(1 if on else self._workers)
+
+    def set_workers(self, workers: int) -> None:
+        self._workers = max(1, workers)
+        if not self.linear:
+            self.dispatcher.set_limit(self._workers)
+
+    def _find(self, ticket_id: str) -> tuple[Track, Ticket]:
+        try:
+            return self.state.find_ticket(ticket_id)
+        except KeyError:
+            raise SlopError(f"no ticket {ticket_id!r} in the current run") from None
+
+    async def retry_ticket(self, ticket_id: str) -> None:
+        """A blocked ticket goes back to `todo`, with the tickets it held."""
+        track, ticket = self._find(ticket_id)
+        if ticket.state is not TicketState.BLOCKED:
+            raise SlopError(f"ticket {ticket_id!r} is {ticket.state.value}; only a blocked ticket can be retried")
+        await self.emit(transition(ticket, "retry", track_id=track.id))
+        for held in release_held(track):
+            await self.emit(transition(held, "retry", track_id=track.id))
+        self.dispatcher.wake()
+
+    async def cancel_ticket(self, ticket_id: str) -> None:
+        """Stop a ticket for good (its worker, if running); its dependents are held."""
+        track, ticket = self._find(ticket_id)
+        if ticket.is_final:
+            raise SlopError(f"ticket {ticket_id!r} is already {ticket.state.value}")
+        if self.dispatcher.cancel_running(ticket_id):
+            return  # the dispatcher records the cancel once the worker has stopped
+        await self.emit(transition(ticket, "cancel", track_id=track.id))
+        self.dispatcher.wake()
+
+    async def undo_ticket(self, ticket_id: str, *, force: bool = False) -> list[str]:
+        """Restore the files a ticket changed from their pre-images; the ticket goes to `todo`.
+
+        Refused when a later ticket changed one of the same files (its work would be lost),
+        unless `force`; refused while the ticket runs.
+        """
+        if not self.state.tracks:
+            self._load_for_commands()
+        track, ticket = self._find(ticket_id)
+        if ticket.state in _ACTIVE or ticket_id in self.dispatcher.running():
+            raise SlopError(f"ticket {ticket_id!r} is running; stop it before undoing it")
+        preimages = self.store.preimages(ticket_id)
+        if not preimages and ticket.state is not TicketState.DONE:
+            raise SlopError(f"ticket {ticket_id!r} changed no file and is not done; nothing to undo")
+        if not force:
+            later = later_changes(self.store.events(), self.store, ticket_id, preimages)
+            if later:
+                shown = "; ".join(f"{path} (by {', '.join(ids)})" for path, ids in sorted(later.items()))
+                raise SlopError(
+                    f"cannot undo ticket {ticket_id!r}: later tickets changed the same files: "
+                    f"{shown}; undo those first, or use --force to lose their changes too"
+                )
+        restored = self.executor.undo(ticket_id)
+        self.store.drop_preimages(ticket_id)
+        self.resolver.forget(ticket_id)
+        self.file_cache.invalidate([self.repo_root / p for p in restored])
+        if ticket.state is TicketState.DONE:
+            await self.emit(transition(ticket, "revert", track_id=track.id))
+        elif ticket.state is TicketState.BLOCKED:
+            await self.emit(transition(ticket, "retry", track_id=track.id))
+            for held in release_held(track):
+                await self.emit(transition(held, "retry", track_id=track.id))
+        return restored
+
+    def _load_for_commands(self) -> None:
+        state = self.store.load_state()
+        if state is None:
+            raise SlopError(f"no run recorded in {self.store.root}")
+        self.state = state
+        self._ticket_usage = {t.id: t.usage for _, t in state.tickets()}
+
+    # -- planning -------------------------------------------------------------------------
+
+    async def _plan(self, prompt: str) -> list[Track]:
+        planner = self.provider(Tier.PLANNER)
+        lead = self.provider(Tier.LEAD)
+        retries = self.settings.plan_retries
+        feedback: str | None = None
+        while True:
+            track_plan = await plan_tracks(
+                planner,
+                prompt,
+                repo_summary=repo_overview(self.repo_root),
+                retries=retries,
+                ledger=self.ledger,
+                emit=self.emit,
+                feedback=feedback,
+            )
+            tracks: list[Track] = []
+            reserved: set[str] = set()
+            for planned in track_plan.tracks:
+                skeletons = skeleton_digest(
+                    self.repo_root,
+                    self.file_cache,
+                    budget_tokens=self.settings.context_tokens,
+                    focus=(planned.title, planned.description),
+                )
+                ticket_plan = await plan_tickets(
+                    lead,
+                    planned,
+                    skeletons=skeletons,
+                    retries=retries,
+                    ledger=self.ledger,
+                    emit=self.emit,
+                    reserved_ids=reserved,
+                )
+                track = plan_to_track(planned, ticket_plan)
+                tracks.append(track)
+                reserved |= {t.id for t in track.tickets}
+            if self.plan_reviewer is None:
+                return tracks
+            while True:
+                review = await self.plan_reviewer.review(copy.deepcopy(tracks))
+                if review.action == "abort":
+                    raise PlanRejected(
+                        "the plan was rejected at review; nothing ran"
+                        + (f" ({review.comment.strip()})" if review.comment.strip() else "")
+                    )
+                if review.action == "revise":
+                    feedback = review.comment.strip() or "Make a different plan."
+                    break
+                chosen = review.tracks if review.tracks is not None else tracks
+                try:
+                    check_edited_plan(chosen)
+                except PlanError as exc:
+                    await self.emit(ErrorRaised(message=f"edited plan refused: {exc}"))
+                    continue  # shown to the reviewer again, with the error in the log
+                return chosen
+
+    # -- running --------------------------------------------------------------------------
+
+    async def run(self, prompt: str) -> RunSummary:
+        """Plan, review and dispatch a new run. The previous run in `.slop/` is archived."""
+        if not prompt.strip():
+            raise SlopError("the request is empty; say what should be done")
+        self.store.archive_run()
+        self._ticket_usage = {}
+        await self.emit(RunStarted(run_id=uuid.uuid4().hex[:12], prompt=prompt))
+        try:
+            tracks = await self._plan(prompt)
+        except (PlanningFailed, PlanRejected) as exc:
+            return await self._finish(message=str(exc), failed=True)
+        await self.emit(PlanAccepted(tracks=tracks))
+        return await self._dispatch_all()
+
+    async def resume(self) -> RunSummary:
+        """Continue the last run: interrupted tickets are restored and run again."""
+        state = self.store.load_state()
+        if state is None:
+            raise SlopError(f"nothing to resume: no run recorded in {self.store.root}")
+        if not state.tracks:
+            raise SlopError(
+                "nothing to resume: the last run stopped before its plan was accepted; "
+                "start it again with `slop run`"
+            )
+        self.state = state
+        self._ticket_usage = {t.id: t.usage for _, t in state.tickets()}
+        for track, ticket in state.tickets():
+            if ticket.state in _ACTIVE:
+                restored = self.executor.undo(ticket.id)
+                self.store.drop_preimages(ticket.id)
+                self.file_cache.invalidate([self.repo_root / p for p in restored])
+                await self.emit(
+                    transition(ticket, "interrupt", track_id=track.id)
+                )
+        return await self._dispatch_all()
+
+    async def _dispatch_all(self) -> RunSummary:
+        self._worker_deps()
+        self._dispatching = True
+        try:
+            for track in self.state.tracks:
+                if all(t.is_final for t in track.tickets):
+                    continue
+                await self.dispatcher.run_track(track)
+        except asyncio.CancelledError:
+            # The dispatcher has interrupted the running tickets (their moves are logged and
+            # checkpointed); a resume runs them again. The run is not finished.
+            self.store.save_state(self.state)
+            raise
+        finally:
+            self._dispatching = False
+        return await self._finish()
+
+    def summary(self, message: str = "") -> RunSummary:
+        tickets = [t for _, t in self.state.tickets()]
+        count = {s: sum(1 for t in tickets if t.state is s) for s in TicketState}
+        ok = bool(tickets) and count[TicketState.DONE] == len(tickets) and not message
+        if not message:
+            parts = [f"{count[TicketState.DONE]}/{len(tickets)} tickets done"]
+            if count[TicketState.BLOCKED]:
+                blocked = [t for t in tickets if t.state is TicketState.BLOCKED]
+                parts.append(
+                    "blocked: " + "; ".join(f"{t.id} ({t.blocked_reason})" for t in blocked)
+                )
+            if count[TicketState.CANCELLED]:
+                parts.append(f"{count[TicketState.CANCELLED]} cancelled")
+            message = ", ".join(parts)
+        return RunSummary(
+            ok=ok,
+            done=count[TicketState.DONE],
+            blocked=count[TicketState.BLOCKED],
+            cancelled=count[TicketState.CANCELLED],
+            todo=count[TicketState.TODO],
+            usage=self.state.usage,
+            message=message,
+        )
+
+    async def _finish(self, *, message: str = "", failed: bool = False) -> RunSummary:
+        summary = self.summary(message)
+        if failed:
+            summary = msgspec.structs.replace(summary, ok=False)
+        await self.emit(RunFinished(ok=summary.ok, message=summary.message))
+        return summary
+
+    # -- the worker, through the dispatcher -----------------------------------------------
+
+    async def _run_ticket(self, ticket: Ticket, track: Track) -> None:
+        self.resolver.forget(ticket.id)
+        await run_worker_lifecycle(ticket, self._worker_deps(), track_id=track.id)
+
+    async def _ticket_done(self, ticket: Ticket, track: Track) -> None:
+        await self.resolver.ticket_done(ticket, track)
+
+    async def close(self) -> None:
+        """Close the bus (subscribers get None), the providers' clients and the log."""
+        await self.bus.close()
+        for provider in list(self._providers.values()):
+            try:
+                await provider.aclose()
+            except Exception:  # closing is best effort; the run's outcome is already saved
+                pass
+        self.store.close()
+
+
+def check_edited_plan(tracks: list[Track]) -> None:
+    """A reviewer's edited plan must be as valid as a model's: `PlanError` says what is not."""
+    if not tracks:
+        raise PlanError("the plan has no track")
+    seen_tracks: set[str] = set()
+    reserved: set[str] = set()
+    for track in tracks:
+        if track.id in seen_tracks:
+            raise PlanError(f"duplicate track id {track.id!r}")
+        seen_tracks.add(track.id)
+        if not track.tickets:
+            raise PlanError(f"track {track.id!r} has no ticket")
+        track.validate()
+        for ticket in track.tickets:
+            if ticket.state is not TicketState.TODO:
+                raise PlanError(f"ticket {ticket.id!r} must start as todo, not {ticket.state.value}")
+        as_plan = TicketPlan(
+            tickets=[
+                PlannedTicket(
+                    id=t.id,
+                    title=t.title,
+                    description=t.description,
+                    archetype=t.archetype,
+                    depends_on=list(t.depends_on),
+                    target_files=list(t.target_files),
+                )
+                for t in track.tickets
+            ]
+        )
+        check_ticket_plan(as_plan, track.id, reserved)
+        reserved |= {t.id for t in track.tickets}
+
+
+def later_changes(
+    events: list[AnyEvent], store: Store, ticket_id: str, paths: Mapping[str, object]
+) -> dict[str, list[str]]:
+    """For each of `paths`, the other tickets that changed it after `ticket_id` first did and
+    still hold a pre-image of it (an undone ticket no longer counts)."""
+    first: dict[str, int] = {}
+    for event in events:
+        if isinstance(event, FileChanged) and event.ticket_id == ticket_id and event.path in paths:
+            first.setdefault(event.path, event.seq)
+    later: dict[str, list[str]] = {}
+    holders: dict[str, set[str]] = {}
+    for event in events:
+        if not isinstance(event, FileChanged) or event.ticket_id == ticket_id:
+            continue
+        start = first.get(event.path)
+        if start is None or event.seq <= start:
+            continue
+        if event.ticket_id not in holders:
+            holders[event.ticket_id] = set(store.preimages(event.ticket_id))
+        if event.path in holders[event.ticket_id]:
+            ids = later.setdefault(event.path, [])
+            if event.ticket_id not in ids:
+                ids.append(event.ticket_id)
+    return later
