@@ -43,6 +43,7 @@ from slop_tui.ui.screens.ticket_detail import TicketDetailScreen
 
 TicketAction = Literal["retry", "cancel", "undo"]
 BATCH_LIMIT = 1000  # events per message at most, so one batch never stalls a frame for long
+FLUSH_S = 0.1  # events reach the screen at most this long after they are published
 
 
 class SessionLike(Protocol):
@@ -105,6 +106,10 @@ class SlopApp(App[None]):
         self.clutch_deferred = False
         self._clutch_screen: tuple[PendingProposal, ClutchScreen] | None = None
         self._pump_queue: asyncio.Queue[AnyEvent | None] | None = None
+        self._dirty: set[str] = set()  # rows changed since the last repaint
+        self._new_plan = False
+        self._flush_pending = False
+        self.log_shown = 0  # entries of `view.log` already handed to the log pane
         self.bundled_theme_names: list[str] = []
         for theme in theming.bundled_themes():
             self.register_theme(theme)
@@ -158,10 +163,14 @@ class SlopApp(App[None]):
             return None
         if self.paused:
             session.pause()
-        queue = session.bus.subscribe()
+        self.attach_bus(session.bus)
+        return session
+
+    def attach_bus(self, bus: EventBus) -> None:
+        """Show every event `bus` publishes from now on (a session's, or a benchmark's)."""
+        queue = bus.subscribe()
         self._pump_queue = queue
         self.run_worker(self._pump(queue), name="event pump", group="pump", exit_on_error=False)
-        return session
 
     async def _replace_session(self) -> SessionLike | None:
         old, self.session = self.session, None
@@ -251,19 +260,35 @@ class SlopApp(App[None]):
 
     @on(SessionEvents)
     def _events(self, message: SessionEvents) -> None:
+        """Fold events into the mirror at once; repaint at most every `FLUSH_S`.
+
+        Folding is cheap; repainting a 2,000-row table is not. Coalescing keeps a stream of
+        hundreds of events a second from starving the keys: a key's repaint waits for at most
+        one flush, not for a queue of them.
+        """
         view = self.view
-        before = len(view.log)
-        changed: set[str] = set()
-        new_plan = False
         for event in message.events:
-            changed |= view.apply(event)
+            self._dirty |= view.apply(event)
             if isinstance(event, (PlanAccepted, RunStarted)):
-                new_plan = True
+                self._new_plan = True
             if isinstance(event, PlanAccepted):
                 self.busy = None
-        entries = view.log[before:]
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_pending:
+            self._flush_pending = True
+            self.set_timer(FLUSH_S, self._flush_events)
+
+    def _flush_events(self) -> None:
+        self._flush_pending = False
+        view = self.view
+        changed, self._dirty = self._dirty, set()
+        entries = view.log[self.log_shown :]
+        self.log_shown = len(view.log)
         board = self.board
-        if new_plan:
+        if self._new_plan:
+            self._new_plan = False
             board.refresh_plan()
             board.apply_changes(set(), entries)
         else:
@@ -286,9 +311,8 @@ class SlopApp(App[None]):
                     severity="information" if message.ok else "warning", timeout=8)
         if not message.ok and self.view.finished is None:
             # No RunFinished event says it (planning failed, an error): keep it in the log too.
-            entry = LogEntry(seq=0, level=Level.ERROR, ticket_id=None, text=message.message)
-            self.view.log.append(entry)
-            self.board.apply_changes(set(), [entry])
+            self.view.log.append(LogEntry(seq=0, level=Level.ERROR, ticket_id=None, text=message.message))
+            self._schedule_flush()
 
     @on(PlanReviewRequested)
     def _plan_review(self, message: PlanReviewRequested) -> None:

@@ -8,7 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from slop_tui.ui.run_view import Level, LogEntry, TicketView
 from slop_tui.ui.widgets.board import TicketBoard
@@ -60,7 +60,7 @@ class BoardScreen(Screen[None]):
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
         self.refresh_plan()
-        self.query_one(LogPane).reset(self.slop.view.log)
+        self.reset_log()
         if self.slop.view.tracks:
             self.query_one(TicketBoard).focus()
         else:
@@ -86,7 +86,9 @@ class BoardScreen(Screen[None]):
         self.refresh_header()
 
     def reset_log(self) -> None:
+        """Show the whole of the run's log again (a new run, a replayed one)."""
         self.query_one(LogPane).reset(self.slop.view.log)
+        self.slop.log_shown = len(self.slop.view.log)
 
     def apply_changes(self, changed: set[str], entries: list[LogEntry]) -> None:
         if changed:
@@ -111,8 +113,8 @@ class BoardScreen(Screen[None]):
             self.notify("Select a ticket row first (arrows, then the key).", severity="warning")
         return ticket
 
-    @on(DataTable.RowSelected, "#board")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(TicketBoard.Opened)
+    def _row_opened(self, event: TicketBoard.Opened) -> None:
         self.action_open_ticket()
 
     def action_open_ticket(self) -> None:

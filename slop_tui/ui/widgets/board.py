@@ -1,18 +1,26 @@
-"""The track board: every track and its tickets, one row each, coloured and labelled by state.
+"""The track board: every track and its tickets, one line each, coloured and labelled by state.
 
-A `DataTable` in row-cursor mode: a track's row carries its progress and totals, each ticket's
-row its state (a glyph and a word, so nothing depends on colour alone), the worker on it, its
-tokens and cost. Updates repaint only the rows an event changed, which keeps a 2,000-ticket
-board responsive while events stream in.
+A line-API `ScrollView`, not a `DataTable`: each row is rendered once into a cached `Strip` and
+re-rendered only when what it shows changes, and a cursor move repaints two lines. A table that
+re-renders every visible cell after any update could not keep a 2,000-ticket board responsive
+while hundreds of events a second stream in. A track's row carries its progress and totals; a
+ticket's row its state (a glyph and a word, so nothing depends on colour alone), the worker on
+it, its tokens and cost. The column header stays at the top while the rows scroll.
 """
 
 from __future__ import annotations
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.color import Color
-from textual.widgets import DataTable
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from slop_tui.models import TicketState, Track
 from slop_tui.ui.run_view import RunView, TicketView, format_cost, format_tokens
@@ -28,9 +36,10 @@ STATE_LOOK: dict[TicketState, tuple[str, str, str]] = {
 }
 
 TRACK_PREFIX = "track:"
-# Fixed columns: state, worker, tokens, cost; the ticket column takes what is left.
+# Fixed columns after the ticket's: name, width. The ticket column takes what is left.
 FIXED = (("state", 11), ("worker", 14), ("tokens", 6), ("cost", 6))
-CELL_PADDING = 2  # DataTable pads each cell by one column on either side
+GAP = 2
+MIN_TITLE = 14
 
 
 def state_cell(state: TicketState, styles: dict[str, Style]) -> Text:
@@ -38,34 +47,65 @@ def state_cell(state: TicketState, styles: dict[str, Style]) -> Text:
     return Text(f"{glyph} {word}", style=styles.get(variable, Style()), no_wrap=True)
 
 
-class TicketBoard(DataTable[Text | str]):
+class TicketBoard(ScrollView, can_focus=True):
     """The board. `rebuild()` after a new plan, `update_rows(keys)` after events."""
 
     DEFAULT_CSS = """
     TicketBoard { height: 1fr; }
     """
-    # DataTable's own Enter binding is hidden; this one shows in the footer what it does here.
-    BINDINGS = [Binding("enter", "select_cursor", "open")]
+    BINDINGS = [
+        Binding("enter", "open", "open"),
+        Binding("up", "cursor(-1)", "up", show=False),
+        Binding("down", "cursor(1)", "down", show=False),
+        Binding("pageup", "page(-1)", "page up", show=False),
+        Binding("pagedown", "page(1)", "page down", show=False),
+        Binding("home", "jump(0)", "first", show=False),
+        Binding("end", "jump(-1)", "last", show=False),
+    ]
+
+    cursor_row: reactive[int] = reactive(0, repaint=False, init=False)
+
+    class Opened(Message):
+        """Enter (or a click on the selected row) on a row."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
 
     def __init__(self, view: RunView, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        super().__init__(id=id)
         self.view = view
+        self.keys: list[str] = []  # row keys in display order
+        self._index: dict[str, int] = {}
+        self._strips: dict[str, Strip] = {}  # rendered rows, without the cursor
+        self._cells: dict[str, tuple[Text, ...]] = {}
         self._styles: dict[str, Style] = {}
-        self._title_width = 0
+        self._title_width = MIN_TITLE
+        self._width = 0
 
-    # -- layout -----------------------------------------------------------------------------
+    # -- geometry -------------------------------------------------------------------------------
 
-    def _wanted_title_width(self) -> int:
-        width = self.size.width or self.app.size.width
-        fixed = sum(w + CELL_PADDING for _, w in FIXED) + CELL_PADDING + 1  # + scrollbar
-        return max(14, width - fixed)
+    @property
+    def row_count(self) -> int:
+        return len(self.keys)
 
-    def on_resize(self) -> None:
-        if self._wanted_title_width() != self._title_width:
-            self.rebuild()
+    def _content_width(self) -> int:
+        return self.scrollable_content_region.width or self.size.width or self.app.size.width
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._content_width() != self._width:
+            self._relayout()
+
+    def _relayout(self) -> None:
+        self._width = self._content_width()
+        fixed = sum(w + GAP for _, w in FIXED)
+        self._title_width = max(MIN_TITLE, self._width - fixed - 1)
+        self._strips.clear()
+        self.virtual_size = Size(self._width, len(self.keys) + 1)
+        self.refresh()
 
     def refresh_styles(self) -> None:
-        """Rich styles for the state colours of the current theme (called on theme change)."""
+        """Styles from the current theme (called on mount and on a theme change)."""
         variables = self.app.theme_variables
         styles: dict[str, Style] = {}
         for _, _, variable in STATE_LOOK.values():
@@ -73,16 +113,28 @@ class TicketBoard(DataTable[Text | str]):
             if value:
                 styles[variable] = Style(color=Color.parse(value).rich_color)
         styles["track"] = Style(bold=True)
-        self._styles = styles
+        styles["header"] = Style(bold=True, dim=True)
 
-    # -- content ----------------------------------------------------------------------------
+        def colour(name: str, fallback: str) -> Color:
+            try:
+                return Color.parse(variables.get(name) or fallback)
+            except ValueError:  # values like "auto 87%" are relative, not colours
+                return Color.parse(fallback)
+
+        cursor = colour("block-cursor-background", "ansi_blue")
+        styles["cursor"] = Style(bgcolor=cursor.rich_color, color=cursor.get_contrast_text().rich_color, bold=True)
+        styles["cursor-blurred"] = Style(bgcolor=colour("block-cursor-blurred-background", "ansi_bright_black").rich_color)
+        self._styles = styles
+        self._strips.clear()
+        self._cells.clear()
+        self.refresh()
+
+    # -- content --------------------------------------------------------------------------------
 
     def selected_key(self) -> str | None:
-        """The row key under the cursor (`track:<id>` for a track's row)."""
-        if not self.row_count:
+        if not self.keys:
             return None
-        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return row_key.value
+        return self.keys[min(self.cursor_row, len(self.keys) - 1)]
 
     def selected_ticket(self) -> TicketView | None:
         key = self.selected_key()
@@ -91,59 +143,153 @@ class TicketBoard(DataTable[Text | str]):
         return self.view.tickets.get(key)
 
     def rebuild(self) -> None:
-        """Every row again (a new plan, a resize, a theme change); the cursor stays put."""
+        """Every row again (a new plan); the cursor stays on the same row key if it still exists."""
         if not self._styles:
             self.refresh_styles()
         keep = self.selected_key()
-        self._title_width = self._wanted_title_width()
-        self.clear(columns=True)
-        self.add_column("ticket", width=self._title_width, key="ticket")
-        for key, width in FIXED:
-            self.add_column(key, width=width, key=key)
+        keys: list[str] = []
         for track in self.view.tracks:
-            self.add_row(*self._track_cells(track), key=TRACK_PREFIX + track.id)
-            for ticket in track.tickets:
-                view = self.view.tickets[f"{track.id}/{ticket.id}"]
-                self.add_row(*self._ticket_cells(view), key=view.key)
-        if keep is not None and keep in self.rows:
-            self.move_cursor(row=self.get_row_index(keep), animate=False)
+            keys.append(TRACK_PREFIX + track.id)
+            keys.extend(f"{track.id}/{t.id}" for t in track.tickets)
+        self.keys = keys
+        self._index = {k: i for i, k in enumerate(keys)}
+        self._cells.clear()
+        self._relayout()
+        target = self._index.get(keep, 0) if keep is not None else 0
+        self.set_reactive(TicketBoard.cursor_row, min(target, max(0, len(keys) - 1)))
+        self._scroll_to_cursor()
 
     def update_rows(self, keys: set[str]) -> None:
-        """Repaint the rows of `keys` and their tracks' rows."""
+        """Repaint the rows of `keys` and their tracks' rows, if what they show changed."""
         tracks: set[str] = set()
         for key in keys:
             view = self.view.tickets.get(key)
-            if view is None or key not in self.rows:
-                continue
-            for column, value in zip(("ticket", "state", "worker", "tokens", "cost"), self._ticket_cells(view)):
-                self.update_cell(key, column, value)
-            tracks.add(view.track_id)
-        for track in self.view.tracks:
-            if track.id in tracks and TRACK_PREFIX + track.id in self.rows:
-                for column, value in zip(("ticket", "state", "worker", "tokens", "cost"), self._track_cells(track)):
-                    self.update_cell(TRACK_PREFIX + track.id, column, value)
+            if view is not None and key in self._index:
+                self._maybe_repaint(key)
+                tracks.add(view.track_id)
+        for track_id in tracks:
+            self._maybe_repaint(TRACK_PREFIX + track_id)
 
-    def _track_cells(self, track: Track) -> tuple[Text | str, ...]:
+    def _maybe_repaint(self, key: str) -> None:
+        if key not in self._cells:
+            self._strips.pop(key, None)  # never drawn yet: drawn when it scrolls into view
+            return
+        cells = self._cells_for(key)
+        if cells != self._cells[key]:
+            self._cells[key] = cells
+            self._strips.pop(key, None)
+            self.refresh_line(self._index[key] + 1)
+
+    def _cells_for(self, key: str) -> tuple[Text, ...]:
+        if key.startswith(TRACK_PREFIX):
+            track_id = key[len(TRACK_PREFIX) :]
+            track = next(t for t in self.view.tracks if t.id == track_id)
+            return self._track_cells(track)
+        return self._ticket_cells(self.view.tickets[key])
+
+    def _track_cells(self, track: Track) -> tuple[Text, ...]:
         counts = self.view.counts(track)
-        total = len(track.tickets)
         usage = self.view.track_usage(track)
-        title = Text(f"▸ {track.id} {track.title}", style=self._styles.get("track", Style()), no_wrap=True)
-        title.truncate(self._title_width, overflow="ellipsis")
-        progress = Text(f"{counts[TicketState.DONE]}/{total} done", no_wrap=True)
-        return (title, progress, "", format_tokens(usage.total_tokens), format_cost(usage))
+        return (
+            Text(f"▸ {track.id} {track.title}", style=self._styles.get("track", Style())),
+            Text(f"{counts[TicketState.DONE]}/{len(track.tickets)} done"),
+            Text(""),
+            Text(format_tokens(usage.total_tokens)),
+            Text(format_cost(usage)),
+        )
 
-    def _ticket_cells(self, view: TicketView) -> tuple[Text | str, ...]:
+    def _ticket_cells(self, view: TicketView) -> tuple[Text, ...]:
         ticket = view.ticket
-        title = Text(f"  {ticket.id} {ticket.title}", no_wrap=True)
-        title.truncate(self._title_width, overflow="ellipsis")
         running = ticket.state in (TicketState.IN_PROGRESS, TicketState.AWAITING_APPROVAL)
         worker = (view.worker or ticket.assigned_model or "worker") if running else ""
-        worker_cell = Text(worker, no_wrap=True)
-        worker_cell.truncate(FIXED[1][1], overflow="ellipsis")
+        used = ticket.usage.total_tokens
         return (
-            title,
+            Text(f"  {ticket.id} {ticket.title}"),
             state_cell(ticket.state, self._styles),
-            worker_cell,
-            format_tokens(ticket.usage.total_tokens) if ticket.usage.total_tokens else "",
-            format_cost(ticket.usage) if ticket.usage.total_tokens else "",
+            Text(worker),
+            Text(format_tokens(used) if used else ""),
+            Text(format_cost(ticket.usage) if used else ""),
         )
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def _line(self, cells: tuple[Text, ...], base: Style) -> Strip:
+        widths = (self._title_width, *(w for _, w in FIXED))
+        line = Text(style=base, no_wrap=True, end="")
+        for index, (cell, width) in enumerate(zip(cells, widths)):
+            piece = cell.copy()
+            piece.truncate(width, overflow="ellipsis", pad=True)
+            line.append_text(piece)
+            if index < len(widths) - 1:
+                line.append(" " * GAP)
+        segments = list(line.render(self.app.console))
+        return Strip(segments).adjust_cell_length(self._width, base)
+
+    def render_line(self, y: int) -> Strip:
+        base = self.rich_style
+        if y == 0:
+            header = tuple(Text(name) for name in ("ticket", *(n for n, _ in FIXED)))
+            return self._line(header, base + self._styles.get("header", Style()))
+        index = self.scroll_offset.y + y - 1
+        if index >= len(self.keys):
+            return Strip([Segment(" " * self._width, base)], self._width)
+        key = self.keys[index]
+        strip = self._strips.get(key)
+        if strip is None:
+            cells = self._cells.get(key)
+            if cells is None:
+                cells = self._cells[key] = self._cells_for(key)
+            strip = self._strips[key] = self._line(cells, base)
+        if index == self.cursor_row:
+            style = self._styles["cursor"] if self.has_focus else self._styles["cursor-blurred"]
+            strip = strip.apply_style(style)
+        return strip
+
+    # -- cursor ---------------------------------------------------------------------------------
+
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        self.refresh_line(old + 1)
+        self.refresh_line(new + 1)
+        self._scroll_to_cursor()
+
+    def _scroll_to_cursor(self) -> None:
+        visible = max(1, self.scrollable_content_region.height - 1)
+        top = self.scroll_offset.y
+        row = self.cursor_row
+        if row < top:
+            self.scroll_to(y=row, animate=False, immediate=True)
+        elif row >= top + visible:
+            self.scroll_to(y=row - visible + 1, animate=False, immediate=True)
+
+    def move_cursor(self, row: int) -> None:
+        if self.keys:
+            self.cursor_row = max(0, min(row, len(self.keys) - 1))
+
+    def action_cursor(self, delta: int) -> None:
+        self.move_cursor(self.cursor_row + delta)
+
+    def action_page(self, direction: int) -> None:
+        self.move_cursor(self.cursor_row + direction * max(1, self.scrollable_content_region.height - 2))
+
+    def action_jump(self, row: int) -> None:
+        self.move_cursor(row if row >= 0 else len(self.keys) - 1)
+
+    def action_open(self) -> None:
+        key = self.selected_key()
+        if key is not None:
+            self.post_message(self.Opened(key))
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y < 1:
+            return
+        row = self.scroll_offset.y + event.y - 1
+        if row < len(self.keys):
+            if row == self.cursor_row:
+                self.action_open()
+            self.move_cursor(row)
+
+    def on_focus(self) -> None:
+        self.refresh_line(self.cursor_row + 1)
+
+    def on_blur(self) -> None:
+        self.refresh_line(self.cursor_row + 1)

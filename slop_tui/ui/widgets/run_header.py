@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from slop_tui.models import TicketState, Tier, Usage
 from slop_tui.ui.run_view import RunView, format_cost, format_tokens
@@ -15,13 +15,17 @@ def usage_text(usage: Usage) -> str:
     return f"{format_tokens(usage.total_tokens)} {format_cost(usage)}"
 
 
-class RunHeader(Static):
+class RunHeader(Widget):
+    """A fixed two-line widget that renders itself: an update repaints these two lines only,
+    where a `Static.update` would ask for a layout of the whole screen (a 2,000-row table)."""
+
     DEFAULT_CSS = """
-    RunHeader { height: auto; padding: 0 1; background: $panel; }
+    RunHeader { height: 2; padding: 0 1; background: $panel; }
     """
 
     def __init__(self, view: RunView, *, demo: bool = False, id: str | None = None) -> None:
-        super().__init__("", id=id, markup=False)
+        super().__init__(id=id)
+        self._content = Text()
         self.view = view
         self.demo = demo
         self.linear = False
@@ -67,4 +71,8 @@ class RunHeader(Static):
         both = Text("\n").join([line, usage])
         both.no_wrap = True
         both.overflow = "ellipsis"
-        self.update(both)
+        self._content = both
+        self.refresh()
+
+    def render(self) -> Text:
+        return self._content
