@@ -134,8 +134,8 @@ async def test_the_scenario_refactors_the_sample_and_its_tests_pass(
     runs = [e for e in events if isinstance(e, ToolResult) and e.tool == "run_command"]
     # stub: the whole suite; impl: test_config fails, then passes; tester: the whole suite.
     assert [r.ok for r in runs] == [True, False, True, True]
-    assert passed(runs[0].output) == 57  # the legacy interface still works beside the stub
-    assert passed(runs[-1].output) == 63  # the sample's own tests, plus the tester's new ones
+    assert passed(runs[0].output) == 59  # the legacy interface still works beside the stub
+    assert passed(runs[-1].output) == 65  # the sample's own tests, plus the tester's new ones
     # The refactor is real: only app/config.py reads the environment now.
     for module in ("storage", "report", "notify", "cli"):
         text = (repo / "app" / f"{module}.py").read_text()

@@ -60,6 +60,7 @@ def build_parser():
     settings.add_argument("--check", action="store_true", help="report bad settings, exit 1 if any")
     settings.add_argument("--migrate", action="store_true", help="rename legacy keys in the settings file")
     settings.add_argument("--set", metavar="KEY=VALUE", help="write a value to the settings file")
+    settings.add_argument("--tidy", action="store_true", help="sort and align the settings file")
 
     commands.add_parser("check", help="look for duplicate ids, future days and outliers")
     compare = commands.add_parser("compare", help="this month against the one before")
@@ -140,6 +141,9 @@ def _configure(args, out):
             return 2
         config.set_in_file(path, key, value.strip())
         print(f"{key.strip().lower()} set in {path}", file=out)
+    if args.tidy:
+        changed = config.tidy_file(path)
+        print(f"{path} {'tidied' if changed else 'was already tidy'}", file=out)
     return 0
 
 
@@ -222,7 +226,7 @@ def main(argv=None, out=None):
                     print(f"problem: {problem}", file=out)
                 print("settings are fine" if not problems else f"{len(problems)} problem(s)", file=out)
                 return 1 if problems else 0
-            if args.migrate or args.set:
+            if args.migrate or args.set or args.tidy:
                 return _configure(args, out)
             for line in config.describe():
                 print(line, file=out)

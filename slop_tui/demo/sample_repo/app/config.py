@@ -214,6 +214,71 @@ def set_in_file(path, key, value):
     os.replace(temporary, path)
 
 
+def tidy_file(path, dry_run=False):
+    """Tidy a settings file: keys sorted within each section, ``=`` aligned, one blank line
+    between sections. A comment stays with the key below it; comments before the first key
+    stay on top. Returns True when the file changed (or would change, with `dry_run`).
+    """
+    with open(path, encoding="utf-8") as handle:
+        original = handle.read()
+    header = []
+    sections = [["", []]]
+    pending = []
+    for number, line in enumerate(original.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped:
+            if pending and not sections[-1][1] and not header and len(sections) == 1:
+                header.extend(pending)
+                pending = []
+            continue
+        if stripped.startswith(("#", ";")):
+            pending.append(stripped)
+            continue
+        if stripped.startswith("[") and stripped.endswith("]"):
+            name = stripped[1:-1].strip()
+            if not name:
+                raise ValueError(f"{path}:{number}: empty section name")
+            sections.append([name, []])
+            if pending:
+                sections[-1][1].append((None, pending, ""))
+                pending = []
+            continue
+        if "=" not in stripped:
+            raise ValueError(f"{path}:{number}: expected 'key = value', got {stripped!r}")
+        key, _, value = stripped.partition("=")
+        sections[-1][1].append((key.strip().lower(), pending, value.strip()))
+        pending = []
+    blocks = []
+    if header:
+        blocks.append("\n".join(header))
+    for name, entries in sections:
+        if not entries and not name:
+            continue
+        lead = [entry for entry in entries if entry[0] is None]
+        keyed = sorted((entry for entry in entries if entry[0] is not None), key=lambda e: e[0])
+        width = max((len(entry[0]) for entry in keyed), default=0)
+        lines = [f"[{name}]"] if name else []
+        for _, comments, _ in lead:
+            lines.extend(comments)
+        for key, comments, value in keyed:
+            lines.extend(comments)
+            lines.append(f"{key.ljust(width)} = {value}".rstrip())
+        blocks.append("\n".join(lines))
+    if pending:
+        blocks.append("\n".join(pending))
+    tidy = "\n\n".join(block for block in blocks if block) + "\n"
+    if tidy == original:
+        return False
+    if not dry_run:
+        temporary = f"{path}.tmp"
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(tidy)
+        os.replace(temporary, path)
+    if DEBUG:
+        print(f"[config] tidy {path}: {'would change' if dry_run else 'changed'}")
+    return True
+
+
 def _file_values():
     """The values of the ``PENNY_CONFIG`` file, read once per path."""
     global _file_cache, _file_cache_path

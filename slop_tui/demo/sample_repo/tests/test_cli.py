@@ -83,3 +83,12 @@ def test_check_and_compare_commands():
     run("add", "5", "tea", "--day", "2024-04-03")
     code, text = run("compare", "--month", "2024-05")
     assert code == 0 and "v tea" in text and "gone" in text
+
+
+def test_config_tidy(tmp_path, monkeypatch):
+    settings = tmp_path / "penny.conf"
+    settings.write_text("b = 2\na = 1\n")
+    monkeypatch.setenv("PENNY_CONFIG", str(settings))
+    assert run("config", "--tidy") == (0, f"{settings} tidied\n")
+    assert settings.read_text() == "a = 1\nb = 2\n"
+    assert run("config", "--tidy") == (0, f"{settings} was already tidy\n")

@@ -122,3 +122,24 @@ def test_set_in_file_replaces_or_adds_top_level_keys(tmp_path):
     assert config.load_file(fresh) == {"budget": "300"}
     with pytest.raises(ValueError, match="not a settings key"):
         config.set_in_file(path, "a=b", "c")
+
+
+def test_tidy_file_sorts_aligns_and_keeps_comments(tmp_path):
+    path = write(
+        tmp_path,
+        "# my settings\n\n"
+        "currency=USD\n# how much\nbudget =  250\n\n\n"
+        "[mail]\n; where\nhost = localhost\nport= 25\n",
+    )
+    assert config.tidy_file(path, dry_run=True) is True
+    assert config.tidy_file(path) is True
+    assert open(path).read() == (
+        "# my settings\n\n"
+        "# how much\nbudget   = 250\ncurrency = USD\n\n"
+        "[mail]\n; where\nhost = localhost\nport = 25\n"
+    )
+    assert config.tidy_file(path) is False
+    assert config.load_file(path)["mail.port"] == "25"
+    broken = write(tmp_path, "[ ]\n")
+    with pytest.raises(ValueError, match="empty section name"):
+        config.tidy_file(broken)
