@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
 
+from slop_tui.conductor.session import RunSummary, Session
 from slop_tui.config import Config, load_config
-from slop_tui.demo import copy_sample_repo, demo_paths
+from slop_tui.demo import DEMO_PROMPT, copy_sample_repo, demo_paths
+from slop_tui.models import AnyEvent, Tier
 from slop_tui.providers.scripted import Scenario, ScriptedReply, load_scenario
+from slop_tui.tools.clutch import ApproveAll
+from tests.conductor.helpers import Recording
+
+VENV_BIN = str(Path(sys.executable).parent)
 
 # The exact text of the interface the stub ticket writes (a signature no file had before).
 NEW_SIGNATURE = "def load_settings(env: Mapping[str, str] | None = None) -> Settings:"
@@ -65,3 +72,27 @@ def tree(repo: Path) -> dict[str, bytes]:
         for p in sorted(repo.rglob("*"))
         if p.is_file() and not (set(p.relative_to(repo).parts) & skip)
     }
+
+
+@dataclass
+class DemoRun:
+    """One finished demo run, shared by the tests that only look at (or copy) its result."""
+
+    repo: Path
+    config: Config
+    summary: RunSummary
+    worker: Recording  # the worker tier's provider, with every request it was sent
+    seen: list[AnyEvent]  # what a bus subscriber received
+    session: Session
+
+
+async def run_demo(repo: Path, config: Config) -> DemoRun:
+    worker = Recording(Tier.WORKER, load_scenario(config.model_for(Tier.WORKER).model))
+    session = Session(repo, config, clutch=ApproveAll(), providers={Tier.WORKER: worker})
+    queue = session.bus.subscribe()
+    summary = await session.run(DEMO_PROMPT)
+    await session.close()
+    seen: list[AnyEvent] = []
+    while (event := queue.get_nowait()) is not None:
+        seen.append(event)
+    return DemoRun(repo, config, summary, worker, seen, session)

@@ -1,0 +1,248 @@
+"""`slop run / resume / status / undo` as a user runs them: real processes, real signals."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from slop_tui.demo import DEMO_PROMPT, copy_sample_repo, demo_paths
+from slop_tui.models import (
+    DecisionMade,
+    FileChanged,
+    ProposalMade,
+    ReadFileArgs,
+    RunCommandArgs,
+    TicketState,
+    TicketStateChanged,
+)
+from slop_tui.providers.scripted import load_scenario
+from slop_tui.store import Store
+from slop_tui.testing.llm_server import HTTPReply, HTTPToolCall, LLMServer
+from tests.conductor.demo import DemoRun, demo_setup, sample_tests_pass, scaled_scenario, tree, write_config
+
+ANSI = re.compile(r"\x1b\[")
+
+
+def slop(*args: str, config_dir: Path, stdin: str | None = None, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "slop_tui", *args],
+        input=stdin if stdin is not None else None,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "SLOP_CONFIG_DIR": str(config_dir), **(env or {})},
+    )
+
+
+def spawn(*args: str, config_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+    handle = open(log, "wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "slop_tui", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "SLOP_CONFIG_DIR": str(config_dir)},
+    )
+
+
+def wait_for(repo: Path, predicate: object, timeout: float = 60) -> None:
+    """Poll the event log (read-only) until `predicate(events)` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            events = Store(repo).events()
+        except Exception:  # a line being written; look again
+            events = []
+        if predicate(events):  # type: ignore[operator]
+            return
+        time.sleep(0.02)
+    raise AssertionError("the run never reached the awaited point")
+
+
+def test_without_yes_and_without_input_nothing_starts(tmp_path: Path) -> None:
+    repo, config_dir, _ = demo_setup(tmp_path)
+    done = slop("run", DEMO_PROMPT, "--repo", str(repo), config_dir=config_dir)
+    assert done.returncode == 1
+    assert "--yes" in done.stderr and "plan review: input ended" in done.stderr
+    state = Store(repo).load_state()
+    assert state is not None and state.tracks == [] and state.finished
+    assert tree(repo) == tree(demo_paths().sample_repo)
+
+
+def test_status_and_undo_from_the_command_line(tmp_path: Path, demo: DemoRun) -> None:
+    repo = Path(shutil.copytree(demo.repo, tmp_path / "repo"))
+    config_dir = Path(demo.config.config_dir)
+    status = slop("status", "--repo", str(repo), config_dir=config_dir)
+    assert status.returncode == 0, status.stderr
+    assert "finished, every ticket done" in status.stdout
+    assert re.search(r"stub-config\s+done\s+contract_stubber", status.stdout)
+    assert "after: impl-config, use-config" in status.stdout and "usage:" in status.stdout
+    refused = slop("undo", "stub-config", "--repo", str(repo), config_dir=config_dir)
+    assert refused.returncode == 2
+    assert "cannot undo ticket 'stub-config'" in refused.stderr and "--force" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    undone = slop("undo", "test-config", "--repo", str(repo), config_dir=config_dir)
+    assert undone.returncode == 0, undone.stderr
+    assert not (repo / "tests" / "test_settings.py").exists()  # it was new: undo removes it
+    after = slop("status", "--repo", str(repo), config_dir=config_dir)
+    assert re.search(r"test-config\s+todo", after.stdout)
+    assert slop("status", "--repo", str(tmp_path), config_dir=config_dir).returncode == 1
+
+
+def test_kill_9_mid_run_then_resume_ends_in_the_same_files(tmp_path: Path, demo: DemoRun) -> None:
+    repo = copy_sample_repo(tmp_path / "repo")
+    config_dir = write_config(tmp_path / "config", scaled_scenario(tmp_path, 0.5))
+    run = spawn("run", DEMO_PROMPT, "--repo", str(repo), "--yes", config_dir=config_dir, log=tmp_path / "run.log")
+    try:
+        # In the middle: the stub is done, and impl-config has written its (broken) file.
+        wait_for(repo, lambda events: any(isinstance(e, FileChanged) and e.ticket_id == "impl-config" for e in events))
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.wait(10)
+    assert run.returncode == -signal.SIGKILL
+    state = Store(repo).load_state()
+    assert state is not None and not state.finished
+    states = {t.id: t.state for _, t in state.tickets()}
+    assert states["stub-config"] is TicketState.DONE and states["impl-config"] is TicketState.IN_PROGRESS
+
+    resumed = slop("resume", "--repo", str(repo), "--yes", config_dir=config_dir)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert not ANSI.search(resumed.stdout)  # piped: plain lines
+    assert "[impl-config] done" in resumed.stdout
+    assert tree(repo) == tree(demo.repo)
+    events = Store(repo).events()
+    interrupted = [e for e in events if isinstance(e, TicketStateChanged) and e.ticket_id == "impl-config" and e.new is TicketState.TODO]
+    assert len(interrupted) == 1
+
+
+def test_ctrl_c_kills_the_running_command_records_the_interrupt_and_exits_130(tmp_path: Path) -> None:
+    repo = copy_sample_repo(tmp_path / "repo")
+    config_dir = write_config(tmp_path / "config", scaled_scenario(tmp_path, 0.0))
+    # A command that would outlive the run if it were not killed with its process group.
+    scenario_path = config_dir.parent / "scenario.json"
+    text = scenario_path.read_text().replace("python -m pytest -q", "sleep 30 && python -m pytest -q", 1)
+    scenario_path.write_text(text)
+    run = spawn("run", DEMO_PROMPT, "--repo", str(repo), "--yes", config_dir=config_dir, log=tmp_path / "run.log")
+    try:
+        wait_for(repo, lambda events: any(
+            isinstance(e, ProposalMade) and isinstance(e.proposal.arguments, RunCommandArgs)
+            for e in events))
+        deadline = time.monotonic() + 10
+        while not _sleepers() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _sleepers(), "the command never started"
+        started = time.monotonic()
+        run.send_signal(signal.SIGINT)
+        run.wait(20)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 130
+    assert time.monotonic() - started < 10
+    output = (tmp_path / "run.log").read_text()
+    assert "interrupted" in output and "Traceback" not in output
+    assert _sleepers() == []  # the command's whole process group is gone
+    state = Store(repo).load_state()
+    assert state is not None and not state.finished
+    assert {t.id: t.state for _, t in state.tickets()}["stub-config"] is TicketState.TODO
+    moves = [(e.ticket_id, e.old, e.new) for e in Store(repo).events() if isinstance(e, TicketStateChanged)]
+    assert ("stub-config", TicketState.IN_PROGRESS, TicketState.TODO) in moves
+    status = slop("status", "--repo", str(repo), config_dir=config_dir)
+    assert "slop resume" in status.stdout
+
+
+def _sleepers() -> list[Path]:
+    return [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p) == "sleep 30"]
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def test_linear_steps_through_every_tool_call(tmp_path: Path, demo: DemoRun) -> None:
+    repo, config_dir, _ = demo_setup(tmp_path)
+    answers = "y\n" + "a\n" * 300
+    done = slop("run", DEMO_PROMPT, "--repo", str(repo), "--linear", config_dir=config_dir, stdin=answers)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert "accept this plan?" in done.stdout and "Track 1: config" in done.stdout
+    events = Store(repo).events()
+    decisions = [e for e in events if isinstance(e, DecisionMade)]
+    proposals = {e.proposal.id: e.proposal for e in events if isinstance(e, ProposalMade)}
+    assert done.stdout.count("[a]pprove  [r]eject  [e]dit >") == len(decisions) == len(proposals)
+    assert any(isinstance(proposals[d.proposal_id].arguments, ReadFileArgs) for d in decisions)
+    active: set[str] = set()
+    for event in events:
+        if isinstance(event, TicketStateChanged):
+            if event.new in (TicketState.IN_PROGRESS, TicketState.AWAITING_APPROVAL):
+                active.add(event.ticket_id)
+            else:
+                active.discard(event.ticket_id)
+            assert len(active) <= 1
+    assert tree(repo) == tree(demo.repo)  # linear and parallel end in the same files
+
+
+def test_the_same_run_through_the_real_sdks_over_http(tmp_path: Path) -> None:
+    """Planner and QA on the Anthropic API, lead and worker on an OpenAI-compatible one:
+    the SDK clients, over HTTP to a scripted server, set up only by agents.toml and env."""
+    scenario = load_scenario(demo_paths().scenario)
+    repo = copy_sample_repo(tmp_path / "repo")
+
+    def http(reply: object) -> HTTPReply:
+        calls = [HTTPToolCall(name=c.tool, arguments=c.raw_arguments if c.raw_arguments is not None else c.arguments) for c in reply.tool_calls]  # type: ignore[attr-defined]
+        return HTTPReply(text=reply.text, tool_calls=calls)  # type: ignore[attr-defined]
+
+    with LLMServer(api_key="sk-http-test-key-0123456789") as server:
+        server.push(http(scenario.planner[0]), "messages")
+        server.push(http(scenario.lead[0]), "chat")
+        # One worker at a time, so the queue order is the plan order (dependencies first).
+        for ticket_id in ("stub-config", "impl-config", "use-config", "test-config"):
+            for reply in scenario.worker[ticket_id]:
+                server.push(http(reply), "chat")
+        for reply in scenario.default_cheap["impl-config"]:
+            server.push(http(reply), "messages")
+        config_dir = tmp_path / "config"
+        config_dir.mkdir()
+        (config_dir / "agents.toml").write_text(
+            f"""
+[providers.claudeish]
+kind = "anthropic"
+base_url = "{server.base_url}"
+key_env = "TEST_ANTHROPIC_KEY"
+max_retries = 0
+
+[providers.gptish]
+kind = "openai"
+base_url = "{server.base_url}/v1"
+key_env = "TEST_OPENAI_KEY"
+max_retries = 0
+
+[models]
+planner = "claudeish:claude-test"
+lead = "gptish:gpt-test"
+worker = "gptish:gpt-test"
+default_cheap = "claudeish:claude-test"
+"""
+        )
+        env = {"TEST_ANTHROPIC_KEY": "sk-http-test-key-0123456789", "TEST_OPENAI_KEY": "sk-http-test-key-0123456789"}
+        done = slop("run", DEMO_PROMPT, "--repo", str(repo), "--yes", "--workers", "1", config_dir=config_dir, env=env)
+        paths = [r.path for r in server.requests]
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert paths.count("/v1/messages") == 2 and paths.count("/v1/chat/completions") == 1 + sum(
+        len(scenario.worker[t]) for t in scenario.worker
+    )
+    sample_tests_pass(repo)
+    for file in (repo / ".slop").rglob("*"):
+        if file.is_file():
+            assert b"sk-http-test-key" not in file.read_bytes(), file
