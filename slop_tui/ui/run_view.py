@@ -60,6 +60,7 @@ class ContextFile(msgspec.Struct, kw_only=True):
     path: str
     view: str
     tokens: int
+    role: str = ""  # target, imported, mentioned
 
 
 class ContextInfo(msgspec.Struct, kw_only=True):

@@ -69,6 +69,15 @@ async def test_approve_every_change(tmp_path: Path) -> None:
         assert states(app) == {"a": TicketState.DONE, "b": TicketState.DONE, "c": TicketState.DONE}
         assert app.view.finished is not None and app.view.finished.ok
         assert "3/3 done" in screen_text(app)
+        # The detail shows the context the worker was given: which views, how many tokens.
+        b = app.view.tickets["calc/b"]
+        assert b.context is not None and b.context.total_tokens > 0
+        assert [(f.path, f.role, f.view) for f in b.context.files][:1] == [("calc.py", "target", "curated")]
+        await select(pilot, app, "b")
+        await pilot.press("enter")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "calc.py (target, curated" in text and "sub written" in text
     assert (repo / "calc.py").read_text() == CALC_V2
     assert (repo / "notes.md").read_text() == NOTES
 
@@ -133,6 +142,30 @@ async def test_edit_invalid_then_valid_redraws_the_diff(tmp_path: Path) -> None:
         await run_to_end(pilot, app, on_clutch)
     assert seen_redraw
     assert (repo / "notes.md").read_text() == "# Edited\n"
+
+
+async def test_look_elsewhere_then_come_back_to_the_same_proposal(tmp_path: Path) -> None:
+    repo, env = make_repo(tmp_path)
+    app = app_on(repo, env, tmp_path)
+    came_back = False
+
+    async def on_clutch(pilot: Pilot[Any], screen: ClutchScreen) -> bool:
+        nonlocal came_back
+        if not came_back:
+            first = screen.proposal.id
+            await pilot.press("escape")  # look elsewhere: nothing decided, nothing lost
+            await pilot.pause(0.2)
+            assert not isinstance(app.screen, ClutchScreen)  # and it does not pop up again by itself
+            assert "waiting" in screen_text(app)
+            await pilot.press("c")
+            await pilot.pause()
+            assert isinstance(app.screen, ClutchScreen) and app.screen.proposal.id == first
+            came_back = True
+        return await approve(pilot, app.screen)  # type: ignore[arg-type]
+
+    async with app.run_test(size=SIZE) as pilot:
+        await run_to_end(pilot, app, on_clutch)
+        assert came_back and app.view.finished is not None and app.view.finished.ok
 
 
 async def test_cancel_a_ticket_waiting_at_the_clutch(tmp_path: Path) -> None:

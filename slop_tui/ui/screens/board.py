@@ -42,6 +42,8 @@ class BoardScreen(Screen[None]):
         Binding("p", "toggle_pause", "pause", group=RUN),
         Binding("n", "new_run", "new run", group=RUN),
         Binding("q", "quit", "quit"),
+        # Letter keys type into the prompt while it has focus; Esc gives them back to the board.
+        Binding("escape", "leave_prompt", "keys to the board"),
     ]
 
     @property
@@ -178,8 +180,14 @@ class BoardScreen(Screen[None]):
         if self.slop.start_run(prompt):
             self.query_one(TicketBoard).focus()
 
-    def on_key(self, event: object) -> None:
-        # Escape in the prompt goes back to the board, so every key works again without a mouse.
-        key = getattr(event, "key", "")
-        if key == "escape" and isinstance(self.focused, Input):
-            self.query_one(TicketBoard).focus()
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave_prompt":
+            return isinstance(self.focused, Input)
+        return True
+
+    def action_leave_prompt(self) -> None:
+        board = self.query_one(TicketBoard)
+        if board.display:
+            board.focus()
+        else:
+            self.query_one(LogPane).focus()

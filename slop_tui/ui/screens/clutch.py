@@ -121,7 +121,7 @@ class ClutchScreen(ModalScreen[Decision]):
         if self.mode != "view":
             self._set_mode("view")
         else:
-            self.app.pop_screen()  # no decision: the proposal stays queued
+            self.dismiss(None)  # no decision: the proposal stays queued, the app remembers it
 
     def action_save(self) -> None:
         text = self._editor().text

@@ -117,7 +117,8 @@ class TicketDetailScreen(Screen[None]):
             ctx = self.view.context
             field("context", f"{format_tokens(ctx.total_tokens)} tokens in {len(ctx.files)} view(s)")
             for f in ctx.files:
-                out.append(f"{'':<13}{f.path} ({f.view}, {format_tokens(f.tokens)} tokens)\n")
+                role = f"{f.role}, " if f.role else ""
+                out.append(f"{'':<13}{f.path} ({role}{f.view}, {format_tokens(f.tokens)} tokens)\n")
         else:
             field("context", "not built yet (the worker builds it when the ticket starts)")
         if self.view.files_changed:
