@@ -60,8 +60,42 @@ def tries_word(n: int) -> str:
     return "1 try" if n == 1 else f"{n} tries"
 
 
-def translate(exc: BaseException, spec: ModelSpec, sdk: ModuleType) -> ProviderError:
-    """Describe `exc` (raised by `sdk` or by its HTTP stack) as a `ProviderError`."""
+def _is_timeout(exc: BaseException, sdk: ModuleType) -> bool:
+    if isinstance(exc, sdk.APITimeoutError):
+        return True
+    # The HTTP stack's own timeouts (httpx's `TimeoutException` family), unwrapped mid-stream.
+    return any(cls.__name__ == "TimeoutException" for cls in type(exc).__mro__)
+
+
+def _mid_stream(exc: BaseException, spec: ModelSpec, sdk: ModuleType) -> ProviderError | None:
+    """A reply that broke after it started is never retried: say what happened to *it*."""
+    if _is_timeout(exc, sdk):
+        return ProviderError(
+            spec,
+            f"the streamed reply stalled: no data for {spec.provider.timeout_s:g} s "
+            "(the reply was cut off; nothing was retried)",
+        )
+    if isinstance(exc, sdk.APIConnectionError) or not isinstance(exc, (sdk.APIError, ValueError)):
+        cause = exc.__cause__ or exc.__context__ or exc
+        detail = one_line(str(cause))
+        name = type(cause).__name__
+        return ProviderError(
+            spec, f"connection lost during the reply ({name}{': ' + detail if detail else ''})"
+        )
+    return None
+
+
+def translate(
+    exc: BaseException, spec: ModelSpec, sdk: ModuleType, *, mid_stream: bool = False
+) -> ProviderError:
+    """Describe `exc` (raised by `sdk` or by its HTTP stack) as a `ProviderError`.
+
+    `mid_stream`: raised while a streamed reply was being read, after the request succeeded.
+    """
+    if mid_stream:
+        described = _mid_stream(exc, spec, sdk)
+        if described is not None:
+            return described
     tries = spec.provider.max_retries + 1
     if isinstance(exc, sdk.APIStatusError):
         status = int(exc.status_code)
@@ -86,4 +120,7 @@ def translate(exc: BaseException, spec: ModelSpec, sdk: ModuleType) -> ProviderE
         return ProviderError(spec, f"API error ({one_line(str(exc))})")
     # Errors of the HTTP stack while a streamed body is read are not wrapped by the SDKs.
     name = type(exc).__name__
-    return ProviderError(spec, f"connection lost during the reply ({name}: {one_line(str(exc))})")
+    detail = one_line(str(exc))
+    return ProviderError(
+        spec, f"connection lost during the reply ({name}{': ' + detail if detail else ''})"
+    )

@@ -153,7 +153,7 @@ class SDKAdapter(abc.ABC):
             async for item in events:
                 yield item
         except self._caught as exc:
-            failure = faults.translate(exc, self.spec, self._sdk)
+            failure = faults.translate(exc, self.spec, self._sdk, mid_stream=True)
         finally:
             await _close_quietly(response)
         if failure is not None:

@@ -29,7 +29,7 @@ from typing import Any, Literal
 import msgspec
 
 Endpoint = Literal["chat", "messages", "any"]
-FaultKind = Literal["status", "slow", "drop", "malformed", "truncated"]
+FaultKind = Literal["status", "slow", "drop", "malformed", "truncated", "stall"]
 
 
 class HTTPToolCall(msgspec.Struct, kw_only=True):
@@ -200,6 +200,11 @@ class LLMServer:
     def truncated_stream(self, *, times: int = 1) -> None:
         """The next replies stop halfway: a stream without its end, or a body cut short."""
         self._add(Fault(kind="truncated"), times)
+
+    def stall(self, seconds: float, *, times: int = 1) -> None:
+        """The next replies send their first half, then nothing for `seconds`, then hang up:
+        a stream (or a body) that stops mid-way with the connection still open."""
+        self._add(Fault(kind="stall", seconds=seconds), times)
 
     def reject_response_format(self, *types: str) -> None:
         """Answer 400 to any request asking for one of these output formats (`json_schema`,
@@ -503,7 +508,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send_json(418, _error_body(endpoint, 418, message))
             return
         model = reply.model or (body.get("model") if isinstance(body, dict) else None) or "scripted"
-        truncated = fault is not None and fault.kind == "truncated"
+        truncated = fault is not None and fault.kind in ("truncated", "stall")
+        stall_s = fault.seconds if fault is not None and fault.kind == "stall" else 0.0
         if stream:
             if endpoint == "chat":
                 options = body.get("stream_options") or {}
@@ -513,6 +519,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if truncated:
                 events = events[: max(len(events) // 2, 1)]
             self._send_events(events)
+            self._stall(stall_s)
         else:
             rendered = (
                 _chat_json(owner, reply, model)
@@ -523,6 +530,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if truncated:
                 # Promise the whole body, send half, hang up: the client sees a short read.
                 self._send_raw(200, data[: len(data) // 2], "application/json", length=len(data))
+                self._stall(stall_s)
             else:
                 self._send_raw(200, data, "application/json")
 
@@ -553,7 +561,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             else:
                 self._send_raw(200, b'{"id": "broken", "choices": [ not json', "application/json")
             return True
-        return False  # truncated: played while the reply is written
+        return False  # truncated and stall: played while the reply is written
+
+    def _stall(self, seconds: float) -> None:
+        """Keep the connection open and silent (the server's stop cuts the wait short)."""
+        if seconds > 0:
+            self.server.owner._stopping.wait(seconds)
+            self._hang_up()
 
     def _hang_up(self, *, reset: bool = False) -> None:
         """Answer nothing; the server closes the socket when the handler returns."""
