@@ -24,6 +24,9 @@ from slop_tui.memory.languages import LanguageRules
 
 BuiltViewKind = Literal["skeleton", "curated"]
 
+_QUOTES = (b'"', b"'")
+# Every byte a string literal can start with (a quote, or a prefix letter).
+_STRING_STARTS = frozenset(b"\"'rRuUbBfFtT")
 _BLANK_LINE = re.compile(rb"\n[ \t\f]*\r?\n")
 # A line that starts a top-level statement: column 0, a name, a keyword or a decorator (a
 # non-ASCII byte starts a Unicode name), but not a clause that continues the statement above.
@@ -112,14 +115,75 @@ def _problem(node: Node, message: str) -> SyntaxProblem:
     return SyntaxProblem(line=point.row + 1, column=point.column + 1, message=message)
 
 
-class _Walk:
-    """The single pass that appends a view's lines (as byte slices of the source) to `lines`."""
+class _Kinds:
+    """A language's node kinds as the integer ids tree-sitter reports (`Node.kind_id`), so the
+    walk compares integers instead of building type strings. A name can have several ids (an
+    alias shares its target's name), hence sets."""
 
-    __slots__ = ("src", "rules", "curated", "root", "lines", "placeholder")
+    def __init__(self, rules: LanguageRules) -> None:
+        language = _language(rules)
+        by_name: dict[tuple[str, bool], set[int]] = {}
+        for kind_id in range(language.node_kind_count):
+            name = language.node_kind_for_id(kind_id)
+            if name is not None:
+                key = (name, language.node_kind_is_named(kind_id))
+                by_name.setdefault(key, set()).add(kind_id)
+
+        def ids(*names: str, named: bool = True) -> frozenset[int]:
+            return frozenset(i for name in names for i in by_name.get((name, named), ()))
+
+        self.comment = ids(rules.comment)
+        self.block = ids(rules.block)
+        self.header_end = ids(rules.header_end, named=False)
+        self.verbatim = ids(*rules.verbatim_statements)
+        self.imports = ids(*rules.imports)
+        self.expression_statement = ids(rules.expression_statement)
+        self.assignments = ids(*rules.assignments)
+        self.classes = ids(*rules.classes)
+        self.decorated = ids(rules.decorated)
+        self.definitions = ids(*rules.functions, *rules.classes, rules.decorated)
+        self.decorator = ids(rules.decorator)
+        self.call = ids(rules.call)
+        self.compound = ids(*rules.compound_statements)
+        self.clauses = ids(*rules.continuation_clauses)
+        self.if_statement = ids(rules.if_statement)
+        self.string = ids(rules.string)
+        self.string_parts = ids(*rules.string_parts)
+        def field(name: str) -> int:
+            field_id = language.field_id_for_name(name)
+            if field_id is None:
+                raise ValueError(f"the {rules.name} grammar has no field {name!r}")
+            return field_id
+
+        self.definition_field = field(rules.decorated_definition_field)
+        self.body_field = field(rules.body_field)
+        self.function_header_fields = tuple(field(f) for f in rules.function_header_fields)
+        self.functions = ids(*rules.functions)
+        self.header_end_bytes = rules.header_end.encode()
+        self.call_function_field = field(rules.call_function_field)
+        self.if_condition_field = field(rules.if_condition_field)
+        self.if_alternative_field = field(rules.if_alternative_field)
+
+
+@functools.cache
+def _kinds(rules: LanguageRules) -> _Kinds:
+    return _Kinds(rules)
+
+
+class _Walk:
+    """The single pass that appends a view's lines (as byte slices of the source) to `lines`.
+
+    It visits module-level and class-level statements and the blocks of `if`/`try`/`with`
+    statements among them, never a function body. The hot paths (`statement`, `definition`)
+    are written for speed: integer kind ids, few calls.
+    """
+
+    __slots__ = ("src", "rules", "kinds", "curated", "root", "lines", "placeholder")
 
     def __init__(self, src: bytes, rules: LanguageRules, *, curated: bool, root: Node) -> None:
         self.src = src
         self.rules = rules
+        self.kinds = _kinds(rules)
         self.curated = curated
         self.root = root
         self.lines: list[bytes] = []
@@ -128,30 +192,31 @@ class _Walk:
     # -- module ---------------------------------------------------------------------------
 
     def module(self, *, docstring: bool = True, recover: bool = True) -> None:
-        rules = self.rules
         children = self.root.children
+        comment = self.kinds.comment
         start = 0
         for index, child in enumerate(children):
             if not docstring:
                 break
-            if child.type == rules.comment:
+            if child.kind_id in comment:
                 continue
             if self._docstring(child) is not None:
                 start = index + 1
                 if self.curated:
                     self.lines.append(self._indent_of(child, b"") + self._text(child))
             break
+        broken = recover and self.root.has_error
         lines = self.lines
         prev_kind: str | None = "docstring" if lines else None
         prev_multi = False
         prev_end = 0
         for child in children[start:]:
             mark = len(lines)
-            segments = self._segments(child) if recover and child.has_error else None
+            segments = self._segments(child) if broken and child.has_error else None
             if segments:
                 kind = self._recover(segments)
             else:
-                kind = self.statement(child, b"", in_class=False)
+                kind = self.statement(child, b"")
             if kind is None:
                 continue
             # Blank lines only at module level: around definitions and multi-line items, and
@@ -175,12 +240,12 @@ class _Walk:
         bracket does it); every line that starts at column 0 with a statement (not inside a
         string) begins a piece that can be parsed on its own.
         """
-        src = self.src
         cuts = [node.start_byte]
-        for match in _TOP_LEVEL_START.finditer(src, node.start_byte + 1, node.end_byte):
+        string_parts = self.kinds.string_parts
+        for match in _TOP_LEVEL_START.finditer(self.src, node.start_byte + 1, node.end_byte):
             position = match.start()
             found = self.root.descendant_for_byte_range(position, position + 1)
-            if found is not None and found.type in self.rules.string_parts:
+            if found is not None and found.kind_id in string_parts:
                 continue
             cuts.append(position)
         if len(cuts) == 1:
@@ -194,7 +259,8 @@ class _Walk:
         mark = len(lines)
         for start, end in segments:
             piece = self.src[start:end]
-            walk = _Walk(piece, self.rules, curated=self.curated, root=parse(piece, self.rules).root_node)
+            root = parse(piece, self.rules).root_node
+            walk = _Walk(piece, self.rules, curated=self.curated, root=root)
             walk.module(docstring=False, recover=False)
             if walk.lines:
                 if len(lines) > mark:
@@ -204,61 +270,89 @@ class _Walk:
 
     # -- statements -----------------------------------------------------------------------
 
-    def statement(self, node: Node, indent: bytes, *, in_class: bool) -> str | None:
+    def statement(self, node: Node, indent: bytes) -> str | None:
         """Append what a view keeps of one statement; its kind ("import", "assignment", "def"),
         or None when the view drops it."""
-        rules = self.rules
-        kind = node.type
-        if kind in rules.verbatim_statements or (
-            kind == rules.expression_statement and self._is_assignment(node)
+        kinds = self.kinds
+        kind = node.kind_id
+        if kind in kinds.definitions:
+            return "def" if self.definition(node, indent) else None
+        if kind in kinds.verbatim or (
+            kind in kinds.expression_statement and self._is_assignment(node)
         ):
             if node.has_error:
                 return None
             self.lines.append(self._indent_of(node, indent) + self._text(node))
-            return "import" if kind in rules.imports else "assignment"
-        if kind in rules.functions or kind in rules.classes or kind == rules.decorated:
-            return "def" if self.definition(node, indent) else None
-        if kind in rules.compound_statements:
-            return "def" if self.compound(node, indent, in_class=in_class) else None
+            return "import" if kind in kinds.imports else "assignment"
+        if kind in kinds.compound:
+            return "def" if self.compound(node, indent) else None
         if node.is_error:
             # tree-sitter wraps what it could not fit in ERROR nodes; whole statements often
             # survive inside, so salvage them.
             mark = len(self.lines)
             for child in node.children:
-                self.statement(child, indent, in_class=in_class)
+                self.statement(child, indent)
             return "def" if len(self.lines) > mark else None
         return None
 
     def _is_assignment(self, node: Node) -> bool:
         expression = node.named_child(0)
-        return expression is not None and expression.type in self.rules.assignments
+        return expression is not None and expression.kind_id in self.kinds.assignments
 
     # -- definitions ----------------------------------------------------------------------
 
     def definition(self, node: Node, indent: bytes) -> bool:
-        rules = self.rules
-        if node.type == rules.decorated:
-            found = node.child_by_field_name("definition")
+        kinds = self.kinds
+        if node.kind_id in kinds.decorated:
+            found = node.child_by_field_id(kinds.definition_field)
             if found is None:
                 return False
             definition = found
         else:
             definition = node
-        colon, body = self._colon_and_block(definition)
-        if colon is None or body is None:
-            return False
-        if node.has_error and self._header_broken(node, definition, colon):
-            return False
-        own = self._indent_of(node, indent)
-        header = self.src[node.start_byte : colon.end_byte]
-        if definition.type in rules.classes:
+        src = self.src
+        header_end = -1
+        body: Node | None = None
+        if definition.kind_id in kinds.functions and not node.has_error:
+            # The fast way to the header's end: the colon is the first one after the return
+            # annotation (or the parameters); only blanks or a line continuation sit between.
+            for field in kinds.function_header_fields:
+                last = definition.child_by_field_id(field)
+                if last is not None:
+                    body = definition.child_by_field_id(kinds.body_field)
+                    if body is not None:
+                        colon_at = src.find(kinds.header_end_bytes, last.end_byte, body.start_byte)
+                        if colon_at >= 0:
+                            header_end = colon_at + len(kinds.header_end_bytes)
+                    break
+        if header_end < 0:
+            colon, body = self._colon_and_block(definition)
+            if colon is None or body is None:
+                return False
+            if node.has_error and self._header_broken(node, definition, colon):
+                return False
+            header_end = colon.end_byte
+        assert body is not None
+        start = node.start_byte
+        # The usual case, checked without a search: the node starts a line at `indent`.
+        if start > len(indent) and src[start - len(indent) - 1 : start] == b"\n" + indent:
+            own = indent
+        else:
+            own = self._indent_of(node, indent)
+        header = src[start:header_end]
+        if definition.kind_id in kinds.classes:
             self._class(own, header, body)
             return True
-        if self.curated and not body.has_error and self._is_hot(node, definition, colon):
-            self.lines.append(own + self._text(node))
+        if self.curated and not body.has_error and self._is_hot(node, definition, header_end):
+            self.lines.append(own + src[start : node.end_byte])
             return True
-        first = self._first_statement(body)
-        doc = self._docstring_line(first) if first is not None else None
+        doc = None
+        body_start = body.start_byte
+        # A docstring needs a string first; one byte rules most bodies out without a node.
+        if body_start < len(src) and src[body_start] in _STRING_STARTS:
+            first = self._first_statement(body)
+            if first is not None and first.kind_id in kinds.expression_statement:
+                doc = self._docstring_line(first)
         if doc is None:
             # A body that is already just the placeholder (an overload, a protocol method) hides
             # nothing, so it is not marked as hidden.
@@ -267,8 +361,7 @@ class _Walk:
                 placeholder = self.rules.body_placeholder
             self.lines.append(own + header + b" " + placeholder)
         else:
-            assert first is not None
-            body_indent = self._block_indent(first, own)
+            body_indent = self._indent_at(body_start, own)
             self.lines += (own + header, body_indent + doc, body_indent + self.placeholder)
         return True
 
@@ -290,17 +383,18 @@ class _Walk:
                 doc = self._docstring_line(first)
                 if doc is not None:
                     lines.append(body_indent + doc)
+        statement = self.statement
         for child in body.children:
             if child.start_byte != skip:
-                self.statement(child, body_indent, in_class=True)
+                statement(child, body_indent)
         if len(lines) == mark:
             lines[-1] = own + header + b" " + self.rules.body_placeholder
 
     def _header_broken(self, node: Node, definition: Node, colon: Node) -> bool:
         """Whether an error sits in the decorators or the signature (not the body)."""
-        if node is not definition:
+        if node.kind_id in self.kinds.decorated:
             for child in node.children:
-                if child.type == self.rules.decorator and child.has_error:
+                if child.kind_id in self.kinds.decorator and child.has_error:
                     return True
         for child in definition.children:
             if child == colon:
@@ -311,21 +405,21 @@ class _Walk:
 
     # -- if / try / with ------------------------------------------------------------------
 
-    def compound(self, node: Node, indent: bytes, *, in_class: bool) -> bool:
+    def compound(self, node: Node, indent: bytes) -> bool:
         """Keep a block-structured statement when any branch keeps something.
 
         Every header line (`if`, `elif`, `else`, `try`, `except`, `finally`, `with`) stays so the
         view still parses; a branch left empty gets the placeholder.
         """
-        rules = self.rules
-        if node.type == rules.if_statement and self._is_entry_point(node):
+        kinds = self.kinds
+        if node.kind_id in kinds.if_statement and self._is_entry_point(node):
             return False
         colon, block = self._colon_and_block(node)
         if colon is None or block is None:
             return False
         branches = [(node, colon, block)]
         for clause in node.children:
-            if clause.type in rules.continuation_clauses:
+            if clause.kind_id in kinds.clauses:
                 clause_colon, clause_block = self._colon_and_block(clause)
                 if clause_colon is None or clause_block is None:
                     return False
@@ -344,10 +438,13 @@ class _Walk:
         for owner, owner_colon, owner_block in branches:
             lines.append(own + self.src[owner.start_byte : owner_colon.end_byte])
             first = self._first_statement(owner_block)
-            body_indent = self._block_indent(first, own) if first is not None else own + self._unit(own)
+            if first is not None:
+                body_indent = self._block_indent(first, own)
+            else:
+                body_indent = own + self._unit(own)
             branch_mark = len(lines)
             for child in owner_block.children:
-                self.statement(child, body_indent, in_class=in_class)
+                self.statement(child, body_indent)
             if len(lines) == branch_mark:
                 lines.append(body_indent + self.rules.body_placeholder)
             else:
@@ -357,9 +454,10 @@ class _Walk:
         return kept
 
     def _is_entry_point(self, node: Node) -> bool:
-        if node.child_by_field_name("alternative") is not None:
+        kinds = self.kinds
+        if node.child_by_field_id(kinds.if_alternative_field) is not None:
             return False
-        condition = node.child_by_field_name("condition")
+        condition = node.child_by_field_id(kinds.if_condition_field)
         if condition is None:
             return False
         text = b"".join(self._text(condition).split()).replace(b"'", b'"')
@@ -367,18 +465,18 @@ class _Walk:
 
     # -- hot bodies -----------------------------------------------------------------------
 
-    def _is_hot(self, node: Node, definition: Node, colon: Node) -> bool:
+    def _is_hot(self, node: Node, definition: Node, header_end: int) -> bool:
         """A `@...core_logic` decorator, or a hot-marker comment directly above the definition
         (its decorators or its `def` line) or trailing on the `def` line or the colon line."""
         rules = self.rules
         src = self.src
-        if node is not definition:
+        if node.kind_id in self.kinds.decorated:
             for child in node.children:
-                if child.type == rules.decorator and self._is_hot_decorator(child):
+                if child.kind_id in self.kinds.decorator and self._is_hot_decorator(child):
                     return True
         start = self._line_start(node.start_byte)
         region_start = self._line_start(start - 1) if start > 0 else 0
-        colon_line_end = self._line_end(colon.end_byte)
+        colon_line_end = self._line_end(header_end)
         # Cheap rejection first: most definitions have no marker anywhere near them.
         if src.find(rules.hot_marker, region_start, colon_line_end) < 0:
             return False
@@ -392,17 +490,17 @@ class _Walk:
         def_end = self._line_end(definition.start_byte)
         if self._trailing_comment_is_hot(definition.start_byte, def_end):
             return True
-        colon_start = self._line_start(colon.start_byte)
+        colon_start = self._line_start(header_end - 1)
         return colon_start > def_start and self._trailing_comment_is_hot(
-            colon.end_byte, colon_line_end
+            header_end, colon_line_end
         )
 
     def _is_hot_decorator(self, decorator: Node) -> bool:
         expression = decorator.named_child(0)
         if expression is None:
             return False
-        if expression.type == "call":
-            function = expression.child_by_field_name("function")
+        if expression.kind_id in self.kinds.call:
+            function = expression.child_by_field_id(self.kinds.call_function_field)
             if function is None:
                 return False
             expression = function
@@ -420,16 +518,18 @@ class _Walk:
         sign = self.rules.comment_sign
         position = self.src.find(sign, start, end)
         while position >= 0:
-            found = self.root.descendant_for_byte_range(position, position + 1)
-            if found is not None and found.type == self.rules.comment:
+            if self._is_comment_at(position):
                 return self._comment_is_hot(position, end)
             position = self.src.find(sign, position + 1, end)
         return False
 
+    def _is_comment_at(self, position: int) -> bool:
+        found = self.root.descendant_for_byte_range(position, position + 1)
+        return found is not None and found.kind_id in self.kinds.comment
+
     def _comment_is_hot(self, position: int, end: int) -> bool:
         # Confirm with the tree that the sign opens a comment (not, say, a line of a string).
-        found = self.root.descendant_for_byte_range(position, position + 1)
-        if found is None or found.type != self.rules.comment:
+        if not self._is_comment_at(position):
             return False
         text = self.src[position + len(self.rules.comment_sign) : end].strip()
         return text.startswith(self.rules.hot_marker)
@@ -438,34 +538,44 @@ class _Walk:
 
     def _docstring(self, statement: Node) -> Node | None:
         """The string node when `statement` is a bare string that can be a docstring."""
-        rules = self.rules
-        if statement.type != rules.expression_statement or statement.named_child_count != 1:
+        kinds = self.kinds
+        if statement.kind_id not in kinds.expression_statement:
+            return None
+        if statement.named_child_count != 1:
             return None
         string = statement.named_child(0)
-        if string is None or string.type != rules.string or string.has_error:
+        if string is None or string.kind_id not in kinds.string or string.has_error:
             return None
         opener = string.child(0)
         if opener is None:
             return None
-        prefix = self._text(opener).rstrip(b"'\"").lower()
-        for letter in rules.non_docstring_prefixes:
-            if letter in prefix:
-                return None
-        return string
+        quote = self._text(opener).lstrip(self.rules.docstring_prefixes)
+        return string if quote[:1] in _QUOTES else None
 
     def _docstring_line(self, statement: Node) -> bytes | None:
-        """The docstring's first non-blank line, re-quoted with its own quotes and prefix."""
-        string = self._docstring(statement)
-        if string is None:
+        """The docstring's first non-blank line, re-quoted with its own quotes and prefix.
+
+        Written for speed (most functions start with a docstring); `_docstring` is the same
+        test, spelled plainly."""
+        if statement.named_child_count != 1:
+            return None
+        string = statement.named_child(0)
+        if string is None or string.kind_id not in self.kinds.string or string.has_error:
+            return None
+        count = string.child_count
+        if count < 2:
             return None
         opener = string.child(0)
-        closer = string.child(string.child_count - 1)
-        if opener is None or closer is None or opener == closer:
+        closer = string.child(count - 1)
+        if opener is None or closer is None:
             return None
-        opening = self._text(opener)
-        quote = opening.lstrip(b"rRuU")
         src = self.src
-        position, end = opener.end_byte, closer.start_byte
+        position = opener.end_byte
+        opening = src[opener.start_byte : position]
+        quote = opening.lstrip(self.rules.docstring_prefixes)
+        if quote[:1] not in _QUOTES:
+            return None  # a bytes or f-string prefix: not a docstring
+        end = closer.start_byte
         line = b""
         while position < end:
             newline = src.find(b"\n", position, end)
@@ -486,22 +596,22 @@ class _Walk:
     # -- layout helpers -------------------------------------------------------------------
 
     def _first_statement(self, block: Node) -> Node | None:
-        comment = self.rules.comment
+        comment = self.kinds.comment
         for index in range(block.named_child_count):
             child = block.named_child(index)
-            if child is not None and child.type != comment:
+            if child is not None and child.kind_id not in comment:
                 return child
         return None
 
     def _colon_and_block(self, node: Node) -> tuple[Node | None, Node | None]:
         """The `:` that ends a header and the block it opens (the first block child)."""
         colon = None
-        block_type = self.rules.block
+        header_end, block = self.kinds.header_end, self.kinds.block
         for child in node.children:
-            kind = child.type
-            if kind == ":":
+            kind = child.kind_id
+            if kind in header_end:
                 colon = child
-            elif kind == block_type:
+            elif kind in block:
                 return colon, child
         return colon, None
 
@@ -516,11 +626,18 @@ class _Walk:
         """The indentation of a block whose first statement is `first`, exactly as written when
         that statement starts a line; one unit deeper than the parent when it follows the
         header on the same line."""
-        start = first.start_byte
-        prefix = self.src[self._line_start(start) : start]
+        return self._indent_at(first.start_byte, parent_indent)
+
+    def _indent_at(self, start: int, parent_indent: bytes) -> bytes:
+        src = self.src
+        deeper = parent_indent + self._unit(parent_indent)
+        # The usual case, checked without a search: one unit deeper than the parent.
+        if src[start - len(deeper) - 1 : start] == b"\n" + deeper:
+            return deeper
+        prefix = src[self._line_start(start) : start]
         if not prefix.strip():
             return prefix
-        return parent_indent + self._unit(parent_indent)
+        return deeper
 
     def _unit(self, parent_indent: bytes) -> bytes:
         # Mixing a tab-indented parent with space-indented children can be a TabError.

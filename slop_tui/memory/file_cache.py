@@ -34,7 +34,7 @@ from typing import Literal
 
 import msgspec
 
-from slop_tui.memory.ast_views import BuiltView, SyntaxProblem, build_view
+from slop_tui.memory.ast_views import SyntaxProblem, build_view
 from slop_tui.memory.languages import LanguageRules, rules_for_path
 
 ViewKind = Literal["raw", "skeleton", "curated"]
@@ -44,6 +44,7 @@ VIEW_KINDS: tuple[ViewKind, ...] = ("raw", "skeleton", "curated")
 RACY_WINDOW_NS = 2_000_000_000
 
 _UTF8_BOM = codecs.BOM_UTF8
+_MAX_REMEMBERED_KEYS = 100_000
 
 
 class ViewError(Exception):
@@ -82,7 +83,7 @@ class _Entry:
         self.source = source  # UTF-8, what the parser sees
         self.text = text
         self.rules = rules
-        self.views: dict[str, BuiltView] = {}
+        self.views: dict[str, FileView] = {}
 
 
 def _is_racy(mtime_ns: int) -> bool:
@@ -141,6 +142,7 @@ class FileCache:
 
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}
+        self._keys: dict[str, str] = {}  # absolute path as given -> normalized key
         self._lock = threading.Lock()
         self.counters = CacheCounters()
 
@@ -148,20 +150,48 @@ class FileCache:
 
     def get_view(self, path: str | os.PathLike[str], kind: ViewKind) -> FileView:
         """A view with its source's size and first syntax problem (for `slop view`)."""
+        shown = os.fspath(path)
+        absolute = self._keys.get(shown) or self._key(shown)
+        try:
+            info = os.stat(absolute)
+        except OSError as exc:
+            raise self._stat_failed(absolute, shown, exc) from None
+        entry = self._entries.get(absolute)
+        stat_matches = (
+            entry is not None
+            and entry.size == info.st_size
+            and entry.mtime_ns == info.st_mtime_ns
+            and not entry.racy
+        )
+        # The fast path, a stat and a dict lookup: it is most of what the cache is for.
+        if stat_matches:
+            assert entry is not None
+            view = entry.views.get(kind)
+            if view is not None:
+                self.counters.stat_hits += 1
+                return view
         if kind not in VIEW_KINDS:
             raise ValueError(f"unknown view kind {kind!r}; expected one of {VIEW_KINDS}")
-        shown = os.fspath(path)
-        absolute = os.path.abspath(shown)
-        entry = self._fresh_entry(absolute, shown)
+        if stat_matches:
+            assert entry is not None
+            self.counters.stat_hits += 1
+        else:
+            entry = self._refresh(absolute, shown, info, entry)
+        view = entry.views.get(kind)
+        if view is None:
+            view = self._build(absolute, entry, kind)
+        return view
+
+    def _build(self, absolute: str, entry: _Entry, kind: ViewKind) -> FileView:
+        size = len(entry.source)
         if kind == "raw" or entry.rules is None:
-            return FileView(absolute, kind, entry.text, len(entry.source))
-        built = entry.views.get(kind)
-        if built is None:
+            view = FileView(absolute, kind, entry.text, size)
+        else:
             built = build_view(entry.source, kind, entry.rules)
-            with self._lock:
-                self.counters.parses += 1
-                entry.views[kind] = built
-        return FileView(absolute, kind, built.text, len(entry.source), built.syntax_problem)
+            self.counters.parses += 1
+            view = FileView(absolute, kind, built.text, size, built.syntax_problem)
+        entry.views[kind] = view
+        return view
 
     def get_skeleton_view(self, path: str | os.PathLike[str]) -> str:
         return self.get_view(path, "skeleton").text
@@ -178,7 +208,7 @@ class FileCache:
         """Forget these files; the next lookup reads and parses them again."""
         with self._lock:
             for path in paths:
-                self._entries.pop(os.path.abspath(os.fspath(path)), None)
+                self._entries.pop(self._key(os.fspath(path)), None)
 
     def rebuild(self, paths: Iterable[str | os.PathLike[str]]) -> list[str]:
         """Forget these files and build their skeleton and curated views now (the stub
@@ -195,6 +225,17 @@ class FileCache:
                 continue
         return rebuilt
 
+    def _key(self, path: str) -> str:
+        """The cache key of a path: its absolute, normalized form. An absolute path's key does
+        not depend on the working directory, so it is remembered (a lookup then skips
+        `abspath`); a relative one is resolved every time."""
+        key = os.path.abspath(path)
+        if os.path.isabs(path):
+            if len(self._keys) >= _MAX_REMEMBERED_KEYS:
+                self._keys.clear()
+            self._keys[path] = key
+        return key
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -202,28 +243,21 @@ class FileCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _fresh_entry(self, absolute: str, shown: str) -> _Entry:
-        try:
-            info = os.stat(absolute)
-        except FileNotFoundError:
+    def _stat_failed(self, absolute: str, shown: str, exc: OSError) -> ViewError:
+        if isinstance(exc, FileNotFoundError):
             self.invalidate([absolute])
-            raise ViewError(f"{shown}: no such file") from None
-        except OSError as exc:
-            raise ViewError(f"{shown}: cannot read it ({exc.strerror})") from None
+            return ViewError(f"{shown}: no such file")
+        return ViewError(f"{shown}: cannot read it ({exc.strerror})")
+
+    def _refresh(
+        self, absolute: str, shown: str, info: os.stat_result, entry: _Entry | None
+    ) -> _Entry:
+        """The entry for a file whose stat did not match: read and hash it; keep the old entry
+        (and its views) when the bytes are the same, else decode them into a new one."""
         if stat.S_ISDIR(info.st_mode):
             raise ViewError(f"{shown}: is a directory, not a file")
         if not stat.S_ISREG(info.st_mode):
             raise ViewError(f"{shown}: not a regular file")
-        entry = self._entries.get(absolute)
-        if (
-            entry is not None
-            and entry.size == info.st_size
-            and entry.mtime_ns == info.st_mtime_ns
-            and not entry.racy
-        ):
-            with self._lock:
-                self.counters.stat_hits += 1
-            return entry
         try:
             with open(absolute, "rb") as handle:
                 data = handle.read()

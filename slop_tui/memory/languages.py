@@ -27,6 +27,8 @@ class LanguageRules:
     load_grammar: Callable[[], object]
     comment: str
     block: str
+    # The (anonymous) token that ends a block header: `def f():`, `if x:`, `else:`.
+    header_end: str
     # Statements kept verbatim wherever the walker keeps things (module and class level), and
     # which of them are imports (a view groups those together).
     verbatim_statements: frozenset[str]
@@ -35,9 +37,20 @@ class LanguageRules:
     expression_statement: str
     assignments: frozenset[str]
     functions: frozenset[str]
+    # A function header ends with the `header_end` token that follows the first of these
+    # fields the definition has (its return annotation, else its parameters); the walk finds
+    # that token by a byte search instead of visiting every child of the definition.
+    function_header_fields: tuple[str, ...]
+    # The field of a function or class that holds its body block.
+    body_field: str
     classes: frozenset[str]
     decorated: str
     decorator: str
+    # The field of a decorated definition that holds the definition.
+    decorated_definition_field: str
+    # A call (`@name(...)` decorators), and its field holding what is called.
+    call: str
+    call_function_field: str
     # Compound statements whose block structure a view keeps (platform switches, import
     # fallbacks), and the clauses that continue them (`elif`, `except`, `finally`, ...).
     compound_statements: frozenset[str]
@@ -45,12 +58,15 @@ class LanguageRules:
     # The `if` statement, and its condition text (whitespace and quote style removed) that marks
     # a script entry point a view may drop.
     if_statement: str
+    if_condition_field: str
+    if_alternative_field: str
     entry_point_conditions: frozenset[bytes]
     string: str
     # Node types found inside a string literal (a column-0 line there starts no statement).
     string_parts: frozenset[str]
-    # String prefixes (lower case) that stop a leading string from being a docstring.
-    non_docstring_prefixes: bytes
+    # The string prefixes a docstring may have (any other prefix, bytes or f-string, makes a
+    # leading string something else); a re-quoted docstring line keeps its prefix.
+    docstring_prefixes: bytes
     body_placeholder: bytes
     hidden_placeholder: bytes
     # A comment whose text (after the comment sign and blanks) starts with this marks a hot body.
@@ -76,6 +92,7 @@ PYTHON = LanguageRules(
     load_grammar=_python_grammar,
     comment="comment",
     block="block",
+    header_end=":",
     verbatim_statements=frozenset(
         {
             "import_statement",
@@ -88,20 +105,27 @@ PYTHON = LanguageRules(
     expression_statement="expression_statement",
     assignments=frozenset({"assignment", "augmented_assignment"}),
     functions=frozenset({"function_definition"}),
+    function_header_fields=("return_type", "parameters"),
+    body_field="body",
     classes=frozenset({"class_definition"}),
     decorated="decorated_definition",
     decorator="decorator",
+    decorated_definition_field="definition",
+    call="call",
+    call_function_field="function",
     compound_statements=frozenset({"if_statement", "try_statement", "with_statement"}),
     continuation_clauses=frozenset(
         {"elif_clause", "else_clause", "except_clause", "except_group_clause", "finally_clause"}
     ),
     if_statement="if_statement",
+    if_condition_field="condition",
+    if_alternative_field="alternative",
     entry_point_conditions=frozenset({b'__name__=="__main__"', b'"__main__"==__name__'}),
     string="string",
     string_parts=frozenset(
         {"string", "string_start", "string_content", "string_end", "escape_sequence"}
     ),
-    non_docstring_prefixes=b"bft",
+    docstring_prefixes=b"rRuU",
     body_placeholder=b"...",
     hidden_placeholder=b"... # Hidden",
     hot_marker=b"[HOT]",

@@ -182,3 +182,17 @@ def test_unknown_view_kind_is_a_programming_error(tmp_path: Path) -> None:
     write(tmp_path / "a.py", "x = 1\n")
     with pytest.raises(ValueError, match="unknown view kind"):
         FileCache().get_view(tmp_path / "a.py", "summary")  # type: ignore[arg-type]
+
+
+def test_unnormalized_paths_share_the_entry_and_its_invalidation(tmp_path: Path) -> None:
+    path = tmp_path / "a.py"
+    write(path, "def one(): pass\n")
+    cache = FileCache()
+    dotted = f"{tmp_path}/./sub/../a.py"
+    (tmp_path / "sub").mkdir()
+    assert cache.get_skeleton_view(dotted) == "def one(): ...\n"
+    assert cache.get_skeleton_view(path) == "def one(): ...\n"
+    assert len(cache) == 1
+    write(path, "def two(): pass\n")  # same size and mtime: only invalidation can tell
+    cache.invalidate([dotted])
+    assert cache.get_skeleton_view(path) == "def two(): ...\n"
