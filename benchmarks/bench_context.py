@@ -40,6 +40,7 @@ from slop_tui.demo import copy_sample_repo, demo_paths  # noqa: E402
 from slop_tui.memory.file_cache import FileCache  # noqa: E402
 from slop_tui.models import (  # noqa: E402
     HintGiven,
+    RunCommandArgs,
     Ticket,
     TicketState,
     Tier,
@@ -148,9 +149,7 @@ async def failed_command_costs(workdir: Path) -> list[tuple[int, int, int, int, 
     """Per trace length: (frames, output lines, raw tokens, shown without QA, with a model's
     hint, with the fallback hint)."""
     executor = ToolExecutor(workdir, command_timeout_s=60)
-    from slop_tui.models import RunCommandArgs
-
-    answer = "Line 2003 of deep.py uses undefined_name; define it or pass the value in as a parameter."
+    answer = "deep.py uses undefined_name in its deepest function; define it or pass the value in as a parameter."
     rows = []
     for frames in TRACE_FRAMES:
         (workdir / "deep.py").write_text(deep_script(frames))
@@ -201,7 +200,7 @@ def main() -> int:
         print(f"   {'':<12} ({views})")
     ratio = total_c / total_r
     print(f"   {'all':<12} {total_c:>8,} {total_r:>8,} {ratio:6.1%}   {files_c:>14,} {files_r:>7,} {files_c / files_r:6.1%}")
-    print(f"   (the fixed part of every context, system prompt and ticket text, is in both columns)")
+    print("   (the fixed part of every context, system prompt and ticket text, is in both columns)")
     verdict = "met" if ratio <= CONTEXT_TARGET else "MISSED"
     print(f"   target: whole contexts with curated views <= {CONTEXT_TARGET:.0%} of raw: {ratio:.1%}, {verdict}")
     if ratio > CONTEXT_TARGET:

@@ -21,6 +21,7 @@ from slop_tui.memory.file_cache import FileCache, ViewError
 from slop_tui.models import Archetype, Ticket
 from slop_tui.tokens import estimate_tokens
 
+ViewKind = Literal["raw", "curated", "skeleton"]
 ViewUsed = Literal["raw", "curated", "skeleton", "new", "omitted"]
 Role = Literal["target", "import", "mentioned"]
 
@@ -208,16 +209,16 @@ def assemble_context(
     targets: list[str] = []
     sources: dict[str, str] = {}
 
-    def view_of(rel: str, kind: str) -> tuple[str, str]:
+    def view_of(rel: str, kind: ViewKind) -> tuple[str, str]:
         path = root / rel
         if kind == "raw":
             return file_cache.get_raw_view(path), ""
-        view = file_cache.get_view(path, "curated" if kind == "curated" else "skeleton")
+        view = file_cache.get_view(path, kind)
         problem = view.syntax_problem
         note = f"syntax problem at line {problem.line}: best-effort view" if problem is not None else ""
         return view.text, note
 
-    def try_add(rel: str, role: Role, kinds: Iterable[str]) -> None:
+    def try_add(rel: str, role: Role, kinds: Iterable[ViewKind]) -> None:
         nonlocal used
         for kind in kinds:
             try:
@@ -226,13 +227,13 @@ def assemble_context(
                 files.append(ContextFile(path=rel, role=role, view="omitted", tokens=0, note=str(exc)))
                 omitted.append(f"{rel} ({exc})")
                 return
-            shown_kind = kind if rel.endswith(".py") else "raw"
+            shown_kind: ViewKind = kind if rel.endswith(".py") else "raw"
             block = _block(rel, role, shown_kind, text)
             cost = estimate_tokens(block)
             if used + cost <= budget:
                 used += cost
                 blocks.append(block)
-                files.append(ContextFile(path=rel, role=role, view=shown_kind, tokens=cost, note=note))  # type: ignore[arg-type]
+                files.append(ContextFile(path=rel, role=role, view=shown_kind, tokens=cost, note=note))
                 return
         files.append(ContextFile(path=rel, role=role, view="omitted", tokens=0, note="over the context budget"))
         omitted.append(f"{rel} (over the context budget)")
@@ -240,6 +241,13 @@ def assemble_context(
     for raw_target in ticket.target_files:
         rel = _inside(root, root / raw_target)
         if rel is None:
+            try:
+                (root / raw_target).resolve().relative_to(root)
+            except (OSError, ValueError, RuntimeError):
+                note = "outside the repository: the file tools refuse it"
+                files.append(ContextFile(path=raw_target, role="target", view="omitted", tokens=0, note=note))
+                omitted.append(f"{raw_target} ({note})")
+                continue
             files.append(ContextFile(path=raw_target, role="target", view="new", tokens=0))
             blocks.append(f"\n### {raw_target} (target): does not exist yet\n")
             continue

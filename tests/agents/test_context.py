@@ -106,6 +106,15 @@ def test_a_file_with_syntax_errors_gets_a_best_effort_view(tmp_path: Path) -> No
     assert "def good():" in user
 
 
+def test_a_target_outside_the_repository_is_named_not_read(tmp_path: Path) -> None:
+    root = make(tmp_path)
+    (tmp_path / "secret.py").write_text("TOKEN = 'x'\n")
+    ticket = Ticket(id="t1", title="x", target_files=["../secret.py"])
+    _, user, report = assemble_context(ticket, root, FileCache(), budget=12000)
+    assert [(f.path, f.view) for f in report.files] == [("../secret.py", "omitted")]
+    assert "TOKEN" not in user and "../secret.py (outside the repository" in user
+
+
 def test_mentioned_files_must_exist_inside_the_repository(tmp_path: Path) -> None:
     root = make(tmp_path).resolve()
     ticket = Ticket(id="t", title="t", description="pkg/util.py, ../escape.py, missing.py, /etc/x.py")
