@@ -133,6 +133,54 @@ class _SessionClutch:
         return await self.base.decide(proposal)
 
 
+class _Checkpoints:
+    """State checkpoints written off the event loop: the newest state, one write at a time.
+
+    The event log is the truth (every event is fsynced before it is acknowledged, and loading
+    rolls the checkpoint forward with the events after it); a checkpoint only spares a replay.
+    Written in the loop, each ticket move cost a temporary file, two fsyncs and a rename (about
+    8 ms on a real disk), during which no worker made progress. Here a move asks for a
+    checkpoint; one writer thread writes a snapshot of the newest state, and moves that come
+    faster than the disk are folded into its next write. `flush` waits for the writer and
+    writes the last state before a run returns, stops or closes.
+
+    The writer has a `Store` of its own: the event log's lock is never held by a checkpoint.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._pending: SessionState | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
+
+    def request(self, state: SessionState) -> None:
+        # A snapshot taken now, in the loop: the writer never sees a state being changed.
+        self._pending = msgspec.json.decode(msgspec.json.encode(state), type=SessionState)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._write(), name="checkpoint")
+
+    async def _write(self) -> None:
+        while self._pending is not None:
+            state, self._pending = self._pending, None
+            try:
+                await asyncio.to_thread(self._store.save_state, state)
+            except Exception as exc:  # reported by `flush`; the log still has every event
+                self._error = exc
+
+    async def flush(self, state: SessionState | None) -> None:
+        """Wait for the writer; then write `state` (if given) in this thread, last."""
+        self._pending = None
+        task = self._task
+        if task is not None and not task.done():
+            await asyncio.shield(task)
+        self._task = None
+        if state is not None:
+            self._store.save_state(state)
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+
 class Session:
     """One repository's run: planning, review, dispatch, resume, undo."""
 
@@ -159,6 +207,7 @@ class Session:
         self._providers: dict[Tier, Provider] = {}
         secrets = [key for key in config.keys.values()]
         self.store = Store(self.repo_root, secrets=secrets)
+        self._checkpoints = _Checkpoints(Store(self.repo_root, secrets=secrets))
         self.bus = EventBus(self.store)
         self.state = SessionState(run_id="", prompt="")
         self.ledger = UsageLedger()
@@ -181,7 +230,6 @@ class Session:
         )
         self._deps: WorkerDeps | None = None
         self._ticket_usage: dict[str, Usage] = {}
-        self._dispatching = False
 
     # -- providers ------------------------------------------------------------------------
 
@@ -220,7 +268,7 @@ class Session:
         self.resolver.observe(logged)
         if isinstance(logged, RunStarted):
             self.state = apply_event(None, logged) or self.state
-            self.store.save_state(self.state)
+            self._checkpoints.request(self.state)
             return logged
         apply_event(self.state, logged, self.store.warnings)
         if isinstance(logged, UsageUpdated) and logged.ticket_id is not None:
@@ -234,8 +282,10 @@ class Session:
                 pass
             else:
                 ticket.usage = total
-        if isinstance(logged, (TicketStateChanged, PlanAccepted, RunFinished)):
-            self.store.save_state(self.state)
+        if isinstance(logged, RunFinished):
+            await self._checkpoints.flush(self.state)
+        elif isinstance(logged, (TicketStateChanged, PlanAccepted)):
+            self._checkpoints.request(self.state)
         return logged
 
     # -- controls (the TUI calls these while a run goes on) -------------------------------
@@ -388,6 +438,7 @@ class Session:
         """Plan, review and dispatch a new run. The previous run in `.slop/` is archived."""
         if not prompt.strip():
             raise SlopError("the request is empty; say what should be done")
+        await self._checkpoints.flush(None)  # nothing of an earlier run lands after the archive
         self.store.archive_run()
         self._ticket_usage = {}
         await self.emit(RunStarted(run_id=uuid.uuid4().hex[:12], prompt=prompt))
@@ -422,19 +473,17 @@ class Session:
 
     async def _dispatch_all(self) -> RunSummary:
         self._worker_deps()
-        self._dispatching = True
         try:
             for track in self.state.tracks:
                 if all(t.is_final for t in track.tickets):
                     continue
                 await self.dispatcher.run_track(track)
         except asyncio.CancelledError:
-            # The dispatcher has interrupted the running tickets (their moves are logged and
-            # checkpointed); a resume runs them again. The run is not finished.
-            self.store.save_state(self.state)
+            # The dispatcher has interrupted the running tickets (their moves are logged);
+            # the checkpoint says so too before the run stops. The run is not finished: a
+            # resume runs them again.
+            await self._checkpoints.flush(self.state)
             raise
-        finally:
-            self._dispatching = False
         return await self._finish()
 
     def summary(self, message: str = "") -> RunSummary:
@@ -478,7 +527,10 @@ class Session:
         await self.resolver.ticket_done(ticket, track)
 
     async def close(self) -> None:
-        """Close the bus (subscribers get None), the providers' clients and the log."""
+        """Write the last checkpoint, close the bus (subscribers get None), the providers'
+        clients and the log."""
+        if self.state.run_id:
+            await self._checkpoints.flush(self.state)
         await self.bus.close()
         for provider in list(self._providers.values()):
             try:
