@@ -32,6 +32,7 @@ from slop_tui.errors import SlopError
 from slop_tui.models import (
     AnyEvent,
     ErrorRaised,
+    FileChanged,
     PlanAccepted,
     RunFinished,
     RunStarted,
@@ -43,6 +44,7 @@ from slop_tui.models import (
     Track,
     Usage,
     UsageUpdated,
+    clip_message,
     enc_hook,
 )
 
@@ -347,6 +349,23 @@ def exclude_from_git(repo_root: Path) -> bool:
     return True
 
 
+def _decode_lines(data: bytes) -> tuple[list[AnyEvent], dict[int, str]]:
+    """The events of a log's complete lines, and the corrupt ones: line number -> why.
+
+    The piece after the last newline is empty, or a line that was never acknowledged.
+    """
+    result: list[AnyEvent] = []
+    bad: dict[int, str] = {}
+    for lineno, line in enumerate(data.split(b"\n")[:-1], start=1):
+        if not line.strip():
+            continue
+        try:
+            result.append(_EVENT_DECODER.decode(line))
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            bad[lineno] = str(exc)
+    return result, bad
+
+
 class Store:
     """The `.slop/` directory of one repository. Cheap to create: nothing is touched until used.
 
@@ -362,6 +381,9 @@ class Store:
         self._lock = threading.RLock()
         self._fd: int | None = None
         self._last_seq: int | None = None
+        # The seq of the loaded checkpoint: a log that lost its tail (emptied, cut back,
+        # removed) must not number new events below it, or the next load would skip them.
+        self._seq_floor = 0
         self._prepared = False
         self._secrets: list[tuple[bytes, bytes]] = []
         self.add_secrets(*secrets)
@@ -477,9 +499,17 @@ class Store:
                     f"never acknowledged) and kept it as {aside.name}"
                 )
                 data = data[:keep]
-            self._last_seq = self._last_seq_in(data)
+            try:
+                self._last_seq = self._last_seq_in(data)
+            except StoreError:
+                os.close(fd)
+                self._quarantine_log(data)
+                return self._open_log()
         except BaseException:
-            os.close(fd)
+            try:
+                os.close(fd)
+            except OSError:
+                pass
             raise
         self._fd = fd
         return fd
@@ -522,7 +552,7 @@ class Store:
             fd = self._open_log()
             assert self._last_seq is not None
             previous_seq = event.seq
-            event.seq = self._last_seq + 1
+            event.seq = max(self._last_seq, self._seq_floor) + 1
             try:
                 line = self._encode(event) + b"\n"
             except (TypeError, NotImplementedError) as exc:
@@ -557,17 +587,38 @@ class Store:
             return []
         except OSError as exc:
             raise StoreError(f"{self.events_path}: cannot read: {exc.strerror or exc}") from None
-        lines = data.split(b"\n")
-        # The piece after the last newline is empty, or a line that was never acknowledged.
-        result: list[AnyEvent] = []
-        for lineno, line in enumerate(lines[:-1], start=1):
-            if not line.strip():
-                continue
-            try:
-                result.append(_EVENT_DECODER.decode(line))
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                raise StoreError(f"{self.events_path}:{lineno}: corrupt event ({exc})") from None
+        result, bad = _decode_lines(data)
+        if bad:
+            with self._lock:
+                self._quarantine_log(data)
         return result
+
+    def _quarantine_log(self, data: bytes) -> None:
+        """Keep the whole log aside, then rewrite it with only the events that still decode.
+
+        A corrupt line (a disk error, an editor, a format this version does not know) must not
+        make the rest of the run unreadable: the events around it are still the truth. The
+        unfinished piece after the last newline is dropped too (it was never acknowledged; the
+        copy kept aside still has it).
+        """
+        _, bad = _decode_lines(data)
+        aside = self.root / f"{EVENTS_FILE}.corrupt-{_timestamp()}"
+        atomic_write(aside, data, mode=_PRIVATE)
+        lines = data.split(b"\n")[:-1]
+        kept = b"".join(
+            line + b"\n"
+            for number, line in enumerate(lines, start=1)
+            if number not in bad and line.strip()
+        )
+        self.close()  # the open descriptor points at the file being replaced
+        atomic_write(self.events_path, kept, mode=_PRIVATE)
+        self._last_seq = None
+        shown = ", ".join(f"{n} ({clip_message(reason, 80)})" for n, reason in list(bad.items())[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        self.warnings.append(
+            f"{self.events_path}: dropped {len(bad)} corrupt line(s): {shown}{more}; the whole "
+            f"log was kept as {aside.name}"
+        )
 
     # -- the state checkpoint ------------------------------------------------
 
@@ -627,10 +678,22 @@ class Store:
                 state = _STATE_DECODER.decode(raw)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 return self._recover(str(exc))
-            newer = [e for e in self.events() if e.seq > state.last_seq]
+            events = self.events()
+            self._seq_floor = max(self._seq_floor, state.last_seq)
+            logged_to = events[-1].seq if events else 0
+            if logged_to < state.last_seq:
+                what = "is missing" if not self.events_path.exists() else (
+                    f"ends at event {logged_to}"
+                )
+                self.warnings.append(
+                    f"{self.events_path} {what} but {self.state_path.name} was saved at event "
+                    f"{state.last_seq}; continuing from the saved state"
+                )
+            newer = [e for e in events if e.seq > state.last_seq]
             return replay(newer, state, self.warnings)
 
     def _recover(self, reason: str) -> SessionState | None:
+        reason = clip_message(reason, 160)
         aside = self.root / f"{STATE_FILE}.corrupt-{_timestamp()}"
         try:
             os.replace(self.state_path, aside)
@@ -687,13 +750,51 @@ class Store:
     def _read_index(self, ticket_id: str) -> _PreimageIndex | None:
         index_path = self._preimage_dir(ticket_id) / _PREIMAGE_INDEX
         try:
-            return msgspec.json.decode(index_path.read_bytes(), type=_PreimageIndex)
+            index = msgspec.json.decode(index_path.read_bytes(), type=_PreimageIndex)
         except FileNotFoundError:
             return None
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise StoreError(f"{index_path}: corrupt pre-image index ({exc})") from None
+            return self._recover_index(ticket_id, index_path, str(exc))
         except OSError as exc:
             raise StoreError(f"{index_path}: cannot read: {exc.strerror or exc}") from None
+        if index.ticket_id != ticket_id:
+            return self._recover_index(ticket_id, index_path, f"it names ticket {index.ticket_id!r}")
+        return index
+
+    def _recover_index(self, ticket_id: str, index_path: Path, reason: str) -> _PreimageIndex:
+        """Keep a corrupt index aside and rebuild it from the log's `FileChanged` events.
+
+        Each event names the path and its blob (None: the file was new); a blob's name is a
+        hash of the path, so every incarnation of the ticket points at the same blob.
+        """
+        aside = index_path.with_name(f"{_PREIMAGE_INDEX}.corrupt-{_timestamp()}")
+        try:
+            os.replace(index_path, aside)
+        except OSError as exc:
+            raise StoreError(
+                f"{index_path}: corrupt pre-image index ({clip_message(reason, 160)}) and cannot "
+                f"be moved aside: {exc.strerror or exc}"
+            ) from None
+        index = _PreimageIndex(ticket_id=ticket_id)
+        missing: list[str] = []
+        for event in self.events():
+            if not isinstance(event, FileChanged) or event.ticket_id != ticket_id:
+                continue
+            if event.preimage is None:
+                index.files[event.path] = None
+                continue
+            blob = PurePosixPath(event.preimage).name
+            if (index_path.parent / blob).is_file():
+                index.files[event.path] = blob
+            else:
+                missing.append(event.path)
+        atomic_write(index_path, self._encode(index), mode=_PRIVATE)
+        lost = f"; no pre-image found for {', '.join(sorted(set(missing)))}" if missing else ""
+        self.warnings.append(
+            f"{index_path}: corrupt pre-image index ({clip_message(reason, 120)}); kept as "
+            f"{aside.name}; rebuilt from {EVENTS_FILE} with {len(index.files)} file(s){lost}"
+        )
+        return index
 
     def save_preimage(self, ticket_id: str, rel_path: str, content: bytes | None) -> str | None:
         """Keep `rel_path`'s content from before `ticket_id` first changed it (None: absent).
@@ -786,4 +887,5 @@ class Store:
                     f"{archive}: cannot archive the run: {exc.strerror or exc}"
                 ) from None
             self._last_seq = None
+            self._seq_floor = 0
             return archive

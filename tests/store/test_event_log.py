@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import os
 from pathlib import Path
 
@@ -76,28 +78,33 @@ def test_a_truncated_last_line_is_tolerated_and_cut_before_the_next_append(
     assert len(kept) == 1 and kept[0].read_bytes() == torn[torn.index(b"\n") + 1 :]
 
 
-def test_a_corrupt_line_in_the_middle_is_an_error_naming_the_line(tmp_path: Path) -> None:
+def test_a_corrupt_line_in_the_middle_is_dropped_kept_aside_and_named(tmp_path: Path) -> None:
     with Store(tmp_path) as store:
         for i in range(3):
             store.append(ErrorRaised(message=str(i)))
     lines = store.events_path.read_bytes().split(b"\n")
-    lines[1] = b'{"kind": "error", "seq": 2, "mess'
-    store.events_path.write_bytes(b"\n".join(lines))
-    with pytest.raises(StoreError, match=r"events\.jsonl:2: corrupt event"):
-        Store(tmp_path).events()
-    lines[1] = b'{"kind": "telepathy", "seq": 2}'
-    store.events_path.write_bytes(b"\n".join(lines))
-    telepathy = r"events\.jsonl:2: corrupt event \(Invalid value 'telepathy'"
-    with pytest.raises(StoreError, match=telepathy):
-        Store(tmp_path).events()
+    for bad, why in [
+        (b'{"kind": "error", "seq": 2, "mess', "truncated"),
+        (b'{"kind": "telepathy", "seq": 2}', "Invalid value 'telepathy'"),
+    ]:
+        lines[1] = bad
+        damaged = b"\n".join(lines)
+        store.events_path.write_bytes(damaged)
+        reader = Store(tmp_path)
+        assert [e.seq for e in reader.events()] == [1, 3]
+        assert re.search(rf"events\.jsonl: dropped 1 corrupt line\(s\): 2 \(.*{why}", reader.warnings[0])
+        kept = sorted(reader.root.glob("events.jsonl.corrupt-*"))[-1]
+        assert kept.read_bytes() == damaged and kept.name in reader.warnings[0]
 
 
-def test_a_corrupt_last_complete_line_stops_appends_with_a_clear_error(tmp_path: Path) -> None:
+def test_a_corrupt_last_complete_line_is_dropped_before_appending(tmp_path: Path) -> None:
     with Store(tmp_path) as store:
         store.append(ErrorRaised(message="0"))
     store.events_path.write_bytes(store.events_path.read_bytes() + b"not json\n")
-    with pytest.raises(StoreError, match=r"events\.jsonl:2: corrupt event.*move .*\.slop aside"):
-        Store(tmp_path).append(ErrorRaised(message="1"))
+    writer = Store(tmp_path)
+    assert writer.append(ErrorRaised(message="1")).seq == 2
+    assert [e.seq for e in writer.events()] == [1, 2]
+    assert "dropped 1 corrupt line(s): 2" in writer.warnings[0]
 
 
 def test_a_failed_encode_uses_no_seq(tmp_path: Path) -> None:
