@@ -121,18 +121,27 @@ class Printer:
     # -- the loop ----------------------------------------------------------------------------
 
     async def run(self) -> None:
+        """Print until the bus closes. Events already queued are handled as one batch and the
+        table is redrawn once per batch: a burst of events costs one redraw, not hundreds."""
         try:
-            while True:
-                event = await self._queue.get()
-                if event is None:
-                    break
-                self.handle(event)
+            closed = False
+            while not closed:
+                batch = [await self._queue.get()]
+                while not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                for event in batch:
+                    if event is None:
+                        closed = True
+                        break
+                    self.handle(event, refresh=False)
+                self._refresh()
         finally:
             if self._live is not None:
+                self._live.transient = False  # the last table stays on the screen
                 self._live.stop()
                 self._live = None
 
-    def handle(self, event: AnyEvent) -> None:
+    def handle(self, event: AnyEvent, *, refresh: bool = True) -> None:
         """Update the picture for one event and print its line, if it has one."""
         line = self._line_for(event)
         if line is not None:
@@ -140,7 +149,7 @@ class Printer:
                 self._pending.append(line)
             else:
                 self._emit_line(line)
-        if not self._held:
+        if refresh and not self._held:
             self._refresh()
 
     def _emit_line(self, line: Text) -> None:
