@@ -5,7 +5,9 @@ terminal's Ctrl+C does not reach it twice), with stdin from /dev/null, and with 
 key variable removed from its environment. When it overruns its timeout the whole group gets
 SIGTERM and, after a short grace, SIGKILL: children that ignore SIGTERM die too. When the shell
 itself ends, anything it left running in its group is killed as well, so no command leaves a
-daemon behind and the pipes close.
+daemon behind and the pipes close. A process that left the group (`setsid`, a daemonising
+server) is still found: every command's environment carries its own `SLOP_COMMAND_ID`, which
+descendants inherit, and on Linux the processes that carry it are killed too.
 
 Output is drained to the end (a command is never stopped for being chatty) but only the first
 and last `output_cap_bytes / 2` bytes of each stream are kept.
@@ -18,6 +20,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -37,6 +40,8 @@ KNOWN_KEY_VARIABLES: frozenset[str] = frozenset(
 KEY_SUFFIXES: tuple[str, ...] = ("_API_KEY", "_AUTH_TOKEN", "_ACCESS_KEY", "_SECRET_KEY")
 
 TERM_GRACE_S = 0.5  # between SIGTERM and SIGKILL on a timeout
+COMMAND_ID_VARIABLE = "SLOP_COMMAND_ID"
+_PROC = "/proc"
 _CHUNK = 64 * 1024
 
 
@@ -145,6 +150,45 @@ def _kill_group(pgid: int, sig: signal.Signals) -> None:
         pass  # the group is already gone
 
 
+def _tagged(needle: bytes) -> list[int]:
+    """Live processes whose environment holds `needle` (a whole `NAME=value` entry)."""
+    me = os.getpid()
+    found = []
+    try:
+        entries = os.listdir(_PROC)
+    except OSError:
+        return []  # no /proc (not Linux): the process group is all we can reach
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"{_PROC}/{entry}/environ", "rb") as fh:
+                environ = fh.read()
+        except OSError:
+            continue  # gone, or another user's
+        if b"\0" + needle + b"\0" in b"\0" + environ:
+            found.append(int(entry))
+    return found
+
+
+def kill_tagged(command_id: str) -> int:
+    """SIGKILL every process carrying this command's id, including ones that left its group;
+    repeated while a dying daemon's children still appear. Returns how many were killed."""
+    needle = f"{COMMAND_ID_VARIABLE}={command_id}".encode()
+    killed = 0
+    for _ in range(10):
+        found = _tagged(needle)
+        if not found:
+            break
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except (ProcessLookupError, PermissionError):
+                pass
+    return killed
+
+
 async def run_command(
     command: str,
     cwd: Path,
@@ -155,6 +199,8 @@ async def run_command(
 ) -> CommandResult:
     """Run `command` with `/bin/sh -c` in `cwd`; never raises for what the command does."""
     env = scrubbed_environment(scrub_env)
+    command_id = uuid.uuid4().hex
+    env[COMMAND_ID_VARIABLE] = command_id
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     transport, collector = await loop.subprocess_exec(
@@ -182,8 +228,9 @@ async def run_command(
             except asyncio.TimeoutError:
                 pass
         # Whatever is left in the group (children that ignore SIGTERM, background jobs that
-        # would keep the pipes open) dies now.
+        # would keep the pipes open) dies now, and so does anything that left the group.
         _kill_group(pgid, signal.SIGKILL)
+        kill_tagged(command_id)
         await collector.exited
         try:
             await asyncio.wait_for(asyncio.shield(collector.closed), timeout=5.0)
@@ -192,6 +239,7 @@ async def run_command(
     except BaseException:
         # Cancelled (Ctrl+C, a shutdown): never leave the group running behind us.
         _kill_group(pgid, signal.SIGKILL)
+        kill_tagged(command_id)
         raise
     finally:
         returncode = transport.get_returncode()
