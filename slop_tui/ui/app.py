@@ -48,6 +48,10 @@ BATCH_LIMIT = 1000  # events per message at most, so one batch never stalls a fr
 FLUSH_S = 0.1  # events reach the screen at most this long after they are published
 
 
+class _Closing(Exception):
+    """The board is gone: the app is shutting down."""
+
+
 class SessionLike(Protocol):
     """What the app drives (`conductor.session.Session`)."""
 
@@ -132,9 +136,18 @@ class SlopApp(App[None]):
 
     @property
     def board(self) -> BoardScreen:
-        screen = self.screen_stack[0]
-        assert isinstance(screen, BoardScreen)
-        return screen
+        return self._mode_screen()
+
+    def _mode_screen(self) -> BoardScreen:
+        for screen in self.screen_stack:
+            if isinstance(screen, BoardScreen):
+                return screen
+        raise _Closing()
+
+    @property
+    def ui_alive(self) -> bool:
+        """False once the app is shutting down (a timer or a late message must then do nothing)."""
+        return any(isinstance(screen, BoardScreen) and screen.is_attached for screen in self.screen_stack)
 
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._remember_theme)
@@ -317,6 +330,8 @@ class SlopApp(App[None]):
 
     def _flush_events(self) -> None:
         self._flush_pending = False
+        if not self.ui_alive:
+            return
         view = self.view
         changed, self._dirty = self._dirty, set()
         entries = view.log[self.log_shown :]
@@ -339,6 +354,8 @@ class SlopApp(App[None]):
 
     @on(RunEnded)
     def _run_ended(self, message: RunEnded) -> None:
+        if not self.ui_alive:
+            return
         self.running = False
         self.busy = None
         self.board.refresh_header()
@@ -351,6 +368,8 @@ class SlopApp(App[None]):
 
     @on(PlanReviewRequested)
     def _plan_review(self, message: PlanReviewRequested) -> None:
+        if not self.ui_alive:
+            return
         request = message.request
         self.busy = "plan review"
         self.board.refresh_header()
@@ -365,6 +384,8 @@ class SlopApp(App[None]):
 
     @on(ClutchChanged)
     def _clutch_changed(self) -> None:
+        if not self.ui_alive:
+            return
         self.board.refresh_header()
         if self._clutch_screen is not None:
             item, screen = self._clutch_screen
