@@ -20,6 +20,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Iterable
@@ -121,6 +122,46 @@ _ENCODER = msgspec.json.Encoder(enc_hook=enc_hook)
 
 
 # ---------------------------------------------------------------------------
+# Test-only crash points
+# ---------------------------------------------------------------------------
+
+# `SLOP_TEST_CRASH_AT=<point>:<n>` or `<point>:<kind>:<n>` makes this process SIGKILL itself
+# (a `kill -9` at an exact moment) the n-th time it reaches <point>, counting only <kind>:
+#   append       an event (kind: its tag, e.g. file_changed) about to be written;
+#   append-half  half of that event's line written, the rest never;
+#   append-done  the line written and fsynced, `append` not yet returned;
+#   rename       an atomic write's temporary file complete, not yet renamed over its target
+#                (kind: `slop` for files in .slop/, `repo` for the repository's files).
+# The reliability suite (tests/reliability/test_crashes.py) kills runs there and resumes them.
+# Unset (always, outside that suite) each point costs one comparison.
+CRASH_ENV = "SLOP_TEST_CRASH_AT"
+
+
+def _crash_spec(text: str) -> tuple[str, str | None, int] | None:
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not parts[-1].isdigit():
+        return None
+    return parts[0], (parts[1] if len(parts) == 3 else None), int(parts[-1])
+
+
+_CRASH = _crash_spec(os.environ.get(CRASH_ENV, ""))
+_crash_reached = 0
+
+
+def _crash_here(point: str, kind: str) -> bool:
+    """True the n-th time `point` is reached for the configured kind (test runs only)."""
+    global _crash_reached
+    if _CRASH is None or _CRASH[0] != point or _CRASH[1] not in (None, kind):
+        return False
+    _crash_reached += 1
+    return _crash_reached == _CRASH[2]
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+# ---------------------------------------------------------------------------
 # Atomic files
 # ---------------------------------------------------------------------------
 
@@ -178,6 +219,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+        if _CRASH is not None and _crash_here("rename", "slop" if SLOP_DIR in target.parts else "repo"):
+            _die()
         os.replace(tmp, target)
         fsync_dir(directory)
     except OSError as exc:
@@ -199,6 +242,39 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _remove_dead_temps(directory: Path, name: str | None = None) -> list[Path]:
+    """Delete the temporary files (of `name`, or of any file) that `atomic_write`s killed
+    between their write and their rename left in `directory`; a live writer's are kept."""
+    removed: list[Path] = []
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or (name is not None and entry.name.rsplit(".", 3)[0] != f".{name}"):
+            continue
+        # A live process (another slop showing status, say) may be about to rename it.
+        if _process_alive(int(match["pid"])) or entry.is_symlink() or not entry.is_file():
+            continue
+        try:
+            entry.unlink()
+        except OSError:
+            continue
+        removed.append(entry)
+    return removed
+
+
+def remove_stale_temp_files(path: Path) -> list[Path]:
+    """The leftovers of an `atomic_write(path, ...)` that a crash (`kill -9`, power loss)
+    stopped before its rename: `.<name>.<pid>.<thread>.tmp` beside `path`, writer dead.
+
+    A resumed run calls this for every file it restores, so a crash never leaves a stray
+    temporary file in the repository. Returns what was removed.
+    """
+    return _remove_dead_temps(Path(path).parent, Path(path).name)
 
 
 # ---------------------------------------------------------------------------
@@ -561,7 +637,14 @@ class Store:
                     f"{self.events_path}: cannot encode {type(event).__name__}: {exc}"
                 ) from None
             size = os.fstat(fd).st_size
+            kind = str(type(event).__struct_config__.tag)
+            if _CRASH is not None and _crash_here("append", kind):
+                _die()
             try:
+                if _CRASH is not None and _crash_here("append-half", kind):
+                    os.write(fd, line[: len(line) // 2])
+                    os.fsync(fd)
+                    _die()
                 view = memoryview(line)
                 while view:
                     view = view[os.write(fd, view) :]
@@ -576,6 +659,8 @@ class Store:
                     f"{self.events_path}: cannot append: {exc.strerror or exc}"
                 ) from None
             self._last_seq = event.seq
+            if _CRASH is not None and _crash_here("append-done", kind):
+                _die()
             return event
 
     def events(self) -> list[AnyEvent]:
@@ -725,18 +810,18 @@ class Store:
         return state
 
     def _remove_temp_files(self) -> None:
-        """Temporary files of an `atomic_write` a crash interrupted: never the truth."""
+        """Temporary files of an `atomic_write` a crash interrupted: never the truth.
+
+        In `.slop/` itself (state, log pieces) and in each ticket's pre-image folder.
+        """
         if not self.root.is_dir():
             return
-        for entry in self.root.iterdir():
-            match = _TEMP_NAME.match(entry.name)
-            # A live process (another slop showing status, say) may be about to rename it.
-            if match is None or _process_alive(int(match["pid"])) or not entry.is_file():
-                continue
-            try:
-                entry.unlink()
-            except OSError:
-                pass
+        _remove_dead_temps(self.root)
+        preimages = self.root / PREIMAGES_DIR
+        if preimages.is_dir():
+            for folder in preimages.iterdir():
+                if folder.is_dir() and not folder.is_symlink():
+                    _remove_dead_temps(folder)
 
     # -- pre-images ----------------------------------------------------------
 

@@ -42,7 +42,7 @@ from slop_tui.tools.sandbox import (
     resolve_in_repo,
     resolve_root,
 )
-from slop_tui.store import Store, atomic_write
+from slop_tui.store import Store, atomic_write, remove_stale_temp_files
 from slop_tui.tools.shell_runner import CommandResult, head_and_tail, run_command
 
 # Directories a listing names but does not descend into: tool state and caches, not code.
@@ -383,6 +383,8 @@ class ToolExecutor:
         targets = [(rel, resolve_in_repo(self.root, rel), content) for rel, content in items]
         restored: list[str] = []
         for rel, real, content in targets:
+            # A write of this ticket killed before its rename left its temporary file here.
+            remove_stale_temp_files(real)
             if content is None:
                 if real.is_file() or real.is_symlink():
                     real.unlink()
