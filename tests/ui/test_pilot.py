@@ -296,3 +296,54 @@ async def test_theme_choice_is_remembered(tmp_path: Path) -> None:
     again = app_on(repo, env, tmp_path)
     async with again.run_test(size=SIZE) as pilot:
         assert again.theme == "slop-light"
+
+
+async def test_plan_review_edit_delete_then_start(tmp_path: Path) -> None:
+    from slop_tui.ui.screens.plan_review import TicketEditScreen
+    from textual.widgets import DataTable, Input
+
+    repo, env = make_repo(tmp_path)
+    app = app_on(repo, env, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, PlanReviewScreen), pilot=pilot)
+        review = app.screen
+        table = review.query_one("#plan-table", DataTable)
+        table.move_cursor(row=3)  # track, a, b, c
+        await pilot.press("e")
+        await wait_for(lambda: isinstance(app.screen, TicketEditScreen), pilot=pilot)
+        editor = app.screen
+        editor.query_one("#edit-deps", Input).value = "c"  # a cycle: refused inline
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is editor and "depends on itself" in screen_text(app)
+        editor.query_one("#edit-deps", Input).value = ""
+        editor.query_one("#edit-title", Input).value = "Write the notes"
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: app.screen is review, pilot=pilot)
+        table.move_cursor(row=1)
+        await pilot.press("d")  # a: b depends on it, refused
+        await pilot.pause()
+        assert "b depend(s) on it" in screen_text(app)
+        table.move_cursor(row=2)
+        await pilot.press("d")  # b: nothing depends on it
+        await pilot.pause()
+        assert "Write sub" not in screen_text(app) and "Write the notes" in screen_text(app)
+        await pilot.press("s")
+        await drive(pilot, app)
+        assert states(app) == {"a": TicketState.DONE, "c": TicketState.DONE}
+        assert app.view.tickets["calc/c"].ticket.title == "Write the notes"
+    assert (repo / "calc.py").read_text() == CALC_V1
+
+
+async def test_palette_switches_the_theme(tmp_path: Path) -> None:
+    repo, env = make_repo(tmp_path)
+    app = app_on(repo, env, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("escape", "ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Theme: slop-light")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(lambda: app.theme == "slop-light", pilot=pilot)
+    assert (tmp_path / "prefs" / "ui.toml").read_text().count("slop-light") == 1
