@@ -165,9 +165,16 @@ class _Kinds:
         self.if_alternative_field = field(rules.if_alternative_field)
 
 
-@functools.cache
+_kinds_by_language: dict[str, _Kinds] = {}
+
+
 def _kinds(rules: LanguageRules) -> _Kinds:
-    return _Kinds(rules)
+    # Keyed by name: hashing the whole rules row on every view would cost more than the walk
+    # of a small file.
+    kinds = _kinds_by_language.get(rules.name)
+    if kinds is None:
+        kinds = _kinds_by_language[rules.name] = _Kinds(rules)
+    return kinds
 
 
 class _Walk:
