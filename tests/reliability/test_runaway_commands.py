@@ -161,7 +161,8 @@ async def test_runaway_commands_are_killed_whole_capped_and_the_run_goes_on(tmp_
                     COUNTS.add("killed whole at the timeout")
             else:
                 problems.append(f"{runaway.name}: kept {kept} bytes, showed {shown} characters")
-    stalls = [g for g in gaps if g > 0.75]
+    # A blocked loop would stall for the whole timeout; a busy CI machine may pause it briefly.
+    stalls = [g for g in gaps if g > 1.5]
     COUNTS.add("loop stalls", len(stalls))
     assert problems == []
     assert stalls == [], f"the event loop stalled: {stalls}"
