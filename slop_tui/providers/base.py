@@ -159,11 +159,6 @@ def extract_json(text: str) -> str:
     return text[start : end + 1] if end > start else stripped
 
 
-def estimate_tokens(text: str) -> int:
-    """About four characters per token: the offline provider's stand-in for real counts."""
-    return (len(text) + 3) // 4
-
-
 def request_text(request: ModelRequest) -> str:
     """All the text a request carries, for token estimates."""
     parts = [request.system]

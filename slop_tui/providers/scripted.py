@@ -23,6 +23,7 @@ import msgspec
 from slop_tui.config import ModelSpec
 from slop_tui.errors import SlopError
 from slop_tui.models import Tier, ToolCall, Usage
+from slop_tui.tokens import estimate_tokens
 from slop_tui.providers.base import (
     SCRIPTED_LABEL,
     STOP_END_TURN,
@@ -30,7 +31,6 @@ from slop_tui.providers.base import (
     ModelReply,
     ModelRequest,
     ProviderError,
-    estimate_tokens,
     request_text,
 )
 from slop_tui.providers.usage import priced

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import msgspec
 
+from slop_tui.tokens import estimate_tokens
+
 # Variables no command ever sees, whatever the configuration says: the providers' usual key
 # variables, and anything that looks like one.
 KNOWN_KEY_VARIABLES: frozenset[str] = frozenset(
@@ -255,22 +257,14 @@ async def run_command(
     )
 
 
-def _estimate_tokens(text: str) -> int:
-    try:
-        from slop_tui.tokens import estimate_tokens
-    except ImportError:  # the shared estimator is another module's; chars/4 is its rule too
-        return len(text) // 4
-    return int(estimate_tokens(text))
-
-
 def head_and_tail(text: str, max_tokens: int) -> str:
     """`text` if it fits in `max_tokens`, else its head and tail around an omission marker."""
     if max_tokens <= 0:
         return ""
-    if _estimate_tokens(text) <= max_tokens:
+    if estimate_tokens(text) <= max_tokens:
         return text
     # Start from the chars-per-token ratio of this very text, then shrink until it fits.
-    ratio = max(len(text) / max(_estimate_tokens(text), 1), 1.0)
+    ratio = max(len(text) / max(estimate_tokens(text), 1), 1.0)
     budget = int(max_tokens * ratio)
     while budget > 0:
         head_len = budget // 2
@@ -287,7 +281,7 @@ def head_and_tail(text: str, max_tokens: int) -> str:
         omitted = len(text) - len(head) - len(tail)
         marker = f"\n[… {omitted} characters omitted …]\n"
         candidate = head + marker + tail
-        if _estimate_tokens(candidate) <= max_tokens:
+        if estimate_tokens(candidate) <= max_tokens:
             return candidate
         budget = int(budget * 0.9) - 1
     return f"[… {len(text)} characters omitted …]"[: max_tokens * 4]
