@@ -23,7 +23,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 
@@ -132,6 +132,10 @@ _ENCODER = msgspec.json.Encoder(enc_hook=enc_hook)
 #   append-done  the line written and fsynced, `append` not yet returned;
 #   rename       an atomic write's temporary file complete, not yet renamed over its target
 #                (kind: `slop` for files in .slop/, `repo` for the repository's files).
+# In a batch (`append_batch`, the bus's group commit) each event reaches the append points in
+# turn, and the kill leaves the log as a kill during the batch's one write can: the lines
+# before the event (append), those and half of its line (append-half), or those and its whole
+# line (append-done), fsynced; nothing after it.
 # The reliability suite (tests/reliability/test_crashes.py) kills runs there and resumes them.
 # Unset (always, outside that suite) each point costs one comparison.
 CRASH_ENV = "SLOP_TEST_CRASH_AT"
@@ -159,6 +163,36 @@ def _crash_here(point: str, kind: str) -> bool:
 
 def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _crash_in_batch(fd: int, events: Sequence[AnyEvent], lines: list[bytes]) -> None:
+    """Die at the configured append point if an event of this batch reaches it (see above)."""
+    assert _CRASH is not None
+    point = _CRASH[0]
+    if point not in ("append", "append-half", "append-done"):
+        return
+    for index, (event, line) in enumerate(zip(events, lines)):
+        if not _crash_here(point, str(type(event).__struct_config__.tag)):
+            continue
+        before = b"".join(lines[:index])
+        if point == "append-half":
+            before += line[: len(line) // 2]
+        elif point == "append-done":
+            before += line
+        _write_all(fd, before)
+        os.fsync(fd)
+        _die()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _restore_seqs(events: Sequence[AnyEvent], seqs: list[int]) -> None:
+    for event, seq in zip(events, seqs):
+        event.seq = seq
 
 
 # ---------------------------------------------------------------------------
@@ -461,6 +495,8 @@ class Store:
         # removed) must not number new events below it, or the next load would skip them.
         self._seq_floor = 0
         self._prepared = False
+        # fsyncs of the event log so far: what the bus's group commit saves is counted here.
+        self.log_fsyncs = 0
         self._secrets: list[tuple[bytes, bytes]] = []
         self.add_secrets(*secrets)
 
@@ -491,6 +527,12 @@ class Store:
             pair = (escaped, value.encode())
             if pair not in self._secrets:
                 self._secrets.append(pair)
+
+    @property
+    def secret_values(self) -> list[str]:
+        """The registered credential values (for callers that must mask them in text they pass
+        on, such as a command's output on its way to a model). Never print this list."""
+        return [raw.decode("utf-8", "replace") for _, raw in self._secrets]
 
     def _redact(self, data: bytes) -> bytes:
         for escaped, raw in self._secrets:
@@ -570,6 +612,7 @@ class Store:
                 atomic_write(aside, data[keep:], mode=_PRIVATE)
                 os.ftruncate(fd, keep)
                 os.fsync(fd)
+                self.log_fsyncs += 1
                 self.warnings.append(
                     f"{self.events_path}: cut an unfinished last line ({size - keep} bytes, "
                     f"never acknowledged) and kept it as {aside.name}"
@@ -622,46 +665,57 @@ class Store:
         """Give `event` the next seq, write it as one JSON line, fsync, and only then return it.
 
         The event is updated in place (and returned). On failure nothing is logged, the seq is
-        not used and `StoreError` is raised.
+        not used and `StoreError` is raised. (The bus batches with `append_batch` instead.)
         """
+        return self.append_batch([event])[0]
+
+    def append_batch(self, events: Sequence[AnyEvent]) -> list[AnyEvent]:
+        """Append `events` with consecutive seqs, in order: one write and one fsync for all.
+
+        Group commit: the bus calls this from its writer thread with every event published
+        while the previous batch was on its way to the disk. Each event is updated in place;
+        the list is returned once the whole batch is fsynced. All or nothing: if an event
+        cannot be encoded or the write fails, no seq is used, the events keep their old seqs,
+        the log is cut back to where it ended, and `StoreError` is raised.
+        """
+        if not events:
+            return []
         with self._lock:
             fd = self._open_log()
             assert self._last_seq is not None
-            previous_seq = event.seq
-            event.seq = max(self._last_seq, self._seq_floor) + 1
-            try:
-                line = self._encode(event) + b"\n"
-            except (TypeError, NotImplementedError) as exc:
-                event.seq = previous_seq
-                raise StoreError(
-                    f"{self.events_path}: cannot encode {type(event).__name__}: {exc}"
-                ) from None
+            first = max(self._last_seq, self._seq_floor) + 1
+            previous = [event.seq for event in events]
+            lines: list[bytes] = []
+            for offset, event in enumerate(events):
+                event.seq = first + offset
+                try:
+                    lines.append(self._encode(event) + b"\n")
+                except (TypeError, NotImplementedError) as exc:
+                    _restore_seqs(events, previous)
+                    raise StoreError(
+                        f"{self.events_path}: cannot encode {type(event).__name__}: {exc}"
+                    ) from None
             size = os.fstat(fd).st_size
-            kind = str(type(event).__struct_config__.tag)
-            if _CRASH is not None and _crash_here("append", kind):
-                _die()
+            if _CRASH is not None:
+                _crash_in_batch(fd, events, lines)
             try:
-                if _CRASH is not None and _crash_here("append-half", kind):
-                    os.write(fd, line[: len(line) // 2])
-                    os.fsync(fd)
-                    _die()
-                view = memoryview(line)
-                while view:
-                    view = view[os.write(fd, view) :]
+                _write_all(fd, b"".join(lines))
                 os.fsync(fd)
             except OSError as exc:
-                event.seq = previous_seq
+                _restore_seqs(events, previous)
                 try:  # leave no torn line behind for the next append to glue onto
                     os.ftruncate(fd, size)
                 except OSError:
                     pass
+                # Reopened on the next append, which re-reads where the log ends (and cuts
+                # whatever of this batch the truncation could not take back).
+                self.close()
                 raise StoreError(
                     f"{self.events_path}: cannot append: {exc.strerror or exc}"
                 ) from None
-            self._last_seq = event.seq
-            if _CRASH is not None and _crash_here("append-done", kind):
-                _die()
-            return event
+            self.log_fsyncs += 1
+            self._last_seq = events[-1].seq
+            return list(events)
 
     def events(self) -> list[AnyEvent]:
         """Every event in the log, in order. An unfinished last line (a crash mid-write) is

@@ -6,6 +6,11 @@ a refusal, a missing file or a failed command becomes a `ToolOutcome(ok=False)` 
 is what the worker reads, never an exception. A write keeps the file's pre-image (the first
 one per ticket, so undo restores the state before the ticket) before it replaces the file
 atomically; `undo` puts every pre-image back.
+
+Every credential value the executor knows (its store's secrets and its own `secrets`) is
+masked in what a call returns: a command that prints a key (`cat` of the credentials file,
+`env` in a hostile repository) or a file that holds one never hands it to a model, to QA, to a
+screen or to the log.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import msgspec
 from slop_tui.errors import SlopError
 from slop_tui.models import (
     AnyToolArgs,
+    Secret,
     Decision,
     Edit,
     EditFileArgs,
@@ -145,8 +151,10 @@ class ToolExecutor:
         command_timeout_s: float = 60,
         output_tokens_cap: int = 400,
         max_read_bytes: int = 2_000_000,
+        secrets: Iterable[Secret | str] = (),
     ) -> None:
         self.root = resolve_root(Path(repo_root))
+        self._secrets = [s.reveal() if isinstance(s, Secret) else s for s in secrets]
         self.store = store
         self.scrub_env = tuple(scrub_env)
         self.command_timeout_s = command_timeout_s
@@ -248,8 +256,39 @@ class ToolExecutor:
 
     # -- execution ----------------------------------------------------------------------
 
+    def _secret_values(self) -> list[str]:
+        values = list(self._secrets)
+        if self.store is not None:
+            values += self.store.secret_values
+        # Longest first, so a key that contains another is masked whole. Short strings are not
+        # keys (and masking them would maul ordinary output).
+        return sorted({v for v in values if len(v) >= 8}, key=len, reverse=True)
+
+    def _mask(self, text: str) -> str:
+        for value in self._secret_values():
+            if value in text:
+                text = text.replace(value, "***")
+        return text
+
+    def _masked_result(self, result: CommandResult) -> CommandResult:
+        return msgspec.structs.replace(
+            result, stdout=self._mask(result.stdout), stderr=self._mask(result.stderr)
+        )
+
+    def _masked(self, outcome: ToolOutcome) -> ToolOutcome:
+        result = outcome.command_result
+        return msgspec.structs.replace(
+            outcome,
+            output=self._mask(outcome.output),
+            command_result=self._masked_result(result) if result is not None else None,
+        )
+
     async def execute(self, ticket_id: str, args: ToolArgs) -> ToolOutcome:
-        """Do what `args` asks. Refusals and failures come back as `ok=False` outcomes."""
+        """Do what `args` asks. Refusals and failures come back as `ok=False` outcomes, and
+        every known credential value in what comes back is masked."""
+        return self._masked(await self._execute(ticket_id, args))
+
+    async def _execute(self, ticket_id: str, args: ToolArgs) -> ToolOutcome:
         try:
             check_arguments(args)
             if isinstance(args, ReadFileArgs):
@@ -337,6 +376,8 @@ class ToolExecutor:
         result = await run_command(
             args.command, self.root, timeout_s=timeout, scrub_env=self.scrub_env
         )
+        # Masked before the head and tail are cut, so no cut can leave half a key behind.
+        result = self._masked_result(result)
         body = head_and_tail(result.output, self.output_tokens_cap) if result.output else "(no output)"
         if result.timed_out:
             head = f"timed out after {timeout:g}s; the command and its children were killed"

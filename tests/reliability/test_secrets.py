@@ -1,0 +1,220 @@
+"""Secrets: two known fake keys through a whole run, headless and in the TUI; 0 occurrences.
+
+The demo run goes through the real SDK clients over HTTP: the planner and QA on an
+Anthropic-style server, the lead and the worker on an OpenAI-style one, each server knowing only
+its own key, the keys in `credentials.toml` (mode 600). The repository is hostile: its model
+asks, through ordinary commands, for the credentials file and the environment (a prompt
+injection in a real repository could), and one such command fails so QA reads its output.
+
+Then every place a key could end up is searched: `.slop/` (state, log, pre-images, archived
+runs), the repository, what `slop run` and `slop status` print, every request body each server
+received and every header but the one that carries that server's own key, and the text of
+every TUI screen along the way (SVG screenshots, as the snapshot tests take them). A
+world-readable `credentials.toml` is refused, and the refusal quotes no key.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+from slop_tui.demo import DEMO_PROMPT, copy_sample_repo, demo_paths
+from slop_tui.providers.scripted import ScriptedReply, load_scenario
+from slop_tui.testing.llm_server import HTTPReply, HTTPToolCall, LLMServer
+from tests.reliability.counts import tally
+
+COUNTS = tally("secrets", "places searched", "occurrences", "world-readable credentials refused")
+PROJECT = Path(__file__).resolve().parents[2]
+ANTHROPIC_KEY = "sk-ant-reliability-FAKE-4f3e2d1c0b9a8877"
+OPENAI_KEY = "sk-oai-reliability-FAKE-0a1b2c3d4e5f6071"
+KEYS = (ANTHROPIC_KEY, OPENAI_KEY)
+# What the hostile repository makes the worker run (before its real work).
+SNOOP = 'cat "{creds}"; env | sort; printenv'
+SNOOP_FAILING = 'cat "{creds}" >&2; exit 3'
+
+
+def _http(reply: ScriptedReply) -> HTTPReply:
+    calls = []
+    for call in reply.tool_calls:
+        arguments: Any = call.raw_arguments if call.raw_arguments is not None else dict(call.arguments)
+        if call.tool == "run_command" and isinstance(arguments, dict):
+            arguments = {**arguments, "command": "true"}  # the sample's tests: not what is tested here
+        calls.append(HTTPToolCall(name=call.tool, arguments=arguments))
+    return HTTPReply(text=reply.text, tool_calls=calls)
+
+
+def _command(command: str) -> HTTPReply:
+    return HTTPReply(tool_calls=[HTTPToolCall(name="run_command", arguments={"command": command, "timeout_s": 10})])
+
+
+def script_servers(anthropic: LLMServer, openai: LLMServer, config_dir: Path) -> None:
+    creds = config_dir / "credentials.toml"
+    scenario = load_scenario(demo_paths().scenario)
+    anthropic.push(_http(scenario.planner[0]), "messages")
+    # QA's hint for the failing snoop (the only command that fails in this run).
+    anthropic.push(HTTPReply(text="System Hint: the command printed a file and exited 3."), "messages")
+    openai.push(_http(scenario.lead[0]), "chat")
+    for ticket_id in ("stub-config", "impl-config", "use-config", "test-config"):
+        replies = scenario.worker[ticket_id]
+        if ticket_id == "stub-config":
+            openai.push(_command(SNOOP.format(creds=creds)), "chat")
+            openai.push(_command(SNOOP_FAILING.format(creds=creds)), "chat")
+        for reply in replies:
+            openai.push(_http(reply), "chat")
+
+
+def write_config(config_dir: Path, anthropic: LLMServer, openai: LLMServer, *, mode: int = 0o600) -> None:
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "agents.toml").write_text(
+        f"""
+[providers.claudeish]
+kind = "anthropic"
+base_url = "{anthropic.base_url}"
+max_retries = 0
+
+[providers.gptish]
+kind = "openai"
+base_url = "{openai.base_url}/v1"
+max_retries = 0
+
+[models]
+planner = "claudeish:claude-test"
+lead = "gptish:gpt-test"
+worker = "gptish:gpt-test"
+default_cheap = "claudeish:claude-test"
+"""
+    )
+    credentials = config_dir / "credentials.toml"
+    credentials.write_text(
+        f'[claudeish]\napi_key = "{ANTHROPIC_KEY}"\n\n[gptish]\napi_key = "{OPENAI_KEY}"\n'
+    )
+    credentials.chmod(mode)
+
+
+def environment(config_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_AUTH_TOKEN"))}
+    env.update(SLOP_CONFIG_DIR=str(config_dir), PYTHONPATH=str(PROJECT))
+    return env
+
+
+def slop(*args: str, config_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "slop_tui", *args],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180,
+        env=environment(config_dir),
+    )
+
+
+class Search:
+    """Counts every place searched and every key found, naming where."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def look(self, where: str, data: str | bytes, keys: tuple[str, ...] = KEYS) -> None:
+        COUNTS.add("places searched")
+        blob = data.encode("utf-8", "replace") if isinstance(data, str) else data
+        for key in keys:
+            # The key itself, and its JSON-escaped or prefix forms (the first 16 characters are
+            # already enough to identify it).
+            if key.encode() in blob or key[:16].encode() in blob:
+                COUNTS.add("occurrences")
+                self.found.append(f"{where}: {key[:10]}…")
+
+    def tree(self, label: str, root: Path) -> None:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                self.look(f"{label}/{path.relative_to(root)}", path.read_bytes())
+
+    def server(self, label: str, server: LLMServer, own_key: str) -> None:
+        others = tuple(k for k in KEYS if k != own_key)
+        for number, request in enumerate(server.requests):
+            self.look(f"{label} request {number} body", request.raw)
+            for name, value in request.headers.items():
+                # The one header that must carry this server's own key, and only it.
+                allowed = name in ("authorization", "x-api-key")
+                self.look(f"{label} request {number} header {name}", value, others if allowed else KEYS)
+
+
+def test_a_whole_headless_run_leaks_no_key(tmp_path: Path) -> None:
+    search = Search()
+    repo = copy_sample_repo(tmp_path / "repo")
+    with LLMServer(api_key=ANTHROPIC_KEY) as anthropic, LLMServer(api_key=OPENAI_KEY) as openai:
+        script_servers(anthropic, openai, tmp_path / "config")
+        write_config(tmp_path / "config", anthropic, openai)
+        done = slop("run", DEMO_PROMPT, "--repo", str(repo), "--yes", "--workers", "1",
+                    config_dir=tmp_path / "config")
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        status = slop("status", "--repo", str(repo), config_dir=tmp_path / "config")
+        assert status.returncode == 0, status.stderr
+        # The snoops ran (their output reached the log, masked) and QA was asked about one.
+        log = (repo / ".slop" / "events.jsonl").read_text()
+        assert "[claudeish]" in log and "api_key = \\\"***\\\"" in log, "the snoop did not run"
+        assert len(anthropic.requests) == 2
+        search.server("anthropic", anthropic, ANTHROPIC_KEY)
+        search.server("openai", openai, OPENAI_KEY)
+    search.look("slop run stdout", done.stdout)
+    search.look("slop run stderr", done.stderr)
+    search.look("slop status", status.stdout + status.stderr)
+    search.tree("repo", repo)  # .slop/ included
+    assert not search.found, "\n".join(search.found)
+
+
+def test_a_world_readable_credentials_file_is_refused_without_quoting_it(tmp_path: Path) -> None:
+    repo = copy_sample_repo(tmp_path / "repo")
+    search = Search()
+    with LLMServer(api_key=ANTHROPIC_KEY) as anthropic, LLMServer(api_key=OPENAI_KEY) as openai:
+        write_config(tmp_path / "config", anthropic, openai, mode=0o644)
+        for args in (["run", DEMO_PROMPT, "--repo", str(repo), "--yes"], ["doctor"]):
+            done = slop(*args, config_dir=tmp_path / "config")
+            assert done.returncode != 0, done.stdout
+            assert "credentials.toml: readable by group or others" in done.stderr + done.stdout
+            assert "chmod 600" in done.stderr + done.stdout
+            assert "Traceback" not in done.stderr
+            search.look(f"slop {args[0]} output", done.stdout + done.stderr)
+        assert anthropic.requests == [] and openai.requests == []
+    assert not search.found, "\n".join(search.found)
+    COUNTS.add("world-readable credentials refused")
+
+
+async def test_the_tui_run_shows_no_key_on_any_screen(tmp_path: Path) -> None:
+    from slop_tui.ui.launch import build_app
+    from tests.ui.test_pilot import drive
+
+    search = Search()
+    repo = copy_sample_repo(tmp_path / "repo")
+    screens: list[str] = []
+    with LLMServer(api_key=ANTHROPIC_KEY) as anthropic, LLMServer(api_key=OPENAI_KEY) as openai:
+        script_servers(anthropic, openai, tmp_path / "config")
+        write_config(tmp_path / "config", anthropic, openai)
+        env = environment(tmp_path / "config")
+        app = build_app(repo, env=env, initial_prompt=DEMO_PROMPT,
+                        prefs_env={"SLOP_CONFIG_DIR": str(tmp_path / "prefs")})
+
+        async def approve_and_shoot(pilot: Any, screen: Any) -> bool:
+            # Every clutch (the diff or the command, over the board and the log), then approve.
+            screens.append(app.export_screenshot())
+            await pilot.press("a")
+            return True
+
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("enter")
+            await drive(pilot, app, approve_and_shoot, timeout=120)
+            screens.append(app.export_screenshot())
+            # What the log pane holds, raw command output included (shown on demand).
+            shown = [entry.text + "\n" + (entry.raw or "") for entry in app.view.log]
+            shown += ["\n".join(view.text) for view in app.view.tickets.values()]
+        search.server("anthropic", anthropic, ANTHROPIC_KEY)
+        search.server("openai", openai, OPENAI_KEY)
+    assert len(screens) > 15
+    assert any("api_key = " in text for text in shown), "the snoop's output never reached the TUI"
+    for number, svg in enumerate(screens):
+        search.look(f"TUI screen {number}", svg)
+    for number, text in enumerate(shown):
+        search.look(f"TUI log entry {number}", text)
+    search.tree("repo", repo)
+    assert not search.found, "\n".join(search.found)
