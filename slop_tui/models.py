@@ -753,6 +753,45 @@ class ModelText(Event, tag="model_text"):
     text: str
 
 
+# What a worker's first context holds: paths, views and token counts, never file text, so
+# the log can carry it (`ContextBuilt`) without growing a copy of the repository.
+ContextRole = Literal["target", "import", "mentioned"]
+ContextView = Literal["raw", "curated", "skeleton", "new", "omitted"]
+
+
+class ContextFile(msgspec.Struct, kw_only=True, frozen=True):
+    """One file of a worker's first context: which view it got and what it cost."""
+
+    path: str  # repository-relative
+    role: ContextRole
+    view: ContextView
+    tokens: int
+    note: str = ""  # why it was omitted, or a view's syntax warning
+
+
+class ContextReport(msgspec.Struct, kw_only=True):
+    """What a worker's first request holds, in tokens (the `tokens.estimate_tokens` rule)."""
+
+    files: list[ContextFile]
+    total_tokens: int  # system prompt + first user message
+    budget: int
+    system_tokens: int = 0
+
+
+class ContextBuilt(Event, tag="context_built"):
+    """The first context a worker built for its ticket, before its first model call.
+
+    The report of it, not the context: which view of which file, at what cost. The messages
+    themselves are never published (they die with the worker).
+    """
+
+    ticket_id: str
+    files: list[ContextFile]
+    total_tokens: int  # system prompt + first user message
+    budget: int  # `RunSettings.context_tokens` when it was built
+    track_id: str | None = None  # ticket ids are unique within a track only
+
+
 class ErrorRaised(Event, tag="error"):
     message: str
     ticket_id: str | None = None
@@ -774,6 +813,7 @@ AnyEvent = Union[
     HintGiven,
     UsageUpdated,
     ModelText,
+    ContextBuilt,
     ErrorRaised,
     RunFinished,
 ]

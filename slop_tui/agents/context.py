@@ -15,39 +15,30 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import msgspec
-
 from slop_tui.memory.file_cache import FileCache, ViewError
-from slop_tui.models import Archetype, Ticket
+from slop_tui.models import Archetype, ContextFile, ContextReport, ContextRole, ContextView, Ticket
 from slop_tui.tokens import estimate_tokens
 
+# The report Structs live in `models` (the `ContextBuilt` event carries them); they are
+# re-exported here, where they are built.
+__all__ = [
+    "ContextFile",
+    "ContextReport",
+    "assemble_context",
+    "imported_files",
+    "load_prompt",
+    "mentioned_files",
+    "worker_system_prompt",
+]
+
 ViewKind = Literal["raw", "curated", "skeleton"]
-ViewUsed = Literal["raw", "curated", "skeleton", "new", "omitted"]
-Role = Literal["target", "import", "mentioned"]
+ViewUsed = ContextView
+Role = ContextRole
 
 # A path-looking word ending in .py in a ticket's text ("covering app/config.py's loader").
 _MENTIONED = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.py)(?![\w/])")
 # Import lines, for a file whose syntax is broken (ast cannot parse it).
 _IMPORT_LINE = re.compile(r"^\s*(?:from\s+(\.*[\w.]*)\s+import\s+([\w\s,()*]+)|import\s+([\w\s,.]+))")
-
-
-class ContextFile(msgspec.Struct, kw_only=True, frozen=True):
-    """One file of a worker's first context: which view it got and what it cost."""
-
-    path: str  # repository-relative
-    role: Role
-    view: ViewUsed
-    tokens: int
-    note: str = ""  # why it was omitted, or a view's syntax warning
-
-
-class ContextReport(msgspec.Struct, kw_only=True):
-    """What a worker's first request holds, in tokens (the `tokens.estimate_tokens` rule)."""
-
-    files: list[ContextFile]
-    total_tokens: int  # system prompt + first user message
-    budget: int
-    system_tokens: int = 0
 
 
 def load_prompt(name: str) -> str:

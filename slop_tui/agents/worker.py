@@ -1,6 +1,7 @@
 """Tier 3: one worker runs one ticket, from a fresh context to `finish`, then is wiped.
 
-`run_worker_lifecycle` builds the worker's first context (`agents.context`), then loops:
+`run_worker_lifecycle` builds the worker's first context (`agents.context`) and publishes
+its report (`ContextBuilt`: paths, views, token counts), then loops:
 model call -> each tool call is proposed -> the clutch decides -> the executor applies it ->
 the result goes back to the model; until `finish`, the step budget, or a failure. The ticket
 moves through its states as it goes, and every move, proposal, decision, result and usage is
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import msgspec
 
-from slop_tui.agents.context import ContextFile, ContextReport, assemble_context
+from slop_tui.agents.context import assemble_context
 from slop_tui.agents.emit import Emit
 from slop_tui.agents.qa import QaTranslator, worker_message
 from slop_tui.agents.transitions import transition
@@ -29,6 +30,9 @@ from slop_tui.memory.file_cache import FileCache
 from slop_tui.models import (
     TOOL_ARGS,
     ChatMessage,
+    ContextBuilt,
+    ContextFile,
+    ContextReport,
     Decision,
     DecisionMade,
     FileChanged,
@@ -158,6 +162,17 @@ class _WorkerRun:
         deps = self.deps
         await self._move("start", model=deps.provider.label)
         system, first, report = build_worker_context(self.ticket, deps)
+        # What the worker was given, as a report (paths, views, tokens): the TUI's detail
+        # shows this exact context, and the log keeps it without any file's text.
+        await deps.emit(
+            ContextBuilt(
+                ticket_id=self.ticket.id,
+                track_id=self.track_id,
+                files=list(report.files),
+                total_tokens=report.total_tokens,
+                budget=report.budget,
+            )
+        )
         self.messages = [ChatMessage(role="user", content=first)]
         while self.steps < deps.settings.worker_steps:
             self.steps += 1

@@ -20,10 +20,8 @@ from textual.binding import Binding
 
 from slop_tui.conductor.bus import EventBus
 from slop_tui.conductor.session import PlanReviewer, RunSummary
-from slop_tui.config import RunSettings
-from slop_tui.memory.file_cache import FileCache
 from slop_tui.errors import SlopError
-from slop_tui.models import AnyEvent, Decision, Edit, PlanAccepted, RunStarted, TicketState, TicketStateChanged
+from slop_tui.models import AnyEvent, Decision, Edit, PlanAccepted, RunStarted
 from slop_tui.tools.clutch import AskForChanges, Clutch
 from slop_tui.ui import theming
 from slop_tui.ui.bridge import UiClutch, UiPlanReviewer
@@ -35,7 +33,7 @@ from slop_tui.ui.messages import (
     SessionEvents,
 )
 from slop_tui.ui.palette import SlopCommands
-from slop_tui.ui.run_view import ContextFile, ContextInfo, Level, LogEntry, RunView, TicketView
+from slop_tui.ui.run_view import Level, LogEntry, RunView, TicketView
 from slop_tui.ui.screens.board import BoardScreen
 from slop_tui.ui.screens.clutch import ClutchScreen
 from slop_tui.ui.screens.doctor import DoctorScreen
@@ -56,9 +54,6 @@ class SessionLike(Protocol):
     """What the app drives (`conductor.session.Session`)."""
 
     bus: EventBus
-    repo_root: Path
-    file_cache: FileCache
-    settings: RunSettings
 
     async def run(self, prompt: str) -> RunSummary: ...
     async def resume(self) -> RunSummary: ...
@@ -287,41 +282,11 @@ class SlopApp(App[None]):
         view = self.view
         for event in message.events:
             self._dirty |= view.apply(event)
-            if isinstance(event, TicketStateChanged) and event.old is TicketState.TODO and event.new is TicketState.IN_PROGRESS:
-                started = view.find(event.ticket_id, event.track_id)
-                if started is not None:
-                    started.context = self._context_for(started)
             if isinstance(event, (PlanAccepted, RunStarted)):
                 self._new_plan = True
             if isinstance(event, PlanAccepted):
                 self.busy = None
         self._schedule_flush()
-
-    def _context_for(self, view: TicketView) -> ContextInfo | None:
-        """The context the worker has just built for `view`'s ticket, built the same way.
-
-        No event carries it, so it is rebuilt here, from the same files and cache, right
-        when the ticket's start arrives (the worker builds its own just after that move);
-        None when it cannot be (no session, an unreadable file): the detail says so.
-        """
-        session = self.session
-        if session is None:
-            return None
-        try:
-            from slop_tui.agents.context import assemble_context
-
-            _, _, report = assemble_context(
-                view.ticket,
-                session.repo_root,
-                session.file_cache,
-                budget=session.settings.context_tokens,
-            )
-        except (SlopError, OSError, ValueError):
-            return None
-        return ContextInfo(
-            files=[ContextFile(path=f.path, view=f.view, tokens=f.tokens, role=f.role) for f in report.files],
-            total_tokens=report.total_tokens,
-        )
 
     def _schedule_flush(self) -> None:
         if not self._flush_pending:

@@ -15,6 +15,7 @@ import msgspec
 
 from slop_tui.models import (
     AnyEvent,
+    ContextBuilt,
     Decision,
     DecisionMade,
     Edit,
@@ -56,20 +57,6 @@ class LogEntry(msgspec.Struct, kw_only=True):
     raw: str | None = None  # a failed command's raw output, shown on demand next to its hint
 
 
-class ContextFile(msgspec.Struct, kw_only=True):
-    path: str
-    view: str
-    tokens: int
-    role: str = ""  # target, imported, mentioned
-
-
-class ContextInfo(msgspec.Struct, kw_only=True):
-    """The context a worker was given: which memory views of which files, and its size."""
-
-    files: list[ContextFile]
-    total_tokens: int
-
-
 class ProposalRecord(msgspec.Struct, kw_only=True):
     proposal: Proposal
     decision: Decision | None = None
@@ -86,7 +73,7 @@ class TicketView:
     text: list[str] = field(default_factory=list)  # the worker's text, in the order it came
     proposals: list[ProposalRecord] = field(default_factory=list)
     files_changed: list[str] = field(default_factory=list)
-    context: ContextInfo | None = None
+    context: ContextBuilt | None = None  # the worker's first context, as it published it
 
     @property
     def key(self) -> str:
@@ -248,6 +235,13 @@ class RunView:
                 view.ticket.usage = view.ticket.usage + event.usage
                 if event.tier is Tier.WORKER:
                     view.worker = event.model
+                changed.add(view.key)
+        elif isinstance(event, ContextBuilt):
+            # The worker's own report of the context it built, so the detail shows exactly
+            # what it was given (a retry's new context replaces the old one).
+            view = self.find(event.ticket_id, event.track_id)
+            if view is not None:
+                view.context = event
                 changed.add(view.key)
         elif isinstance(event, ModelText):
             view = self.find(event.ticket_id)

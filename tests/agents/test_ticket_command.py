@@ -14,6 +14,7 @@ import pytest
 
 import slop_tui
 from slop_tui.cli import main
+from slop_tui.models import ContextBuilt
 from slop_tui.store import Store
 from slop_tui.testing.llm_server import HTTPReply, HTTPToolCall, LLMServer
 
@@ -95,13 +96,21 @@ def test_the_clutch_shows_the_diff_waits_and_applies_on_approval(
     assert "ticket done: greet now says hi" in out
     assert (repo / "mod.py").read_text() == MOD.replace('"hello "', '"hi "')
 
-    # The worker's conversation is gone: nothing in .slop/ holds a message array.
+    # The worker's conversation is gone: nothing in .slop/ holds a message array or a message
+    # (a context report's files have a "role" too, but never a conversation's roles).
     slop_files = files_under(repo / ".slop")
     assert slop_files
     for path in slop_files:
         data = path.read_bytes()
-        assert b'"messages"' not in data and b'"role"' not in data and b'"tool_calls"' not in data
+        assert b'"messages"' not in data and b'"tool_calls"' not in data
+        for role in (b"system", b"user", b"assistant", b"tool"):
+            assert b'"role":"' + role + b'"' not in data
         assert KEY.encode() not in data
+    # What the worker was first given is logged as a report: the one the summary line counts.
+    built = [e for e in Store(repo).events() if isinstance(e, ContextBuilt)]
+    assert len(built) == 1 and (built[0].ticket_id, built[0].track_id) == ("ticket", "ticket")
+    assert [(f.path, f.role, f.view) for f in built[0].files] == [("mod.py", "target", "curated")]
+    assert f"first context {built[0].total_tokens:,} tokens)" in out
     state = Store(repo).load_state()
     assert state is not None and state.tracks[0].tickets[0].result_summary == "greet now says hi"
     assert Store(repo).preimages("ticket") == {"mod.py": MOD.encode()}  # `slop undo ticket`

@@ -6,6 +6,7 @@ import asyncio
 import io
 from pathlib import Path
 
+import msgspec
 import pytest
 from rich.console import Console
 
@@ -13,7 +14,9 @@ from slop_tui.agents.worker import run_worker_lifecycle
 from slop_tui.conductor.terminal_clutch import TerminalClutch
 from slop_tui.config import RunSettings
 from slop_tui.models import (
+    AnyEvent,
     Approve,
+    ContextBuilt,
     Decision,
     DecisionMade,
     Edit,
@@ -24,10 +27,12 @@ from slop_tui.models import (
     ProposalMade,
     Reject,
     TicketState,
+    TicketStateChanged,
     Tier,
     ToolResult,
     UsageUpdated,
 )
+from slop_tui.providers import ModelReply, ModelRequest
 from slop_tui.providers.scripted import ScriptedReply, ScriptedToolCall
 from slop_tui.tools.clutch import AskForChanges, AskForEverything
 
@@ -298,3 +303,58 @@ async def test_cancelling_the_worker_propagates_and_stops_asking(repo: Path) -> 
         await task
     assert the_ticket.state is TicketState.AWAITING_APPROVAL  # the conductor interrupts it
     assert (repo / "mod.py").read_text() == MOD
+
+
+class SeesEvents(Recording):
+    """Records, at each model call, every event published before it."""
+
+    def __init__(self, inner: Recording, events: Events) -> None:
+        super().__init__(inner.inner)
+        self.events = events
+        self.before: list[list[AnyEvent]] = []
+
+    async def complete(self, request: ModelRequest, *, ticket_id: str | None = None) -> ModelReply:
+        self.before.append(list(self.events.all()))
+        return await super().complete(request, ticket_id=ticket_id)
+
+
+async def test_the_context_report_is_published_before_the_first_model_call(tmp_path: Path) -> None:
+    marker = "UNIQUE_BODY_MARKER = 'only in the file text'"
+    repo = make_repo(
+        tmp_path / "repo",
+        {
+            "app/__init__.py": "",
+            "app/helper.py": f'def helper(x):\n    """Helper docstring."""\n    {marker}\n    return x\n',
+            "app/mod.py": "from app.helper import helper\n\n\n# [HOT]\ndef greet(name):\n"
+            f"    {marker}\n    return helper(name)\n",
+        },
+    )
+    events = Events()
+    provider = SeesEvents(Recording(scripted(Tier.WORKER, {"t1": [step(call("finish", summary="ok"))]})), events)
+    the_ticket = ticket(targets=["app/mod.py", "app/new.py"])
+    deps = make_deps(repo, provider, events, settings=RunSettings(context_tokens=5000))
+    outcome = await run_worker_lifecycle(the_ticket, deps, track_id="tr")
+
+    assert outcome.state is TicketState.DONE
+    # Published once, after the start and before the first request went out.
+    first_call = provider.before[0]
+    assert [type(e) for e in first_call] == [TicketStateChanged, ContextBuilt]
+    built = first_call[1]
+    assert isinstance(built, ContextBuilt)
+    assert len(events.of(ContextBuilt)) == 1
+    assert (built.ticket_id, built.track_id, built.budget) == ("t1", "tr", 5000)
+    # Exactly the worker's own report, which is what its first request holds.
+    assert built.files == outcome.context.files
+    assert built.total_tokens == outcome.context.total_tokens > 0
+    assert [(f.path, f.role, f.view) for f in built.files] == [
+        ("app/mod.py", "target", "curated"),
+        ("app/new.py", "target", "new"),
+        ("app/helper.py", "import", "skeleton"),
+    ]
+    assert built.files[0].tokens > 0
+    assert "UNIQUE_BODY_MARKER" in provider.requests[0].messages[0].content  # the [HOT] body was sent...
+    logged = msgspec.json.encode(built)
+    # ...but the event holds paths, views and counts only: no file text, no message array.
+    for forbidden in (b"UNIQUE_BODY_MARKER", b"Helper docstring", b"def greet", b'"messages"', b'"content"'):
+        assert forbidden not in logged
+    assert msgspec.json.decode(logged, type=AnyEvent) == built  # a member of the event union

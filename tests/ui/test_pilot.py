@@ -11,7 +11,7 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Static, TextArea
 
-from slop_tui.models import DecisionMade, Reject, TicketState, ToolResult
+from slop_tui.models import ContextBuilt, ContextFile, DecisionMade, Reject, TicketState, ToolResult
 from slop_tui.store import Store
 from slop_tui.ui.app import SlopApp
 from slop_tui.ui.bridge import EDITED_NOTE
@@ -20,7 +20,7 @@ from slop_tui.ui.screens.doctor import DoctorScreen
 from slop_tui.ui.screens.plan_review import PlanReviewScreen
 from slop_tui.ui.screens.resume import ResumeScreen
 from slop_tui.ui.widgets.board import TicketBoard
-from tests.ui.helpers import screen_text, wait_for
+from tests.ui.helpers import sample_events, screen_text, wait_for
 from tests.ui.scenario import CALC_V1, CALC_V2, NOTES, app_on, make_repo
 
 SIZE = (100, 30)
@@ -69,10 +69,13 @@ async def test_approve_every_change(tmp_path: Path) -> None:
         assert states(app) == {"a": TicketState.DONE, "b": TicketState.DONE, "c": TicketState.DONE}
         assert app.view.finished is not None and app.view.finished.ok
         assert "3/3 done" in screen_text(app)
-        # The detail shows the context the worker was given: which views, how many tokens.
+        # The detail shows the context the worker was given: which views, how many tokens,
+        # exactly as the worker published it.
         b = app.view.tickets["calc/b"]
         assert b.context is not None and b.context.total_tokens > 0
         assert [(f.path, f.role, f.view) for f in b.context.files][:1] == [("calc.py", "target", "curated")]
+        logged = [e for e in Store(repo).events() if isinstance(e, ContextBuilt) and e.ticket_id == "b"]
+        assert logged == [b.context]
         await select(pilot, app, "b")
         await pilot.press("enter")
         await pilot.pause()
@@ -269,6 +272,28 @@ async def test_resume_after_a_restart(tmp_path: Path) -> None:
         assert any(e.seq == 1 for e in second.view.log)
     assert (repo / "calc.py").read_text() == CALC_V2
     assert (repo / "notes.md").read_text() == NOTES
+
+
+async def test_the_detail_shows_the_context_from_the_log_alone() -> None:
+    """No session, no repository: what the detail shows can only come from the event."""
+    files = [
+        ContextFile(path="app/config.py", role="target", view="curated", tokens=640),
+        ContextFile(path="app/storage.py", role="import", view="omitted", tokens=0, note="over the context budget"),
+    ]
+    events = sample_events()
+    events.append(
+        ContextBuilt(ticket_id="impl-config", track_id="config", files=files, total_tokens=2100, budget=12000,
+                     seq=len(events) + 1, at=0.0)
+    )
+    app = SlopApp(repo_root=Path("/nonexistent/repo"), session_factory=None, demo=True, replay=events)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("down", "down", "enter")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "impl-config" in text
+        assert "2.1k tokens in 2 view(s), budget 12.0k" in text
+        assert "app/config.py (target, curated, 640 tokens)" in text
+        assert "app/storage.py (import, omitted, 0 tokens): over the context budget" in text
 
 
 async def test_a_missing_key_shows_the_fix_not_a_crash(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ import copy
 
 from slop_tui.models import (
     Approve,
+    ContextBuilt,
+    ContextFile,
     PlanAccepted,
     Reject,
     DecisionMade,
@@ -109,3 +111,26 @@ def test_reset_forgets_the_previous_run() -> None:
     view.reset()
     assert not view.tracks and not view.log and view.total == Usage() and view.applied == 0
     assert copy.copy(view.tickets) == {}
+
+
+def test_the_context_a_worker_built_is_kept_on_its_ticket() -> None:
+    view = RunView()
+    a = Track(id="a", title="A", tickets=[Ticket(id="t1", title="one")])
+    b = Track(id="b", title="B", tickets=[Ticket(id="t1", title="one again")])
+    view.apply(PlanAccepted(tracks=[a, b]))
+    assert view.tickets["b/t1"].context is None
+    files = [
+        ContextFile(path="calc.py", role="target", view="curated", tokens=120),
+        ContextFile(path="big.py", role="import", view="omitted", tokens=0, note="over the context budget"),
+    ]
+    built = ContextBuilt(ticket_id="t1", track_id="b", files=files, total_tokens=900, budget=1000)
+    assert view.apply(built) == {"b/t1"}  # its row (and an open detail) repaints
+    assert view.tickets["b/t1"].context is built
+    assert view.tickets["a/t1"].context is None
+    # A retried ticket builds a new context; the detail shows the newest.
+    again = ContextBuilt(ticket_id="t1", track_id="b", files=files[:1], total_tokens=700, budget=1000)
+    view.apply(again)
+    assert view.tickets["b/t1"].context is again
+    # A plan re-sent after a resume keeps it.
+    view.apply(PlanAccepted(tracks=[copy.deepcopy(a), copy.deepcopy(b)]))
+    assert view.tickets["b/t1"].context is again

@@ -115,10 +115,14 @@ class TicketDetailScreen(Screen[None]):
         field("target files", ", ".join(t.target_files) or "none named")
         if self.view.context is not None:
             ctx = self.view.context
-            field("context", f"{format_tokens(ctx.total_tokens)} tokens in {len(ctx.files)} view(s)")
+            field(
+                "context",
+                f"{format_tokens(ctx.total_tokens)} tokens in {len(ctx.files)} view(s), "
+                f"budget {format_tokens(ctx.budget)}",
+            )
             for f in ctx.files:
-                role = f"{f.role}, " if f.role else ""
-                out.append(f"{'':<13}{f.path} ({role}{f.view}, {format_tokens(f.tokens)} tokens)\n")
+                note = f": {f.note}" if f.note else ""
+                out.append(f"{'':<13}{f.path} ({f.role}, {f.view}, {format_tokens(f.tokens)} tokens){note}\n")
         else:
             field("context", "not built yet (the worker builds it when the ticket starts)")
         if self.view.files_changed:
