@@ -95,58 +95,24 @@ async def run_ticket(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
 ) -> int:
-    """Run one ticket on `repo` with `config`'s worker and QA models; the exit status."""
+    """Run one ticket on `repo` with `config`'s worker and QA models; the exit status.
+
+    A session runs it as a one-track plan (`Session.run_tracks`): the log, the checkpoints
+    and the pre-images are the ones every run has.
+    """
     import asyncio
-    import uuid
+    from contextlib import suppress
 
     from rich.console import Console
 
-    from slop_tui.agents.qa import QaTranslator
-    from slop_tui.agents.transitions import transition
-    from slop_tui.agents.worker import WorkerDeps, WorkerOutcome, run_worker_lifecycle
-    from slop_tui.conductor.bus import EventBus
     from slop_tui.conductor.headless import HoldingClutch
     from slop_tui.conductor.printer import Printer, format_usage
+    from slop_tui.conductor.session import Session
     from slop_tui.conductor.terminal_clutch import TerminalClutch
-    from slop_tui.errors import SlopError
-    from slop_tui.memory.file_cache import default_cache
-    from slop_tui.models import (
-        AnyEvent,
-        PlanAccepted,
-        RunFinished,
-        RunStarted,
-        Ticket,
-        TicketState,
-        TicketStateChanged,
-        Tier,
-        Track,
-    )
-    from slop_tui.providers import Provider, UsageLedger, make_provider
-    from slop_tui.store import SessionState, Store, apply_event
+    from slop_tui.models import Ticket, TicketState, Track
     from slop_tui.tools.clutch import ApproveAll, AskForChanges, Clutch
-    from slop_tui.tools.executor import ToolExecutor
 
     out = stdout if stdout is not None else sys.stdout
-    _CHECKPOINT = (RunStarted, PlanAccepted, TicketStateChanged, RunFinished)
-    worker_provider = make_provider(config.model_for(Tier.WORKER))  # a bad config stops here
-    try:
-        cheap: Provider | None = make_provider(config.model_for(Tier.DEFAULT_CHEAP))
-    except SlopError:
-        cheap = None  # Tier 4 falls back to its deterministic hint
-    store = Store(repo, secrets=list(config.keys.values()))
-    bus = EventBus(store)
-    state: SessionState | None = None
-
-    async def emit(event: AnyEvent) -> AnyEvent:
-        # Logged first (the bus), then folded into the checkpoint that `slop status` reads;
-        # the checkpoint is written on the moves that matter, as a session does.
-        nonlocal state
-        logged = await bus.publish(event)
-        state = apply_event(state, logged, store.warnings)
-        if state is not None and isinstance(logged, _CHECKPOINT):
-            store.save_state(state)
-        return logged
-
     holder: list[Printer] = []
     clutch: Clutch
     if yes:
@@ -156,57 +122,29 @@ async def run_ticket(
             stdin=stdin if stdin is not None else sys.stdin, console=Console(file=out, highlight=False)
         )
         clutch = AskForChanges(HoldingClutch(terminal, holder))
-    printer = Printer(bus.subscribe(), stream=out)
-    holder.append(printer)
-    printer_task = asyncio.create_task(printer.run(), name="printer")
-    ledger = UsageLedger()
-    deps = WorkerDeps(
-        repo_root=repo,
-        provider=worker_provider,
-        qa=QaTranslator(cheap, ledger=ledger, emit=emit),
-        executor=ToolExecutor(
-            repo,
-            store=store,
-            scrub_env=sorted(config.key_env_names()),
-            command_timeout_s=config.run.command_timeout_s,
-        ),
-        clutch=clutch,
-        emit=emit,
-        ledger=ledger,
-        settings=config.run,
-        file_cache=default_cache,
-    )
+    session = Session(repo, config, clutch=clutch)
     ticket = Ticket(id=ticket_id, title=_title(description), description=description, target_files=targets)
     track = Track(id="ticket", title=ticket.title, description=description, tickets=[ticket])
-    outcome: WorkerOutcome | None = None
+    printer = Printer(session.bus.subscribe(), stream=out)
+    holder.append(printer)
+    printer_task = asyncio.create_task(printer.run(), name="printer")
     try:
-        store.archive_run()
-        await emit(RunStarted(run_id=uuid.uuid4().hex[:12], prompt=description))
-        await emit(PlanAccepted(tracks=[track]))
-        try:
-            outcome = await run_worker_lifecycle(ticket, deps, track_id=track.id)
-        except asyncio.CancelledError:
-            if ticket.state in (TicketState.IN_PROGRESS, TicketState.AWAITING_APPROVAL):
-                await emit(transition(ticket, "interrupt", track_id=track.id, reason="Ctrl+C"))
-            raise
-        ok = outcome.state is TicketState.DONE
-        message = (
-            f"{ticket.id} done: {outcome.summary}"
-            if ok
-            else f"{ticket.id} {outcome.state.value}: {ticket.blocked_reason}"
-        )
-        await emit(RunFinished(ok=ok, message=message))
+        await session.run_tracks(description, [track])
     finally:
-        await bus.close()
+        with suppress(Exception):  # closing is best effort; the outcome is already logged
+            await session.close()
         await printer_task
-        for provider in (worker_provider, cheap):
-            if provider is not None:
-                try:
-                    await provider.aclose()
-                except Exception:  # closing is best effort; the outcome is already saved
-                    pass
-        store.close()
-    steps = f"{outcome.steps} model call{'s' if outcome.steps != 1 else ''}"
-    context = f"first context {outcome.context.total_tokens:,} tokens"
-    print(f"{message}\n({steps}, {format_usage(ledger.total)}, {context})", file=out)
+    _, ran = session.state.find_ticket(ticket.id, track.id)  # the session ran its own copy
+    ok = ran.state is TicketState.DONE
+    message = (
+        f"{ran.id} done: {ran.result_summary}" if ok else f"{ran.id} {ran.state.value}: {ran.blocked_reason}"
+    )
+    figures = []
+    outcome = session.outcomes.get((track.id, ticket.id))
+    if outcome is not None:  # None when the worker failed before returning one
+        figures.append(f"{outcome.steps} model call{'s' if outcome.steps != 1 else ''}")
+    figures.append(format_usage(session.ledger.total))
+    if outcome is not None:
+        figures.append(f"first context {outcome.context.total_tokens:,} tokens")
+    print(f"{message}\n({', '.join(figures)})", file=out)
     return 0 if ok else 1

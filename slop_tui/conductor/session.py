@@ -1,7 +1,9 @@
 """The session runner: one request from plan to finished tickets, the thing the TUI drives.
 
 `Session.run(prompt)` plans (Tier 1, then Tier 2 per track), has the plan reviewed, then
-dispatches every track in order; `Session.resume()` continues the last run from `.slop/`.
+dispatches every track in order; `Session.run_tracks(prompt, tracks)` runs tracks built
+elsewhere (`slop ticket`) the same way, without planning; `Session.resume()` continues the
+last run from `.slop/`.
 Every event goes through the bus (the store writes it ahead, fsynced, before anyone else sees
 it), is folded into `state` (`store.apply_event`), and the state is checkpointed after every
 ticket transition, so a crash or `kill -9` loses nothing that was acknowledged.
@@ -31,7 +33,7 @@ from slop_tui.agents.planner import (
 )
 from slop_tui.agents.qa import QaTranslator
 from slop_tui.agents.transitions import transition
-from slop_tui.agents.worker import WorkerDeps, run_worker_lifecycle
+from slop_tui.agents.worker import WorkerDeps, WorkerOutcome, run_worker_lifecycle
 from slop_tui.config import Config
 from slop_tui.conductor.bus import EventBus
 from slop_tui.conductor.dispatcher import Dispatcher, release_held
@@ -230,6 +232,9 @@ class Session:
         )
         self._deps: WorkerDeps | None = None
         self._ticket_usage: dict[str, Usage] = {}
+        # What remains of each worker of this run, by (track id, ticket id): the last one
+        # when a ticket ran more than once. Steps and context size for a caller's summary.
+        self.outcomes: dict[tuple[str, str], WorkerOutcome] = {}
 
     # -- providers ------------------------------------------------------------------------
 
@@ -436,16 +441,40 @@ class Session:
 
     async def run(self, prompt: str) -> RunSummary:
         """Plan, review and dispatch a new run. The previous run in `.slop/` is archived."""
-        if not prompt.strip():
-            raise SlopError("the request is empty; say what should be done")
-        await self._checkpoints.flush(None)  # nothing of an earlier run lands after the archive
-        self.store.archive_run()
-        self._ticket_usage = {}
-        await self.emit(RunStarted(run_id=uuid.uuid4().hex[:12], prompt=prompt))
+        _check_prompt(prompt)
+        await self._begin(prompt)
         try:
             tracks = await self._plan(prompt)
         except (PlanningFailed, PlanRejected) as exc:
             return await self._finish(message=str(exc), failed=True)
+        return await self._run_accepted(tracks)
+
+    async def run_tracks(self, prompt: str, tracks: list[Track]) -> RunSummary:
+        """A new run of `tracks` as they are: no planning, no review, then what `run` does
+        after review (log, checkpoints, dispatch, summary), so `slop status`, `slop undo` and
+        `slop resume` work on it. The previous run in `.slop/` is archived.
+
+        The tracks must be as valid as a reviewer's edited plan (`PlanError` otherwise). The
+        state runs copies of them: read the outcome from `state` (or `outcomes`), not from
+        the objects passed in. A worker model that cannot be made stops here, before
+        anything in `.slop/` changes.
+        """
+        _check_prompt(prompt)
+        check_edited_plan(tracks)
+        self._worker_deps()
+        await self._begin(prompt)
+        return await self._run_accepted(tracks)
+
+    async def _begin(self, prompt: str) -> None:
+        """Archive the last run and start a new one (`RunStarted`)."""
+        await self._checkpoints.flush(None)  # nothing of an earlier run lands after the archive
+        self.store.archive_run()
+        self._ticket_usage = {}
+        self.outcomes = {}
+        await self.emit(RunStarted(run_id=uuid.uuid4().hex[:12], prompt=prompt))
+
+    async def _run_accepted(self, tracks: list[Track]) -> RunSummary:
+        """The one way an accepted plan runs, planned (`run`) or given (`run_tracks`)."""
         await self.emit(PlanAccepted(tracks=tracks))
         return await self._dispatch_all()
 
@@ -521,7 +550,8 @@ class Session:
 
     async def _run_ticket(self, ticket: Ticket, track: Track) -> None:
         self.resolver.forget(ticket.id)
-        await run_worker_lifecycle(ticket, self._worker_deps(), track_id=track.id)
+        outcome = await run_worker_lifecycle(ticket, self._worker_deps(), track_id=track.id)
+        self.outcomes[(track.id, ticket.id)] = outcome
 
     async def _ticket_done(self, ticket: Ticket, track: Track) -> None:
         await self.resolver.ticket_done(ticket, track)
@@ -538,6 +568,11 @@ class Session:
             except Exception:  # closing is best effort; the run's outcome is already saved
                 pass
         self.store.close()
+
+
+def _check_prompt(prompt: str) -> None:
+    if not prompt.strip():
+        raise SlopError("the request is empty; say what should be done")
 
 
 def check_edited_plan(tracks: list[Track]) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 
 import slop_tui
 from slop_tui.cli import main
-from slop_tui.models import ContextBuilt
+from slop_tui.models import ContextBuilt, ProposalMade, TicketState, TicketStateChanged
 from slop_tui.store import Store
 from slop_tui.testing.llm_server import HTTPReply, HTTPToolCall, LLMServer
 
@@ -168,3 +170,67 @@ def test_a_target_outside_the_repository_is_refused(
     assert "slop: error:" in capsys.readouterr().err
     assert main(["ticket", "x", "--id", "has space", "--repo", str(repo)]) == 2
     assert server.requests == []
+
+
+def slop(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "slop_tui", *args], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def test_status_and_undo_work_after_a_ticket(tmp_path: Path, server: LLMServer) -> None:
+    repo = make_repo(tmp_path / "repo", {"mod.py": MOD})
+    script_greet_change(server)
+    env = environment(tmp_path, server)
+    assert slop_ticket(repo, env, "a\n").returncode == 0
+
+    status = slop(env, "status", "--repo", str(repo))
+    assert status.returncode == 0, status.stderr
+    assert "finished, every ticket done" in status.stdout
+    assert "ticket  done" in status.stdout and "54 tok" in status.stdout  # the worker's usage
+    undone = slop(env, "undo", "ticket", "--repo", str(repo))
+    assert undone.returncode == 0, undone.stderr
+    assert (repo / "mod.py").read_text() == MOD
+    state = Store(repo).load_state()
+    assert state is not None and state.tracks[0].tickets[0].state is TicketState.TODO
+
+    # A second ticket starts a new run: the first one is archived, not mixed in.
+    script_greet_change(server)
+    assert slop_ticket(repo, env, "a\n").returncode == 0
+    moves = [(e.old, e.new) for e in Store(repo).events() if isinstance(e, TicketStateChanged)]
+    assert moves.count((TicketState.TODO, TicketState.IN_PROGRESS)) == 1  # this run's moves only
+    assert moves[-1] == (TicketState.IN_PROGRESS, TicketState.DONE)
+    assert len(list((repo / ".slop" / "runs").iterdir())) == 1
+
+
+def test_ctrl_c_at_the_clutch_records_the_interrupt_and_exits_130(tmp_path: Path, server: LLMServer) -> None:
+    repo = make_repo(tmp_path / "repo", {"mod.py": MOD})
+    script_greet_change(server)
+    env = environment(tmp_path, server)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "slop_tui", "ticket", "Make greet say hi", "--target", "mod.py",
+         "--repo", str(repo)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not any(
+            isinstance(e, ProposalMade) and e.proposal.tool == "edit_file" for e in Store(repo).events()
+        ):
+            assert time.monotonic() < deadline and proc.poll() is None, "never reached the clutch"
+            time.sleep(0.05)
+        time.sleep(0.2)  # the question is on the terminal, stdin still open
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err and "interrupted" in err
+    assert (repo / "mod.py").read_text() == MOD
+    state = Store(repo).load_state()
+    assert state is not None and not state.finished
+    assert state.tracks[0].tickets[0].state is TicketState.TODO  # a resume runs it again
+    moves = [(e.old, e.new) for e in Store(repo).events() if isinstance(e, TicketStateChanged)]
+    assert moves[-1] == (TicketState.AWAITING_APPROVAL, TicketState.TODO)
+    assert "slop resume" in slop(env, "status", "--repo", str(repo)).stdout

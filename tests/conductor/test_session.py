@@ -16,11 +16,14 @@ from slop_tui.models import (
     AnyEvent,
     ErrorRaised,
     PlanAccepted,
+    PlanError,
     RunFinished,
+    RunStarted,
     TicketState,
     TicketStateChanged,
     Tier,
     Track,
+    UsageUpdated,
 )
 from slop_tui.providers.base import ModelRequest
 from slop_tui.providers.scripted import load_scenario
@@ -205,3 +208,109 @@ async def test_resume_without_a_run_says_so(tmp_path: Path, demo: DemoRun) -> No
     with pytest.raises(SlopError, match="nothing to resume"):
         await session.resume()
     await session.close()
+
+
+def _given_tracks_setup(tmp_path: Path) -> tuple[Path, Config]:
+    """A repository and a config whose scenario has worker replies only: a planner or lead
+    call would fail, so a run that asks them cannot pass."""
+    from slop_tui.providers.scripted import Scenario
+    from tests.conductor.demo import write_config
+    from tests.conductor.helpers import tool_reply
+
+    scenario = Scenario(
+        worker={
+            "a": [tool_reply("write_file", path="a.py", content="A = 1\n"), tool_reply("finish", summary="a written")],
+            "b": [tool_reply("finish", summary="b checked")],
+        }
+    )
+    path = tmp_path / "scenario.json"
+    path.write_bytes(msgspec.json.encode(scenario))
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.py").write_text("A = 0\n")
+    config_dir = write_config(tmp_path / "config", path)
+    return repo, load_config(repo, env={"SLOP_CONFIG_DIR": str(config_dir)})
+
+
+def _given_tracks() -> list[Track]:
+    from tests.conductor.helpers import ticket, track
+
+    return [track(ticket("a", files=["a.py"]), ticket("b", deps=["a"], files=["b.py"]), tid="T")]
+
+
+async def test_run_tracks_runs_a_given_plan_like_a_reviewed_one(tmp_path: Path) -> None:
+    repo, config = _given_tracks_setup(tmp_path)
+    session = Session(repo, config, clutch=ApproveAll())
+    seen = session.bus.subscribe()
+    tracks = _given_tracks()
+    summary = await session.run_tracks("given work", tracks)
+    await session.close()
+
+    assert summary.ok and (summary.done, summary.blocked) == (2, 0), summary.message
+    assert (repo / "a.py").read_text() == "A = 1\n"
+    assert [t.state for t in tracks[0].tickets] == [TicketState.TODO, TicketState.TODO]  # copies ran
+    events: list[AnyEvent] = []
+    while (item := seen.get_nowait()) is not None:
+        events.append(item)
+    # The run's log: started, the plan as given, the tickets, finished; no planning at all.
+    assert isinstance(events[0], RunStarted) and events[0].prompt == "given work"
+    assert isinstance(events[1], PlanAccepted) and events[1].tracks == _given_tracks()
+    assert not any(isinstance(e, UsageUpdated) and e.tier in (Tier.PLANNER, Tier.LEAD) for e in events)
+    assert isinstance(events[-1], RunFinished) and events[-1].ok
+    assert [e.seq for e in Store(repo).events()] == [e.seq for e in events]
+    # The checkpoint is written as for any run: `slop status` and `slop undo` read it.
+    saved = Store(repo).load_state()
+    assert saved is not None and saved.finished and saved.ok and saved.prompt == "given work"
+    assert [(t.id, t.state, t.result_summary) for _, t in saved.tickets()] == [
+        ("a", TicketState.DONE, "a written"),
+        ("b", TicketState.DONE, "b checked"),
+    ]
+    assert Store(repo).preimages("a") == {"a.py": b"A = 0\n"}
+    # What remains of each worker.
+    assert {key: o.steps for key, o in session.outcomes.items()} == {("T", "a"): 2, ("T", "b"): 1}
+    assert session.outcomes[("T", "a")].context.total_tokens > 0
+
+    # Undo goes through the same session API as after `slop run`.
+    again = Session(repo, config, clutch=ApproveAll())
+    assert await again.undo_ticket("b") == []
+    assert await again.undo_ticket("a") == ["a.py"]
+    await again.close()
+    assert (repo / "a.py").read_text() == "A = 0\n"
+
+
+async def test_run_tracks_refuses_a_bad_plan_or_worker_before_touching_the_last_run(tmp_path: Path) -> None:
+    from tests.conductor.demo import write_config
+    from tests.conductor.helpers import ticket, track
+
+    repo, config = _given_tracks_setup(tmp_path)
+    session = Session(repo, config, clutch=ApproveAll())
+    assert (await session.run_tracks("first", _given_tracks())).ok
+    await session.close()
+    before = {p.relative_to(repo): p.read_bytes() for p in (repo / ".slop").rglob("*") if p.is_file()}
+
+    started = [track(ticket("a"), tid="T")]
+    started[0].tickets[0].start()
+    bad_plans: list[tuple[list[Track], str]] = [
+        ([], "no track"),
+        ([track(ticket("a"), tid="T"), track(ticket("a"), tid="U")], "already used by an earlier track"),
+        (started, "must start as todo"),
+        ([track(ticket("a", deps=["zz"]), tid="T")], "zz"),
+    ]
+    for tracks, problem in bad_plans:
+        session = Session(repo, config, clutch=ApproveAll())
+        with pytest.raises(PlanError, match=problem):
+            await session.run_tracks("second", tracks)
+        with pytest.raises(SlopError, match="empty"):
+            await session.run_tracks("  ", _given_tracks())
+        await session.close()
+
+    # A worker model that cannot be made (its scenario file is gone) stops before the archive.
+    broken_dir = write_config(tmp_path / "broken", tmp_path / "missing.json")
+    broken = load_config(repo, env={"SLOP_CONFIG_DIR": str(broken_dir)})
+    session = Session(repo, broken, clutch=ApproveAll())
+    with pytest.raises(SlopError):
+        await session.run_tracks("second", _given_tracks())
+    await session.close()
+
+    after = {p.relative_to(repo): p.read_bytes() for p in (repo / ".slop").rglob("*") if p.is_file()}
+    assert after == before  # the first run is still the current one, untouched
