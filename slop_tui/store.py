@@ -15,6 +15,7 @@ and the values registered with `add_secrets` are redacted from every byte writte
 
 from __future__ import annotations
 
+import collections
 import copy
 import hashlib
 import os
@@ -58,6 +59,25 @@ RUNS_DIR = "runs"
 _PREIMAGE_INDEX = "index.json"
 _PRIVATE = 0o600  # the log holds raw command output: readable by its owner only
 _MIN_SECRET = 8  # shorter "secrets" are not keys, and redacting them would maul the log
+
+
+class LogWrite:
+    """A batch written to the event log, not yet known durable (`Store.write_batch`)."""
+
+    __slots__ = ("events", "previous", "fd", "start", "number", "failed")
+
+    def __init__(
+        self, events: list[AnyEvent], previous: list[int], fd: int, start: int, number: int
+    ) -> None:
+        self.events = events
+        self.previous = previous  # the seqs they had: restored if the batch fails
+        # A handle of its own, opened before the batch was written: the kernel reports a
+        # failed write-back to every handle opened before it, so its fsync tells the truth
+        # about this batch whatever other syncs ran beside it.
+        self.fd = fd
+        self.start = start  # where the batch begins in the log
+        self.number = number
+        self.failed = False
 
 
 class StoreError(SlopError):
@@ -132,7 +152,7 @@ _ENCODER = msgspec.json.Encoder(enc_hook=enc_hook)
 #   append-done  the line written and fsynced, `append` not yet returned;
 #   rename       an atomic write's temporary file complete, not yet renamed over its target
 #                (kind: `slop` for files in .slop/, `repo` for the repository's files).
-# In a batch (`append_batch`, the bus's group commit) each event reaches the append points in
+# In a batch (`write_batch`, the bus's group commit) each event reaches the append points in
 # turn, and the kill leaves the log as a kill during the batch's one write can: the lines
 # before the event (append), those and half of its line (append-half), or those and its whole
 # line (append-done), fsynced; nothing after it.
@@ -182,6 +202,20 @@ def _crash_in_batch(fd: int, events: Sequence[AnyEvent], lines: list[bytes]) -> 
         _write_all(fd, before)
         os.fsync(fd)
         _die()
+
+
+def _own_handle(fd: int, path: Path) -> int:
+    """A new handle (not a duplicate: its own write-back error state) on `fd`'s file."""
+    try:
+        return os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_APPEND)
+    except OSError:
+        pass
+    other = os.open(path, os.O_WRONLY | os.O_APPEND)  # no /proc: by name, if it is that file
+    mine, theirs = os.fstat(fd), os.fstat(other)
+    if (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino):
+        return other
+    os.close(other)
+    return os.dup(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -489,6 +523,9 @@ class Store:
         self.root = self.repo_root / SLOP_DIR
         self.warnings: list[str] = []
         self._lock = threading.RLock()
+        # Pre-images have a lock of their own (taken before `_lock` when both are): their
+        # atomic writes (fsyncs) never hold up the event log's writer.
+        self._preimage_lock = threading.RLock()
         self._fd: int | None = None
         self._last_seq: int | None = None
         # The seq of the loaded checkpoint: a log that lost its tail (emptied, cut back,
@@ -497,6 +534,10 @@ class Store:
         self._prepared = False
         # fsyncs of the event log so far: what the bus's group commit saves is counted here.
         self.log_fsyncs = 0
+        # Batches written and not yet settled (`write_batch` / `sync_batch`), in write order.
+        self._settled = threading.Condition(self._lock)
+        self._unsettled: collections.deque[LogWrite] = collections.deque()
+        self._writes = 0
         self._secrets: list[tuple[bytes, bytes]] = []
         self.add_secrets(*secrets)
 
@@ -672,14 +713,25 @@ class Store:
     def append_batch(self, events: Sequence[AnyEvent]) -> list[AnyEvent]:
         """Append `events` with consecutive seqs, in order: one write and one fsync for all.
 
-        Group commit: the bus calls this from its writer thread with every event published
-        while the previous batch was on its way to the disk. Each event is updated in place;
-        the list is returned once the whole batch is fsynced. All or nothing: if an event
-        cannot be encoded or the write fails, no seq is used, the events keep their old seqs,
-        the log is cut back to where it ended, and `StoreError` is raised.
+        Each event is updated in place; the list is returned once the whole batch is
+        fsynced. All or nothing: if an event cannot be encoded or the write or the fsync
+        fails, no seq is used, the events keep their old seqs, the log is cut back to where
+        it ended, and `StoreError` is raised.
         """
         if not events:
             return []
+        return self.sync_batch(self.write_batch(events))
+
+    def write_batch(self, events: Sequence[AnyEvent]) -> LogWrite:
+        """The first half of `append_batch`: number, encode and write `events`, not yet
+        durable. Every `LogWrite` must then go to `sync_batch`, once.
+
+        Group commit: the bus's writer thread writes the next batch while earlier ones are
+        still being synced (`sync_batch` runs outside the store's lock), so a batch does not
+        wait for the sync before it to end before its own begins.
+        """
+        if not events:
+            raise ValueError("write_batch() needs at least one event")
         with self._lock:
             fd = self._open_log()
             assert self._last_seq is not None
@@ -695,13 +747,20 @@ class Store:
                     raise StoreError(
                         f"{self.events_path}: cannot encode {type(event).__name__}: {exc}"
                     ) from None
-            size = os.fstat(fd).st_size
+            try:
+                size = os.fstat(fd).st_size
+                sync_fd = _own_handle(fd, self.events_path)
+            except OSError as exc:
+                _restore_seqs(events, previous)
+                raise StoreError(
+                    f"{self.events_path}: cannot append: {exc.strerror or exc}"
+                ) from None
             if _CRASH is not None:
                 _crash_in_batch(fd, events, lines)
             try:
                 _write_all(fd, b"".join(lines))
-                os.fsync(fd)
             except OSError as exc:
+                os.close(sync_fd)
                 _restore_seqs(events, previous)
                 try:  # leave no torn line behind for the next append to glue onto
                     os.ftruncate(fd, size)
@@ -713,9 +772,55 @@ class Store:
                 raise StoreError(
                     f"{self.events_path}: cannot append: {exc.strerror or exc}"
                 ) from None
-            self.log_fsyncs += 1
             self._last_seq = events[-1].seq
-            return list(events)
+            self._writes += 1
+            write = LogWrite(list(events), previous, sync_fd, size, self._writes)
+            self._unsettled.append(write)
+            return write
+
+    def sync_batch(self, write: LogWrite) -> list[AnyEvent]:
+        """The second half of `append_batch`: fsync (outside the lock), then settle in write
+        order: a batch is durable once its fsync and every earlier batch's succeeded.
+
+        A failed fsync fails its batch and every batch written after it (the log is cut back
+        to where the failed one began), and `StoreError` is raised for each.
+        """
+        error: OSError | None = None
+        try:
+            os.fsync(write.fd)
+        except OSError as exc:
+            error = exc
+        with self._settled:
+            self.log_fsyncs += 1
+            if error is not None and not write.failed:
+                self._fail_from(write)
+            while not write.failed and self._unsettled[0] is not write:
+                self._settled.wait()
+            try:
+                os.close(write.fd)
+            except OSError:
+                pass
+            self._unsettled.remove(write)
+            self._settled.notify_all()
+            if write.failed:
+                _restore_seqs(write.events, write.previous)
+                why = (error.strerror or str(error)) if error is not None else (
+                    "an earlier batch could not be synced"
+                )
+                raise StoreError(f"{self.events_path}: cannot append: {why}")
+            return write.events
+
+    def _fail_from(self, failed: LogWrite) -> None:
+        """`failed` and every batch written after it fail; the log is cut back (held)."""
+        for write in self._unsettled:
+            if write.number >= failed.number:
+                write.failed = True
+        try:  # through its own handle: the file it was written to, even if since renamed
+            os.ftruncate(failed.fd, failed.start)
+        except OSError:
+            pass
+        self._settled.notify_all()
+        self.close()  # reopened by the next append, which re-reads where the log ends
 
     def events(self) -> list[AnyEvent]:
         """Every event in the log, in order. An unfinished last line (a crash mid-write) is
@@ -944,6 +1049,7 @@ class Store:
         key = self._normalise(rel_path)
         with self._lock:
             self._prepare()
+        with self._preimage_lock:
             directory = self._preimage_dir(ticket_id)
             index = self._read_index(ticket_id) or _PreimageIndex(ticket_id=ticket_id)
             if key in index.files:
@@ -964,7 +1070,7 @@ class Store:
 
     def preimages(self, ticket_id: str) -> dict[str, bytes | None]:
         """rel_path -> content before `ticket_id` touched it (None: the file did not exist)."""
-        with self._lock:
+        with self._preimage_lock:
             index = self._read_index(ticket_id)
             if index is None:
                 return {}
@@ -985,7 +1091,7 @@ class Store:
 
     def drop_preimages(self, ticket_id: str) -> None:
         """Forget a ticket's pre-images (after an undo, or once they are no longer wanted)."""
-        with self._lock:
+        with self._preimage_lock:
             directory = self._preimage_dir(ticket_id)
             if not directory.exists():
                 return
@@ -1003,7 +1109,7 @@ class Store:
         For starting a new run with a clean log and no pre-images shared by ticket ids of the
         old one. Returns the archive folder, or None when there was nothing to archive.
         """
-        with self._lock:
+        with self._preimage_lock, self._lock:
             names = [STATE_FILE, EVENTS_FILE, PREIMAGES_DIR]
             present = [n for n in names if (self.root / n).exists()]
             if not present:
