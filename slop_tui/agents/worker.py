@@ -300,39 +300,36 @@ class _WorkerRun:
     async def _decide(self, proposal: Proposal) -> tuple[Decision, Proposal]:
         """Pass the clutch; the ticket is `awaiting_approval` only while the clutch waits.
 
-        The clutch runs as a task that is given one turn of the loop: a policy that answers at
-        once (ApproveAll, reads under AskForChanges) is done by then and the ticket never
-        leaves `in_progress`; one that waits for a person is not, and the ticket moves to
-        `awaiting_approval` until it answers.
+        Only the clutch's own `decide` is watched: it runs as a task given one turn of the loop.
+        A policy that answers at once (ApproveAll, reads under AskForChanges) is done by then
+        and the ticket never leaves `in_progress`; one that waits for a person is not, and the
+        ticket moves to `awaiting_approval` until it answers. Publishing the proposal and the
+        decision (which may take several turns while the store fsyncs) is outside that window,
+        so a slow disk never makes an automatic approval look like a wait.
         """
         run = self
 
-        class _Announcing:
+        class _Watching:
             async def decide(self, current: Proposal) -> Decision:
                 await run._announce(current)  # an edit's re-proposal is announced too
-                return await run.deps.clutch.decide(current)
+                asked = asyncio.ensure_future(run.deps.clutch.decide(current))
+                try:
+                    await asyncio.sleep(0)
+                    if asked.done():
+                        return asked.result()
+                    await run._move("await_approval")
+                    decision = await asked
+                except SlopError as exc:  # the terminal's input ended: reject and stop
+                    raise _Stop(f"the clutch stopped: {exc}") from None
+                except BaseException:
+                    asked.cancel()
+                    raise
+                await run._move("resume")
+                return decision
 
         async def on_decision(current: Proposal, decision: Decision) -> None:
             await self.deps.emit(
                 DecisionMade(proposal_id=current.id, ticket_id=self.ticket.id, decision=decision)
             )
 
-        task = asyncio.ensure_future(
-            pass_clutch(_Announcing(), self.deps.executor, proposal, on_decision=on_decision)
-        )
-        waiting = False
-        try:
-            await asyncio.sleep(0)
-            if not task.done():
-                waiting = True
-                await self._move("await_approval")
-            try:
-                decision, final = await task
-            except SlopError as exc:  # the terminal's input ended: reject and stop
-                raise _Stop(f"the clutch stopped: {exc}") from None
-        except BaseException:
-            task.cancel()
-            raise
-        if waiting:
-            await self._move("resume")
-        return decision, final
+        return await pass_clutch(_Watching(), self.deps.executor, proposal, on_decision=on_decision)

@@ -358,3 +358,28 @@ async def test_the_context_report_is_published_before_the_first_model_call(tmp_p
     for forbidden in (b"UNIQUE_BODY_MARKER", b"Helper docstring", b"def greet", b'"messages"', b'"content"'):
         assert forbidden not in logged
     assert msgspec.json.decode(logged, type=AnyEvent) == built  # a member of the event union
+
+
+class SlowEvents(Events):
+    """A bus whose publish takes several loop turns, as it does while the store group-commits."""
+
+    async def emit(self, event: AnyEvent) -> AnyEvent:
+        for _ in range(5):
+            await asyncio.sleep(0)
+        return await super().emit(event)
+
+
+async def test_an_automatic_approval_never_looks_like_a_wait_on_a_slow_bus(repo: Path) -> None:
+    provider = scripted(
+        Tier.WORKER,
+        {"t1": [step(call("read_file", path="mod.py")), step(call("finish", summary="read it"))]},
+    )
+    events = SlowEvents()
+    the_ticket = ticket()
+    deps = make_deps(repo, provider, events, clutch=AskForChanges(Person()))
+    outcome = await run_worker_lifecycle(the_ticket, deps)
+
+    assert outcome.state is TicketState.DONE
+    # Neither the read (AskForChanges approves it at once) nor the finish ever waited.
+    assert events.moves() == [("todo", "in_progress"), ("in_progress", "done")]
+    assert [type(d.decision) for d in events.of(DecisionMade)] == [Approve, Approve]
