@@ -25,6 +25,7 @@ from slop_tui.memory.languages import LanguageRules
 BuiltViewKind = Literal["skeleton", "curated"]
 
 _QUOTES = (b'"', b"'")
+_QUOTE_BYTES = frozenset(b"\"'")
 # Every byte a string literal can start with (a quote, or a prefix letter).
 _STRING_STARTS = frozenset(b"\"'rRuUbBfFtT")
 _BLANK_LINE = re.compile(rb"\n[ \t\f]*\r?\n")
@@ -87,9 +88,12 @@ def view_of_tree(tree: Tree, source: bytes, kind: BuiltViewKind, rules: Language
     root = tree.root_node
     walk = _Walk(source, rules, curated=(kind == "curated"), root=root)
     walk.module()
+    problem = None if walk.clean else first_syntax_problem(root)
     lines = walk.lines
-    text = (b"\n".join(lines) + b"\n").decode("utf-8", "replace") if lines else ""
-    return BuiltView(text=text, syntax_problem=first_syntax_problem(root))
+    if not lines:
+        return BuiltView(text="", syntax_problem=problem)
+    lines.append(b"")  # the final newline, in the one join
+    return BuiltView(text=b"\n".join(lines).decode("utf-8", "replace"), syntax_problem=problem)
 
 
 def first_syntax_problem(root: Node) -> SyntaxProblem | None:
@@ -115,6 +119,11 @@ def _problem(node: Node, message: str) -> SyntaxProblem:
     return SyntaxProblem(line=point.row + 1, column=point.column + 1, message=message)
 
 
+# What the walk does with a statement, by its kind id (`_Kinds.actions`); a kind that is not
+# there is dropped.
+_DEFINITION, _VERBATIM, _EXPRESSION, _COMPOUND, _ERROR = range(1, 6)
+
+
 class _Kinds:
     """A language's node kinds as the integer ids tree-sitter reports (`Node.kind_id`), so the
     walk compares integers instead of building type strings. A name can have several ids (an
@@ -123,15 +132,21 @@ class _Kinds:
     def __init__(self, rules: LanguageRules) -> None:
         language = _language(rules)
         by_name: dict[tuple[str, bool], set[int]] = {}
+        anonymous: set[int] = set()
         for kind_id in range(language.node_kind_count):
             name = language.node_kind_for_id(kind_id)
             if name is not None:
-                key = (name, language.node_kind_is_named(kind_id))
-                by_name.setdefault(key, set()).add(kind_id)
+                named = language.node_kind_is_named(kind_id)
+                by_name.setdefault((name, named), set()).add(kind_id)
+                if not named:
+                    anonymous.add(kind_id)
 
         def ids(*names: str, named: bool = True) -> frozenset[int]:
             return frozenset(i for name in names for i in by_name.get((name, named), ()))
 
+        # Whether a node is named depends only on its kind id (an alias has its own id), so a
+        # set test replaces a call to `Node.is_named`.
+        self.anonymous = frozenset(anonymous)
         self.comment = ids(rules.comment)
         self.block = ids(rules.block)
         self.header_end = ids(rules.header_end, named=False)
@@ -149,6 +164,23 @@ class _Kinds:
         self.if_statement = ids(rules.if_statement)
         self.string = ids(rules.string)
         self.string_parts = ids(*rules.string_parts)
+        # tree-sitter's ERROR nodes have one reserved id in every language.
+        error = language.id_for_node_kind("ERROR", True)
+        self.error = frozenset(() if error is None else (error,))
+
+        # One dict lookup per statement instead of a chain of set tests; later rows win, in the
+        # order the walk used to test them (definitions first).
+        actions: dict[int, int] = {}
+        for action, members in (
+            (_ERROR, self.error),
+            (_COMPOUND, self.compound),
+            (_EXPRESSION, self.expression_statement),
+            (_VERBATIM, self.verbatim),
+            (_DEFINITION, self.definitions),
+        ):
+            actions.update(dict.fromkeys(members, action))
+        self.actions = actions
+
         def field(name: str) -> int:
             field_id = language.field_id_for_name(name)
             if field_id is None:
@@ -160,6 +192,7 @@ class _Kinds:
         self.function_header_fields = tuple(field(f) for f in rules.function_header_fields)
         self.functions = ids(*rules.functions)
         self.header_end_bytes = rules.header_end.encode()
+        self.comment_sign = rules.comment_sign
         self.call_function_field = field(rules.call_function_field)
         self.if_condition_field = field(rules.if_condition_field)
         self.if_alternative_field = field(rules.if_alternative_field)
@@ -181,11 +214,16 @@ class _Walk:
     """The single pass that appends a view's lines (as byte slices of the source) to `lines`.
 
     It visits module-level and class-level statements and the blocks of `if`/`try`/`with`
-    statements among them, never a function body. The hot paths (`statement`, `definition`)
-    are written for speed: integer kind ids, few calls.
+    statements among them, never a function body. The hot paths (the loops of `module` and
+    `_class`, and `definition`) are written for speed: every `Node` attribute is a call into
+    tree-sitter that may allocate, so each is read once, kinds are dispatched by one dict
+    lookup, and a line is sliced from the source with its indentation in one piece.
     """
 
-    __slots__ = ("src", "rules", "kinds", "curated", "root", "lines", "placeholder")
+    __slots__ = (
+        "src", "rules", "kinds", "curated", "root", "lines", "placeholder", "suffix",
+        "hot_comments", "deeper", "clean",
+    )  # fmt: skip
 
     def __init__(self, src: bytes, rules: LanguageRules, *, curated: bool, root: Node) -> None:
         self.src = src
@@ -195,12 +233,20 @@ class _Walk:
         self.root = root
         self.lines: list[bytes] = []
         self.placeholder = rules.hidden_placeholder if curated else rules.body_placeholder
+        self.suffix = b" " + self.placeholder  # after a header whose body is hidden
+        # A hot-marker comment needs the marker somewhere in the file: one search here spares
+        # the per-definition look around each header in the files (nearly all) without one.
+        self.hot_comments = curated and rules.hot_marker in src
+        self.deeper: dict[bytes, bytes] = {}  # parent indentation -> one unit deeper
+        # A tree without errors has none in any node: one test here spares one per statement.
+        self.clean = not root.has_error
 
     # -- module ---------------------------------------------------------------------------
 
     def module(self, *, docstring: bool = True, recover: bool = True) -> None:
         children = self.root.children
-        comment = self.kinds.comment
+        kinds = self.kinds
+        comment = kinds.comment
         start = 0
         for index, child in enumerate(children):
             if not docstring:
@@ -212,18 +258,27 @@ class _Walk:
                 if self.curated:
                     self.lines.append(self._indent_of(child, b"") + self._text(child))
             break
-        broken = recover and self.root.has_error
+        broken = recover and not self.clean
         lines = self.lines
+        actions = kinds.actions
+        definition = self.definition
         prev_kind: str | None = "docstring" if lines else None
         prev_multi = False
         prev_end = 0
-        for child in children[start:]:
+        for child in children[start:] if start else children:
             mark = len(lines)
             segments = self._segments(child) if broken and child.has_error else None
             if segments:
                 kind = self._recover(segments)
             else:
-                kind = self.statement(child, b"")
+                node_kind = child.kind_id
+                action = actions.get(node_kind)
+                if action is None:
+                    continue  # comments, expressions, loops: nothing a view keeps
+                if action == _DEFINITION:
+                    kind = "def" if definition(child, node_kind, b"") else None
+                else:
+                    kind = self.statement(child, node_kind, action, b"")
             if kind is None:
                 continue
             # Blank lines only at module level: around definitions and multi-line items, and
@@ -233,10 +288,16 @@ class _Walk:
                 kind != prev_kind
                 or multi
                 or prev_multi
-                or (kind != "def" and _BLANK_LINE.search(self.src, prev_end, child.start_byte))
+                or (kind != "def" and self._blank_line_between(prev_end, child.start_byte))
             ):
                 lines.insert(mark, b"")
             prev_kind, prev_multi, prev_end = kind, multi, child.end_byte
+
+
+    def _blank_line_between(self, start: int, end: int) -> bool:
+        # A blank line needs two line breaks; most gaps between statements have one.
+        src = self.src
+        return src.count(b"\n", start, end) > 1 and _BLANK_LINE.search(src, start, end) is not None
 
     # -- recovering from syntax errors ----------------------------------------------------
 
@@ -277,28 +338,51 @@ class _Walk:
 
     # -- statements -----------------------------------------------------------------------
 
-    def statement(self, node: Node, indent: bytes) -> str | None:
-        """Append what a view keeps of one statement; its kind ("import", "assignment", "def"),
-        or None when the view drops it."""
-        kinds = self.kinds
-        kind = node.kind_id
-        if kind in kinds.definitions:
-            return "def" if self.definition(node, indent) else None
-        if kind in kinds.verbatim or (
-            kind in kinds.expression_statement and self._is_assignment(node)
-        ):
-            if node.has_error:
+    # -- statements -----------------------------------------------------------------------
+
+    def block(self, children: list[Node], indent: bytes, skip: Node | None = None) -> None:
+        """Append what a view keeps of each statement of a class body or a branch."""
+        actions = self.kinds.actions
+        definition = self.definition
+        for child in children:
+            if child is skip:
+                continue
+            kind = child.kind_id
+            action = actions.get(kind)
+            if action is None:
+                continue
+            if action == _DEFINITION:
+                definition(child, kind, indent)
+            else:
+                self.statement(child, kind, action, indent)
+
+    def statement(self, node: Node, kind: int, action: int | None, indent: bytes) -> str | None:
+        """Append what a view keeps of one statement of kind id `kind` (whose entry in
+        `_Kinds.actions` is `action`); its kind ("import", "assignment", "def"), or None when
+        the view drops it."""
+        if action is None:
+            return None
+        if action == _DEFINITION:
+            return "def" if self.definition(node, kind, indent) else None
+        if action == _VERBATIM or (action == _EXPRESSION and self._is_assignment(node)):
+            if not self.clean and node.has_error:
                 return None
-            self.lines.append(self._indent_of(node, indent) + self._text(node))
-            return "import" if kind in kinds.imports else "assignment"
-        if kind in kinds.compound:
+            src = self.src
+            start = node.start_byte
+            # The usual case, one slice: the node starts a line at `indent`.
+            line_start = start - len(indent)
+            if line_start > 0 and src[line_start - 1] == 10 and src.startswith(indent, line_start):
+                self.lines.append(src[line_start : node.end_byte])
+            else:
+                self.lines.append(self._indent_of(node, indent) + src[start : node.end_byte])
+            return "import" if kind in self.kinds.imports else "assignment"
+        if action == _COMPOUND:
             return "def" if self.compound(node, indent) else None
-        if node.is_error:
+        if action == _ERROR:
             # tree-sitter wraps what it could not fit in ERROR nodes; whole statements often
             # survive inside, so salvage them.
             mark = len(self.lines)
-            for child in node.children:
-                self.statement(child, indent)
+            self.block(node.children, indent)
             return "def" if len(self.lines) > mark else None
         return None
 
@@ -308,94 +392,139 @@ class _Walk:
 
     # -- definitions ----------------------------------------------------------------------
 
-    def definition(self, node: Node, indent: bytes) -> bool:
+    def definition(self, node: Node, kind: int, indent: bytes) -> bool:
+        """Append a function's or class's header (and what the view keeps of its body); False
+        when it has no usable header. `kind` is `node.kind_id`."""
         kinds = self.kinds
-        if node.kind_id in kinds.decorated:
+        if kind in kinds.decorated:
             found = node.child_by_field_id(kinds.definition_field)
             if found is None:
                 return False
             definition = found
+            definition_kind = definition.kind_id
         else:
             definition = node
+            definition_kind = kind
         src = self.src
-        header_end = -1
-        body: Node | None = None
-        if definition.kind_id in kinds.functions and not node.has_error:
-            # The fast way to the header's end: the colon is the first one after the return
-            # annotation (or the parameters); only blanks or a line continuation sit between.
-            for field in kinds.function_header_fields:
-                last = definition.child_by_field_id(field)
-                if last is not None:
-                    body = definition.child_by_field_id(kinds.body_field)
-                    if body is not None:
-                        colon_at = src.find(kinds.header_end_bytes, last.end_byte, body.start_byte)
-                        if colon_at >= 0:
-                            header_end = colon_at + len(kinds.header_end_bytes)
-                    break
-        if header_end < 0:
-            colon, body = self._colon_and_block(definition)
-            if colon is None or body is None:
-                return False
-            if node.has_error and self._header_broken(node, definition, colon):
-                return False
-            header_end = colon.end_byte
-        assert body is not None
         start = node.start_byte
-        # The usual case, checked without a search: the node starts a line at `indent`.
-        if start > len(indent) and src[start - len(indent) - 1 : start] == b"\n" + indent:
+        clean = self.clean or not node.has_error
+        body = definition.child_by_field_id(kinds.body_field) if clean else None
+        if body is not None:
+            body_start = body.start_byte
+            # The fast way to the header's end: with no comment sign anywhere before the body,
+            # only blanks and line continuations follow the header's colon, so it is the last
+            # colon before the body.
+            if src.find(kinds.comment_sign, start, body_start) < 0:
+                header_end = src.rfind(kinds.header_end_bytes, start, body_start)
+            elif definition_kind in kinds.functions:
+                header_end = self._colon_after_signature(definition, body_start)
+            else:
+                header_end = -1
+            if header_end >= 0:
+                header_end += len(kinds.header_end_bytes)
+        else:
+            header_end = -1
+        if header_end < 0:
+            colon_node, body = self._colon_and_block(definition)
+            if colon_node is None or body is None:
+                return False
+            if node.has_error and self._header_broken(node, definition, colon_node):
+                return False
+            header_end = colon_node.end_byte
+            body_start = body.start_byte
+        assert body is not None
+        # The usual case, checked without a search: the node starts a line at `indent`; then
+        # the header line with its indentation is one slice.
+        line_start = start - len(indent)
+        if line_start > 0 and src[line_start - 1] == 10 and src.startswith(indent, line_start):
             own = indent
+            head = src[line_start:header_end]
         else:
             own = self._indent_of(node, indent)
-        header = src[start:header_end]
-        if definition.kind_id in kinds.classes:
-            self._class(own, header, body)
+            head = own + src[start:header_end]
+        if definition_kind in kinds.classes:
+            self._class(own, head, body)
             return True
-        if self.curated and not body.has_error and self._is_hot(node, definition, header_end):
+        if (
+            self.curated
+            and (self.hot_comments or kind in kinds.decorated)
+            and (self.clean or not body.has_error)
+            and self._is_hot(node, kind, definition, header_end)
+        ):
             self.lines.append(own + src[start : node.end_byte])
             return True
         doc = None
-        body_start = body.start_byte
-        # A docstring needs a string first; one byte rules most bodies out without a node.
-        if body_start < len(src) and src[body_start] in _STRING_STARTS:
-            first = self._first_statement(body)
+        # A docstring needs a string first; one byte rules most bodies out without a node. In a
+        # clean tree the string starts the body, so its opening (read from the bytes) rules
+        # out the rest of the bodies that start with a letter (`return`, `raise`, `for`).
+        opener = src[body_start] if body_start < len(src) else -1
+        if opener in _STRING_STARTS and (
+            not clean or opener in _QUOTE_BYTES or self._opening(body_start) is not None
+        ):
+            # The block starts where its first child does, and that child is no comment (it
+            # starts with a string's byte); only an unnamed token needs the careful search.
+            first = body.child(0)
+            if first is not None and first.kind_id in kinds.anonymous:
+                first = self._first_statement(body)
             if first is not None and first.kind_id in kinds.expression_statement:
                 doc = self._docstring_line(first)
         if doc is None:
             # A body that is already just the placeholder (an overload, a protocol method) hides
             # nothing, so it is not marked as hidden.
-            placeholder = self.placeholder
-            if self.curated and self._text(body) == self.rules.body_placeholder:
-                placeholder = self.rules.body_placeholder
-            self.lines.append(own + header + b" " + placeholder)
+            placeholder = self.rules.body_placeholder
+            if (
+                self.curated
+                and src.startswith(placeholder, body_start)
+                and body.end_byte - body_start == len(placeholder)
+            ):
+                self.lines.append(head + b" " + placeholder)
+            else:
+                self.lines.append(head + self.suffix)
         else:
             body_indent = self._indent_at(body_start, own)
-            self.lines += (own + header, body_indent + doc, body_indent + self.placeholder)
+            self.lines += (head, body_indent + doc, body_indent + self.placeholder)
         return True
 
-    def _class(self, own: bytes, header: bytes, body: Node) -> None:
+    def _colon_after_signature(self, definition: Node, body_start: int) -> int:
+        """Where the header's colon is: the first one after the return annotation (or the
+        parameters); only blanks, a line continuation or a comment sit between. -1 if none."""
+        kinds = self.kinds
+        for field in kinds.function_header_fields:
+            last = definition.child_by_field_id(field)
+            if last is not None:
+                return self.src.find(kinds.header_end_bytes, last.end_byte, body_start)
+        return -1
+
+    def _class(self, own: bytes, head: bytes, body: Node) -> None:
         lines = self.lines
-        lines.append(own + header)
+        lines.append(head)
         mark = len(lines)
-        first = self._first_statement(body)
+        children = body.children
+        kinds = self.kinds
+        comment, anonymous = kinds.comment, kinds.anonymous
+        first = None
+        for child in children:
+            kind = child.kind_id
+            if kind not in comment and kind not in anonymous:
+                first = child
+                break
         if first is None:
-            lines[-1] = own + header + b" " + self.rules.body_placeholder
+            lines[-1] = head + b" " + self.rules.body_placeholder
             return
         body_indent = self._block_indent(first, own)
-        skip = -1
+        skip = None
         if self._docstring(first) is not None:
-            skip = first.start_byte
+            skip = first
             if self.curated:
                 lines.append(body_indent + self._text(first))
             else:
                 doc = self._docstring_line(first)
                 if doc is not None:
                     lines.append(body_indent + doc)
-        statement = self.statement
-        for child in body.children:
-            if child.start_byte != skip:
-                statement(child, body_indent)
+        self.block(children, body_indent, skip)
         if len(lines) == mark:
-            lines[-1] = own + header + b" " + self.rules.body_placeholder
+            lines[-1] = head + b" " + self.rules.body_placeholder
+
 
     def _header_broken(self, node: Node, definition: Node, colon: Node) -> bool:
         """Whether an error sits in the decorators or the signature (not the body)."""
@@ -450,8 +579,7 @@ class _Walk:
             else:
                 body_indent = own + self._unit(own)
             branch_mark = len(lines)
-            for child in owner_block.children:
-                self.statement(child, body_indent)
+            self.block(owner_block.children, body_indent)
             if len(lines) == branch_mark:
                 lines.append(body_indent + self.rules.body_placeholder)
             else:
@@ -472,15 +600,17 @@ class _Walk:
 
     # -- hot bodies -----------------------------------------------------------------------
 
-    def _is_hot(self, node: Node, definition: Node, header_end: int) -> bool:
+    def _is_hot(self, node: Node, kind: int, definition: Node, header_end: int) -> bool:
         """A `@...core_logic` decorator, or a hot-marker comment directly above the definition
         (its decorators or its `def` line) or trailing on the `def` line or the colon line."""
         rules = self.rules
         src = self.src
-        if node.kind_id in self.kinds.decorated:
+        if kind in self.kinds.decorated:
             for child in node.children:
                 if child.kind_id in self.kinds.decorator and self._is_hot_decorator(child):
                     return True
+        if not self.hot_comments:
+            return False  # no marker anywhere in the file
         start = self._line_start(node.start_byte)
         region_start = self._line_start(start - 1) if start > 0 else 0
         colon_line_end = self._line_end(header_end)
@@ -553,11 +683,25 @@ class _Walk:
         string = statement.named_child(0)
         if string is None or string.kind_id not in kinds.string or string.has_error:
             return None
-        opener = string.child(0)
-        if opener is None:
-            return None
-        quote = self._text(opener).lstrip(self.rules.docstring_prefixes)
-        return string if quote[:1] in _QUOTES else None
+        return string if self._opening(string.start_byte) is not None else None
+
+    def _opening(self, start: int) -> int | None:
+        """For a clean string node starting at `start`: where its opening quotes end, or None
+        when its prefix rules out a docstring (bytes, f-string).
+
+        Read from the bytes instead of the string's first child: tree-sitter's string start
+        token is the prefix letters and then one quote, or three of the same."""
+        src = self.src
+        prefixes = self.rules.docstring_prefixes
+        position, end = start, len(src)
+        while position < end and src[position] in prefixes:
+            position += 1
+        quote = src[position : position + 1]
+        if quote not in _QUOTES:
+            return None  # another prefix letter (or no quote at all)
+        if src.startswith(quote * 3, position):
+            return position + 3
+        return position + 1
 
     def _docstring_line(self, statement: Node) -> bytes | None:
         """The docstring's first non-blank line, re-quoted with its own quotes and prefix.
@@ -569,20 +713,15 @@ class _Walk:
         string = statement.named_child(0)
         if string is None or string.kind_id not in self.kinds.string or string.has_error:
             return None
-        count = string.child_count
-        if count < 2:
-            return None
-        opener = string.child(0)
-        closer = string.child(count - 1)
-        if opener is None or closer is None:
+        string_start = string.start_byte
+        position = self._opening(string_start)
+        if position is None:
             return None
         src = self.src
-        position = opener.end_byte
-        opening = src[opener.start_byte : position]
+        opening = src[string_start:position]
         quote = opening.lstrip(self.rules.docstring_prefixes)
-        if quote[:1] not in _QUOTES:
-            return None  # a bytes or f-string prefix: not a docstring
-        end = closer.start_byte
+        # A clean string ends with the same quotes it opened with.
+        end = string.end_byte - len(quote)
         line = b""
         while position < end:
             newline = src.find(b"\n", position, end)
@@ -637,9 +776,12 @@ class _Walk:
 
     def _indent_at(self, start: int, parent_indent: bytes) -> bytes:
         src = self.src
-        deeper = parent_indent + self._unit(parent_indent)
+        deeper = self.deeper.get(parent_indent)
+        if deeper is None:
+            deeper = self.deeper[parent_indent] = parent_indent + self._unit(parent_indent)
         # The usual case, checked without a search: one unit deeper than the parent.
-        if src[start - len(deeper) - 1 : start] == b"\n" + deeper:
+        line_start = start - len(deeper)
+        if line_start > 0 and src[line_start - 1] == 10 and src.startswith(deeper, line_start):
             return deeper
         prefix = src[self._line_start(start) : start]
         if not prefix.strip():

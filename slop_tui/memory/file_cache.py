@@ -70,12 +70,16 @@ class CacheCounters(msgspec.Struct):
 
 
 class _Entry:
-    __slots__ = ("size", "mtime_ns", "racy", "digest", "source", "text", "rules", "views")
+    __slots__ = (
+        "key", "size", "mtime_ns", "racy", "digest", "source", "text", "rules", "views",
+        "spellings",
+    )  # fmt: skip
 
     def __init__(
-        self, size: int, mtime_ns: int, digest: bytes, source: bytes, text: str,
+        self, key: str, size: int, mtime_ns: int, digest: bytes, source: bytes, text: str,
         rules: LanguageRules | None,
     ) -> None:  # fmt: skip
+        self.key = key  # the absolute, normalized path
         self.size = size
         self.mtime_ns = mtime_ns
         self.racy = _is_racy(mtime_ns)
@@ -84,6 +88,7 @@ class _Entry:
         self.text = text
         self.rules = rules
         self.views: dict[str, FileView] = {}
+        self.spellings: set[str] = set()  # its keys in `FileCache._given`
 
 
 def _is_racy(mtime_ns: int) -> bool:
@@ -141,8 +146,11 @@ class FileCache:
     """Views of files, keyed by absolute path, kept fresh by stat and content hash."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, _Entry] = {}
-        self._keys: dict[str, str] = {}  # absolute path as given -> normalized key
+        self._entries: dict[str, _Entry] = {}  # normalized absolute path -> entry
+        # An absolute path exactly as a caller spelled it -> its entry, so that a lookup is one
+        # dict lookup and one `stat` (no normalizing, no second lookup). A relative path is not
+        # kept: what it names depends on the working directory.
+        self._given: dict[str, _Entry] = {}
         self._lock = threading.Lock()
         self.counters = CacheCounters()
 
@@ -150,12 +158,36 @@ class FileCache:
 
     def get_view(self, path: str | os.PathLike[str], kind: ViewKind) -> FileView:
         """A view with its source's size and first syntax problem (for `slop view`)."""
-        shown = os.fspath(path)
-        absolute = self._keys.get(shown) or self._key(shown)
-        try:
-            info = os.stat(absolute)
-        except OSError as exc:
-            raise self._stat_failed(absolute, shown, exc) from None
+        shown = path if isinstance(path, str) else os.fspath(path)
+        entry = self._given.get(shown)
+        if entry is not None:
+            # The fast path, a dict lookup and a stat: it is most of what the cache is for.
+            try:
+                info = os.stat(entry.key)
+            except OSError as exc:
+                raise self._stat_failed(entry.key, shown, exc) from None
+            if (
+                entry.mtime_ns == info.st_mtime_ns
+                and entry.size == info.st_size
+                and not entry.racy
+            ):
+                view = entry.views.get(kind)
+                if view is not None:
+                    self.counters.stat_hits += 1
+                    return view
+            return self._lookup(entry.key, shown, kind, info)
+        return self._lookup(self._key(shown), shown, kind, None)
+
+    def _lookup(
+        self, absolute: str, shown: str, kind: ViewKind, info: os.stat_result | None
+    ) -> FileView:
+        """Every lookup the fast path did not serve: a first lookup, a changed stat, a view
+        kind not built yet. `info` is the file's stat when the caller took one already."""
+        if info is None:
+            try:
+                info = os.stat(absolute)
+            except OSError as exc:
+                raise self._stat_failed(absolute, shown, exc) from None
         entry = self._entries.get(absolute)
         stat_matches = (
             entry is not None
@@ -163,12 +195,12 @@ class FileCache:
             and entry.mtime_ns == info.st_mtime_ns
             and not entry.racy
         )
-        # The fast path, a stat and a dict lookup: it is most of what the cache is for.
         if stat_matches:
             assert entry is not None
             view = entry.views.get(kind)
             if view is not None:
                 self.counters.stat_hits += 1
+                self._remember(shown, entry)
                 return view
         if kind not in VIEW_KINDS:
             raise ValueError(f"unknown view kind {kind!r}; expected one of {VIEW_KINDS}")
@@ -180,7 +212,30 @@ class FileCache:
         view = entry.views.get(kind)
         if view is None:
             view = self._build(absolute, entry, kind)
+        self._remember(shown, entry)
         return view
+
+    def _remember(self, shown: str, entry: _Entry) -> None:
+        if self._given.get(shown) is entry or not os.path.isabs(shown):
+            return
+        with self._lock:
+            if self._entries.get(entry.key) is not entry:
+                return  # invalidated or replaced meanwhile
+            if len(self._given) >= _MAX_REMEMBERED_KEYS:
+                self._given.clear()
+            self._given[shown] = entry
+            entry.spellings.add(shown)
+
+    def _forget(self, entry: _Entry) -> None:
+        """Drop an entry that left `_entries` from the spellings that lead to it (under the
+        lock). A lookup that reached it just before still fails its stat match, and takes the
+        slow path, which finds the current entry."""
+        entry.size = -1
+        given = self._given
+        for spelling in entry.spellings:
+            if given.get(spelling) is entry:
+                del given[spelling]
+        entry.spellings.clear()
 
     def _build(self, absolute: str, entry: _Entry, kind: ViewKind) -> FileView:
         size = len(entry.source)
@@ -208,7 +263,9 @@ class FileCache:
         """Forget these files; the next lookup reads and parses them again."""
         with self._lock:
             for path in paths:
-                self._entries.pop(self._key(os.fspath(path)), None)
+                entry = self._entries.pop(self._key(os.fspath(path)), None)
+                if entry is not None:
+                    self._forget(entry)
 
     def rebuild(self, paths: Iterable[str | os.PathLike[str]]) -> list[str]:
         """Forget these files and build their skeleton and curated views now (the stub
@@ -225,20 +282,17 @@ class FileCache:
                 continue
         return rebuilt
 
-    def _key(self, path: str) -> str:
-        """The cache key of a path: its absolute, normalized form. An absolute path's key does
-        not depend on the working directory, so it is remembered (a lookup then skips
-        `abspath`); a relative one is resolved every time."""
-        key = os.path.abspath(path)
-        if os.path.isabs(path):
-            if len(self._keys) >= _MAX_REMEMBERED_KEYS:
-                self._keys.clear()
-            self._keys[path] = key
-        return key
+    @staticmethod
+    def _key(path: str) -> str:
+        """The cache key of a path: its absolute, normalized form."""
+        return os.path.abspath(path)
 
     def clear(self) -> None:
         with self._lock:
+            for entry in self._entries.values():
+                self._forget(entry)
             self._entries.clear()
+            self._given.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -266,7 +320,11 @@ class FileCache:
         digest = _digest(data)
         with self._lock:
             self.counters.reads += 1
-            if entry is not None and entry.digest == digest:
+            if (
+                entry is not None
+                and entry.digest == digest
+                and self._entries.get(absolute) is entry  # not invalidated meanwhile
+            ):
                 # Same bytes under a new stat: keep every view built so far.
                 entry.size, entry.mtime_ns = info.st_size, info.st_mtime_ns
                 entry.racy = _is_racy(info.st_mtime_ns)
@@ -277,8 +335,11 @@ class FileCache:
         except ViewError:
             self.invalidate([absolute])
             raise
-        fresh = _Entry(info.st_size, info.st_mtime_ns, digest, source, text, rules)
+        fresh = _Entry(absolute, info.st_size, info.st_mtime_ns, digest, source, text, rules)
         with self._lock:
+            replaced = self._entries.get(absolute)
+            if replaced is not None:
+                self._forget(replaced)
             self._entries[absolute] = fresh
         return fresh
 
