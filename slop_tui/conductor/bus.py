@@ -1,14 +1,15 @@
 """The event bus: every event is written ahead to the store, then fanned out to subscribers.
 
 Group commit. `publish` queues its event and waits. On the loop's next turn the events
-published during this one are handed to the bus's writer thread, which writes everything
-handed to it since its last write as one batch (`Store.write_batch`: one write) and passes
-it to a sync thread (`Store.sync_batch`: one fsync). The next batch is written while earlier
-ones are still syncing (up to `_DEPTH` at once), and the store settles them in write order.
-So the loop goes on running workers while the disk syncs, a burst of N events costs one
-fsync instead of N, and a batch waits for its own sync, not for the one before it as well.
-Once a batch is durable, back in the loop, its events are put on every subscriber's own
-unbounded queue in seq order, and only then are their publishers released. So:
+published during this one are written as one batch (`Store.write_batch`: one write to the
+page cache, microseconds) and the batch goes to a sync thread (`Store.sync_batch`: one
+fsync, off the loop). Up to `_DEPTH` batches sync at once, and the store settles them in
+write order; while all are busy, what is published meanwhile waits and becomes the next
+batch. (Where syncs are faster than a turn of a busy loop, as on tmpfs, the bus measures it
+and writes and syncs each event at once in `publish`, when no batch is under way.) So the loop goes on running workers while the disk syncs, a burst of N events costs
+one fsync instead of N, and a batch waits for its own sync, not for the one before it as
+well. Once a batch is durable, back in the loop, its events are put on every subscriber's
+own unbounded queue in seq order, and only then are their publishers released. So:
 
 - an event a subscriber sees, and an event `publish` returned, is already in the log
   (write-ahead); a failed write reaches every publisher of its batch and no subscriber;
@@ -20,7 +21,7 @@ unbounded queue in seq order, and only then are their publishers released. So:
 A publish, once called, is carried through: a publisher cancelled while it waits still has
 its event logged and fanned out exactly once, and its `CancelledError` is raised only after
 that (the caller never goes on while its event's fate is open). The event belongs to the bus
-from `publish` on: it is encoded in the writer thread, so nobody may change it meanwhile.
+from `publish` on: it is encoded when its batch is written, so nobody may change it meanwhile.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -38,6 +40,12 @@ from slop_tui.store import LogWrite, Store
 __all__ = ["BusClosed", "Emit", "EventBus"]
 
 _Waiting = tuple[AnyEvent, asyncio.Future[AnyEvent]]  # an event and its publisher's answer
+_DEPTH = 3  # batches synced at once: a sync need not wait for the one before it to end
+_IDLE_S = 2.0  # an idle sync thread ends (a bus nobody closed leaves none behind)
+# Syncs faster than this on average (tmpfs: ~20 us with the store's bookkeeping) are done at
+# once in the loop: waiting a turn to batch, and a thread's round trip, cost ~0.1 ms on an
+# idle machine and ~1 ms on a loaded one; a disk's fsync (>= ~100 us) goes to the threads.
+_INLINE_S = 0.00005
 
 
 class BusClosed(RuntimeError):
@@ -45,20 +53,27 @@ class BusClosed(RuntimeError):
 
 
 class EventBus:
-    """Write-ahead publish, ordered fan-out. Without a store, the bus numbers events itself."""
+    """Write-ahead publish, ordered fan-out. Without a store, the bus numbers events itself.
 
-    def __init__(self, store: Store | None) -> None:
+    `inline_sync_s`: syncs that take less than this on average are done at once in the loop
+    (0: always batched and synced in the sync threads).
+    """
+
+    def __init__(self, store: Store | None, *, inline_sync_s: float = _INLINE_S) -> None:
         self.store = store
+        self.inline_sync_s = inline_sync_s
         self._subscribers: list[asyncio.Queue[AnyEvent | None]] = []
         self._closed = False
         self._ended = False  # subscribers were sent None
         self._seq = 0
         self._queued: list[_Waiting] = []  # published this turn, not yet handed to the writer
-        self._handed = 0  # batches handed to the writer so far
+        self._handed = 0  # batches written (or refused) so far
         self._settled = 0  # of which settled in the loop (always the first ones)
+        self._syncing = 0  # batches in the sync threads
         self._answers: dict[int, _Answer] = {}  # answered, waiting for an earlier batch
-        self._writer: _LogWriter | None = None
-        self._drained: list[asyncio.Future[None]] = []  # `close` calls waiting for the writer
+        self._syncer: _Syncer | None = None
+        self._sync_s = 0.0  # recent syncs' duration, a moving average
+        self._drained: list[asyncio.Future[None]] = []  # `close` calls waiting for the syncs
 
     @property
     def closed(self) -> bool:
@@ -78,27 +93,76 @@ class EventBus:
             event.seq = self._seq
             self._fan_out([event])
             return event
+        if not self._busy and self._sync_s < self.inline_sync_s:
+            return self._publish_now(event)
         loop = asyncio.get_running_loop()
         logged: asyncio.Future[AnyEvent] = loop.create_future()
-        if not self._queued:
-            # On the loop's next turn: whatever else this turn publishes joins the batch.
-            loop.call_soon(self._hand_over, loop)
         self._queued.append((event, logged))
+        if len(self._queued) == 1:
+            if self._syncing == 0:
+                self._hand_over(loop)  # the disk is idle: no reason to wait for company
+            else:
+                # On the loop's next turn: whatever else this turn publishes joins the batch.
+                loop.call_soon(self._hand_over, loop)
         return await _carried_through(logged)
 
-    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
-        batch, self._queued = self._queued, []
-        if not batch:
-            return
+    def _publish_now(self, event: AnyEvent) -> AnyEvent:
+        """Write and sync `event` alone, without leaving the loop's turn: where a sync costs
+        less than waiting a turn for others to batch with (tmpfs, a fast SSD)."""
         assert self.store is not None
-        if self._writer is None:
-            self._writer = _LogWriter(self.store)
+        started = time.perf_counter()
+        try:
+            logged = self.store.sync_batch(self.store.write_batch([event]))
+        finally:
+            self._timed(time.perf_counter() - started)
+        self._fan_out(logged)
+        return logged[0]
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Write what was queued as one batch and give it to a sync thread (in the loop)."""
+        if self._syncing >= _DEPTH or not self._queued:
+            return  # handed over when a sync ends (`_answered`)
+        batch, self._queued = self._queued, []
+        assert self.store is not None
         number = self._handed
         self._handed += 1
         try:
-            self._writer.hand(_Handed(loop, number, batch, self._answered))
-        except RuntimeError as exc:  # no thread to be had (the interpreter is shutting down)
+            write = self.store.write_batch([event for event, _ in batch])
+        except Exception as exc:  # every publisher of the batch gets it
             self._answered(number, batch, None, exc)
+            return
+        if self._syncing == 0 and self._sync_s < self.inline_sync_s:
+            # Waking a thread and being woken back costs more than this sync (measured).
+            started = time.perf_counter()
+            try:
+                events = self.store.sync_batch(write)
+            except Exception as exc:
+                self._answered(number, batch, None, exc)
+                return
+            self._timed(time.perf_counter() - started)
+            self._answered(number, batch, events, None)
+            return
+        if self._syncer is None:
+            self._syncer = _Syncer(self.store)
+        self._syncing += 1
+        self._syncer.sync(_Sync(loop, number, batch, write, self._synced))
+
+    def _timed(self, seconds: float) -> None:
+        self._sync_s += (seconds - self._sync_s) * 0.2
+
+    def _synced(
+        self,
+        number: int,
+        batch: list[_Waiting],
+        events: list[AnyEvent] | None,
+        error: BaseException | None,
+        seconds: float,
+    ) -> None:
+        self._syncing -= 1
+        self._timed(seconds)
+        self._answered(number, batch, events, error)
+        if self._queued:
+            self._hand_over(asyncio.get_running_loop())  # what waited for a free sync
 
     def _answered(
         self,
@@ -107,8 +171,8 @@ class EventBus:
         events: list[AnyEvent] | None,
         error: BaseException | None,
     ) -> None:
-        """Back in the loop: settle batches in the order they were handed over (answers come
-        from several threads)."""
+        """Back in the loop: settle batches in the order they were written (answers come from
+        several threads)."""
         self._answers[number] = (batch, events, error)
         while self._settled in self._answers:
             batch, events, error = self._answers.pop(self._settled)
@@ -141,9 +205,9 @@ class EventBus:
             for queue in self._subscribers:
                 queue.put_nowait(None)
             self._subscribers.clear()
-            if self._writer is not None:
-                self._writer.stop()
-                self._writer = None
+            if self._syncer is not None:
+                self._syncer.stop()
+                self._syncer = None
         drained, self._drained = self._drained, []
         for waiter in drained:
             if not waiter.done():
@@ -179,105 +243,67 @@ class EventBus:
 
 
 _Answer = tuple[list[_Waiting], list[AnyEvent] | None, BaseException | None]
-_DEPTH = 3  # batches synced at once: a sync need not wait for the one before it to end
-_IDLE_S = 2.0  # an idle writer ends its threads (a bus nobody closed leaves none behind)
 
 
-class _Handed(NamedTuple):
+class _Sync(NamedTuple):
     loop: asyncio.AbstractEventLoop
     number: int
     batch: list[_Waiting]
-    answer: Callable[[int, list[_Waiting], list[AnyEvent] | None, BaseException | None], None]
+    write: LogWrite
+    answer: Callable[
+        [int, list[_Waiting], list[AnyEvent] | None, BaseException | None, float], None
+    ]
 
 
-class _LogWriter:
-    """Threads that append handed batches to the store and answer each in its loop.
-
-    The writer thread writes everything handed since its last write as one batch
-    (`Store.write_batch`) and passes it to one of `_DEPTH` sync threads (`Store.sync_batch`,
-    which settles batches in write order), so the next batch is written while earlier ones
-    are still being synced: on a disk whose flushes complete together, a batch waits for
-    its own sync, not for the one before it as well.
-    """
+class _Syncer:
+    """Up to `_DEPTH` threads that fsync written batches (`Store.sync_batch`, which settles
+    them in write order) and answer each in its loop."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._cond = threading.Condition()
-        self._handed: list[_Handed] = []
-        self._syncs: queue.SimpleQueue[tuple[LogWrite, list[_Handed]] | None] = queue.SimpleQueue()
-        self._in_sync = 0
-        self._stopping = False
-        self._running = False
+        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[_Sync | None] = queue.SimpleQueue()
+        self._threads = 0
 
-    def hand(self, handed: _Handed) -> None:
-        with self._cond:
-            self._handed.append(handed)
-            self._cond.notify_all()
-            if not self._running:
-                # Daemons: whatever a process that exits without `close` had not written was
-                # never acknowledged, and must not keep it alive.
-                for _ in range(_DEPTH):
-                    threading.Thread(target=self._sync_loop, name="slop-log-sync", daemon=True).start()
-                threading.Thread(target=self._write_loop, name="slop-log-write", daemon=True).start()
-                self._running = True
+    def sync(self, job: _Sync) -> None:
+        with self._lock:
+            self._jobs.put(job)
+            if self._threads < _DEPTH:
+                # Daemons: a process that exits without `close` had acknowledged nothing of
+                # what they were syncing, and must not be kept alive by them.
+                threading.Thread(target=self._run, name="slop-log-sync", daemon=True).start()
+                self._threads += 1
 
     def stop(self) -> None:
-        """End the threads once everything handed is written (`close` waits for that)."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
+        """End the threads (`close` has waited for every sync)."""
+        with self._lock:
+            for _ in range(self._threads):
+                self._jobs.put(None)
 
-    def _write_loop(self) -> None:
+    def _run(self) -> None:
         while True:
-            with self._cond:
-                while not (self._handed and self._in_sync < _DEPTH) and not (
-                    self._stopping and not self._handed
-                ):
-                    if not self._cond.wait(_IDLE_S) and not self._handed and not self._in_sync:
-                        break
-                if not self._handed:
-                    self._running = False
-                    for _ in range(_DEPTH):
-                        self._syncs.put(None)
-                    return
-                handed, self._handed = self._handed, []
-                self._in_sync += 1
-            events = [event for item in handed for event, _ in item.batch]
             try:
-                write = self._store.write_batch(events)
-            except BaseException as exc:  # every publisher of the batch gets it, in its loop
-                self._answer(handed, None, exc)
-                self._synced()
+                job = self._jobs.get(timeout=_IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if self._jobs.empty():
+                        self._threads -= 1
+                        return
                 continue
-            self._syncs.put((write, handed))
-
-    def _sync_loop(self) -> None:
-        while (job := self._syncs.get()) is not None:
-            write, handed = job
+            if job is None:
+                return
             logged: list[AnyEvent] | None = None
             error: BaseException | None = None
+            started = time.perf_counter()
             try:
-                logged = self._store.sync_batch(write)
-            except BaseException as exc:
+                logged = self._store.sync_batch(job.write)
+            except BaseException as exc:  # every publisher of the batch gets it, in its loop
                 error = exc
-            self._answer(handed, logged, error)
-            self._synced()
-
-    def _synced(self) -> None:
-        with self._cond:
-            self._in_sync -= 1
-            self._cond.notify_all()
-
-    @staticmethod
-    def _answer(
-        handed: list[_Handed], logged: list[AnyEvent] | None, error: BaseException | None
-    ) -> None:
-        start = 0
-        for item in handed:
-            mine = None if logged is None else logged[start : start + len(item.batch)]
-            start += len(item.batch)
+            seconds = time.perf_counter() - started
             try:
-                item.loop.call_soon_threadsafe(item.answer, item.number, item.batch, mine, error)
+                job.loop.call_soon_threadsafe(
+                    job.answer, job.number, job.batch, logged, error, seconds
+                )
             except RuntimeError:  # that loop is closed: nobody waits for the answer
                 pass
 

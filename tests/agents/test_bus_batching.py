@@ -39,9 +39,20 @@ def log_texts(repo: Path) -> list[tuple[int, str]]:
     return [(e.seq, e.text) for e in Store(repo).events()]  # type: ignore[union-attr]
 
 
+async def _until(condition: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.001)
+
+
+# Batched and synced in threads (0), or each event at once in the loop (syncs "always" fast).
+SYNC_PATHS = pytest.mark.parametrize("inline_sync_s", [0.0, 1e9], ids=["threads", "in-loop"])
+
+
 async def test_a_burst_of_publishes_costs_far_fewer_fsyncs_than_events(tmp_path: Path) -> None:
     store = Store(tmp_path)
-    bus = EventBus(store)
+    bus = EventBus(store, inline_sync_s=0.0)
     queue = bus.subscribe()
     n = 200
     published = await asyncio.gather(*(bus.publish(text(f"e{i}")) for i in range(n)))
@@ -53,9 +64,44 @@ async def test_a_burst_of_publishes_costs_far_fewer_fsyncs_than_events(tmp_path:
     await bus.close()
 
 
-async def test_interleaved_publishers_get_gap_free_seqs_in_call_order(tmp_path: Path) -> None:
+async def test_publishes_made_while_a_sync_is_under_way_share_the_next_fsync(
+    tmp_path: Path,
+) -> None:
     store = Store(tmp_path)
-    bus = EventBus(store)
+    bus = EventBus(store, inline_sync_s=0.0)
+    await bus.publish(text("warm-up"))
+    before = store.log_fsyncs
+    store._lock.acquire()  # a slow disk: the first batch cannot settle yet
+    try:
+        first = asyncio.create_task(bus.publish(text("first")))
+        await asyncio.sleep(0)  # the disk was idle: written and being synced at once
+        assert bus._handed == 2
+        # Three waves, each published in one loop turn while earlier syncs are under way:
+        # each becomes one batch; the third waits for a free sync (3 at once at most).
+        waves = []
+        for number in range(3):
+            waves.append(
+                [asyncio.create_task(bus.publish(text(f"w{number}-{i}"))) for i in range(30)]
+            )
+            await asyncio.sleep(0.02)
+            assert bus._handed == min(3 + number, 4)
+        assert len(bus._queued) == 30
+    finally:
+        store._lock.release()
+    await first
+    for tasks in waves:
+        await asyncio.gather(*tasks)
+    assert store.log_fsyncs - before == 4  # 91 events, 4 fsyncs
+    assert [seq for seq, _ in log_texts(tmp_path)] == list(range(1, 93))
+    await bus.close()
+
+
+@SYNC_PATHS
+async def test_interleaved_publishers_get_gap_free_seqs_in_call_order(
+    tmp_path: Path, inline_sync_s: float
+) -> None:
+    store = Store(tmp_path)
+    bus = EventBus(store, inline_sync_s=inline_sync_s)
     fast, slow = bus.subscribe(), bus.subscribe()
     calls: list[str] = []  # the order publish() was called in
     rng = random.Random(7)
@@ -71,6 +117,7 @@ async def test_interleaved_publishers_get_gap_free_seqs_in_call_order(tmp_path: 
         return seqs
 
     results = await asyncio.gather(*(publisher(k) for k in range(6)))
+    assert (bus._syncer is None) is (inline_sync_s > 0)  # the sync path it took
     await bus.close()
     total = 6 * 40
     assert all(seqs == sorted(seqs) for seqs in results)  # each publisher's own order
@@ -82,19 +129,18 @@ async def test_interleaved_publishers_get_gap_free_seqs_in_call_order(tmp_path: 
         while (event := queue.get_nowait()) is not None:
             seen.append((event.seq, event.text))  # type: ignore[union-attr]
         assert seen == log
-    # Publishers that overlap share fsyncs (the exact count depends on the disk's speed).
-    assert store.log_fsyncs < total * 3 // 4
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@SYNC_PATHS
 async def test_a_failed_write_reaches_every_waiting_publisher_and_the_bus_goes_on(
-    tmp_path: Path,
+    tmp_path: Path, inline_sync_s: float
 ) -> None:
     store = Store(tmp_path)
     (tmp_path / ".slop").mkdir()
     # A log that refuses every write: a full disk, for real.
     (tmp_path / ".slop" / "events.jsonl").symlink_to("/dev/full")
-    bus = EventBus(store)
+    bus = EventBus(store, inline_sync_s=inline_sync_s)
     queue = bus.subscribe()
     events = [text(f"lost{i}") for i in range(20)]
     outcomes = await asyncio.gather(*(bus.publish(e) for e in events), return_exceptions=True)
@@ -110,35 +156,27 @@ async def test_a_failed_write_reaches_every_waiting_publisher_and_the_bus_goes_o
     await bus.close()
 
 
-async def _until(condition: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.001)
-
-
-@pytest.mark.parametrize("where", ["being written", "queued behind a batch being written"])
+@pytest.mark.parametrize("where", ["syncing", "queued"])
 async def test_a_publisher_cancelled_mid_batch_neither_loses_nor_duplicates_its_event(
     tmp_path: Path, where: str
 ) -> None:
     store = Store(tmp_path)
-    bus = EventBus(store)
+    bus = EventBus(store, inline_sync_s=0.0)  # syncs in threads, which can be held up
     queue = bus.subscribe()
-    await bus.publish(text("warm-up"))  # the log is open, the writer threads run
+    await bus.publish(text("warm-up"))  # the log is open, a sync thread runs
     drain(queue)
-    # A slow disk: while the loop holds the store's lock the writer cannot write.
+    # A slow disk: while the loop holds the store's lock no batch can be settled.
     store._lock.acquire()
     try:
         first = asyncio.create_task(bus.publish(text("first")))
-        await _until(lambda: bus._handed == 2)  # handed over: the writer waits on the disk
+        await _until(lambda: bus._handed == 2)  # written, its sync cannot settle
         victim = asyncio.create_task(bus.publish(text("victim")))
-        if where == "being written":
-            await _until(lambda: bus._handed == 3)
-        else:
-            await asyncio.sleep(0)  # published, still queued in the loop
-        last = asyncio.create_task(bus.publish(text("last")))
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0)  # it has published: queued, its batch not yet written
+        if where == "syncing":
+            await _until(lambda: bus._handed == 3)  # its batch written, being synced
+        assert bus._handed == (3 if where == "syncing" else 2)
         victim.cancel()
+        last = asyncio.create_task(bus.publish(text("last")))
         await asyncio.sleep(0.05)
         assert not victim.done()  # it waits for its batch before the cancellation lands
     finally:
@@ -146,15 +184,18 @@ async def test_a_publisher_cancelled_mid_batch_neither_loses_nor_duplicates_its_
     with pytest.raises(asyncio.CancelledError):
         await victim
     # By the time the cancellation reached the publisher, its event was durable.
-    assert [label for _, label in log_texts(tmp_path)] == ["warm-up", "first", "victim", "last"]
+    assert [label for _, label in log_texts(tmp_path)][:3] == ["warm-up", "first", "victim"]
     assert (await first).seq == 2 and (await last).seq == 4
     assert [e.text for e in drain(queue)] == ["first", "victim", "last"]  # type: ignore[union-attr]
     await bus.close()
-    assert [seq for seq, _ in log_texts(tmp_path)] == [1, 2, 3, 4]
+    assert log_texts(tmp_path) == [(1, "warm-up"), (2, "first"), (3, "victim"), (4, "last")]
 
 
-async def test_close_drains_pending_publishes_before_ending_the_streams(tmp_path: Path) -> None:
-    bus = EventBus(Store(tmp_path))
+@SYNC_PATHS
+async def test_close_drains_pending_publishes_before_ending_the_streams(
+    tmp_path: Path, inline_sync_s: float
+) -> None:
+    bus = EventBus(Store(tmp_path), inline_sync_s=inline_sync_s)
     queue = bus.subscribe()
     tasks = [asyncio.create_task(bus.publish(text(f"e{i}"))) for i in range(30)]
     await asyncio.sleep(0)  # they have published; none is written yet
@@ -166,7 +207,7 @@ async def test_close_drains_pending_publishes_before_ending_the_streams(tmp_path
     assert seen == list(range(1, 31))
     with pytest.raises(BusClosed):
         await bus.publish(text("late"))
-    assert bus._writer is None  # its threads were told to end
+    assert bus._syncer is None  # its threads were told to end
 
 
 CHILD = r"""
@@ -177,7 +218,7 @@ from slop_tui.models import ModelText, Tier
 from slop_tui.store import Store
 
 async def main() -> None:
-    bus = EventBus(Store(Path(sys.argv[1])))
+    bus = EventBus(Store(Path(sys.argv[1])), inline_sync_s=float(sys.argv[2]))
     async def publisher(k: int) -> None:
         n = 0
         while True:
@@ -193,10 +234,12 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.parametrize("after", [50, 400])
-def test_kill_9_during_group_commits_loses_no_acknowledged_event(tmp_path: Path, after: int) -> None:
+@pytest.mark.parametrize(("after", "inline_sync_s"), [(50, 0.0), (400, 0.0), (200, 1e9)])
+def test_kill_9_during_group_commits_loses_no_acknowledged_event(
+    tmp_path: Path, after: int, inline_sync_s: float
+) -> None:
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(tmp_path)],
+        [sys.executable, "-c", CHILD, str(tmp_path), str(inline_sync_s)],
         stdout=subprocess.PIPE,
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
