@@ -1,15 +1,17 @@
 """The event bus: every event is written ahead to the store, then fanned out to subscribers.
 
-Group commit. `publish` queues its event and waits. On the loop's next turn the events
-published during this one are written as one batch (`Store.write_batch`: one write to the
-page cache, microseconds) and the batch goes to a sync thread (`Store.sync_batch`: one
-fsync, off the loop). Up to `_DEPTH` batches sync at once, and the store settles them in
-write order; while all are busy, what is published meanwhile waits and becomes the next
-batch. (Where syncs are faster than a turn of a busy loop, as on tmpfs, the bus measures it
-and writes and syncs each event at once in `publish`, when no batch is under way.) So the loop goes on running workers while the disk syncs, a burst of N events costs
-one fsync instead of N, and a batch waits for its own sync, not for the one before it as
-well. Once a batch is durable, back in the loop, its events are put on every subscriber's
-own unbounded queue in seq order, and only then are their publishers released. So:
+Group commit. `publish` queues its event and waits. The queued events are written as one
+batch (`Store.write_batch`: one write to the page cache, in the loop, microseconds) and the
+batch goes to a sync thread (`Store.sync_batch`: one fsync, off the loop): at once when no
+sync is under way, else on the loop's next turn, so that everything published during a turn
+or while earlier batches sync shares one fsync. Up to `_DEPTH` batches sync at once (a batch
+waits for its own sync, not for the one before it as well), and the store settles them in
+write order; while all are busy, what is published meanwhile becomes the next batch. (Where
+syncs are faster than a turn of a busy loop, as on tmpfs, the bus measures it and writes and
+syncs each event at once in `publish`, when no batch is under way.) So the loop goes on
+running workers while the disk syncs, and a burst of N events costs a few fsyncs, not N.
+Once a batch is durable, back in the loop, its events are put on every subscriber's own
+unbounded queue in seq order, and only then are their publishers released. So:
 
 - an event a subscriber sees, and an event `publish` returned, is already in the log
   (write-ahead); a failed write reaches every publisher of its batch and no subscriber;
