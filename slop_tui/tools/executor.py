@@ -15,6 +15,8 @@ screen or to the log.
 
 from __future__ import annotations
 
+import asyncio
+
 import os
 import stat
 import uuid
@@ -297,7 +299,7 @@ class ToolExecutor:
                 return ToolOutcome(ok=True, output=self._list(args))
             if isinstance(args, WriteFileArgs):
                 real, rel = self._write_target(args.path)
-                name = self._replace(ticket_id, real, rel, args.content)
+                name = await self._replace_off_loop(ticket_id, real, rel, args.content)
                 return ToolOutcome(
                     ok=True,
                     output=f"wrote {rel} ({len(args.content)} characters)",
@@ -307,7 +309,7 @@ class ToolExecutor:
             if isinstance(args, EditFileArgs):
                 rel, _before, after = self._edited_text(args)
                 real, _ = self._write_target(rel)
-                name = self._replace(ticket_id, real, rel, after)
+                name = await self._replace_off_loop(ticket_id, real, rel, after)
                 return ToolOutcome(ok=True, output=f"edited {rel}", changed=[rel], preimages={rel: name})
             if isinstance(args, RunCommandArgs):
                 return await self._run(args)
@@ -392,6 +394,14 @@ class ToolExecutor:
             return self.store.save_preimage(ticket_id, rel, before)
         self._memory.save(ticket_id, rel, before)
         return None
+
+    async def _replace_off_loop(self, ticket_id: str, real: Path, rel: str, text: str) -> str | None:
+        """`_replace` in a thread: its fsyncs (pre-image, file, folders) would otherwise stall
+        every other worker and the event bus for milliseconds each. Two tickets never write the
+        same file at once (the dispatcher keeps overlapping targets apart), and a cancelled
+        worker only loses the outcome: the pre-image is saved before the write, so resume and
+        undo still restore the file."""
+        return await asyncio.to_thread(self._replace, ticket_id, real, rel, text)
 
     def _replace(self, ticket_id: str, real: Path, rel: str, text: str) -> str | None:
         """Save the pre-image (durably, first), then replace the file atomically.
