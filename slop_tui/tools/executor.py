@@ -16,7 +16,6 @@ screen or to the log.
 from __future__ import annotations
 
 import asyncio
-
 import os
 import stat
 import uuid
