@@ -24,9 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
     from slop_tui.conductor.headless import run_headless
+    from slop_tui.conductor.interrupt import run_interruptible
     from slop_tui.config import load_config
     from slop_tui.errors import SlopError
 
@@ -34,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     if not repo.is_dir():
         raise SlopError(f"--repo {str(repo)!r} is not a directory")
     config = load_config(repo)
-    return asyncio.run(
-        run_headless(repo, config, prompt=None, yes=args.yes, linear=args.linear, workers=args.workers)
+    return run_interruptible(
+        lambda: run_headless(
+            repo, config, prompt=None, yes=args.yes, linear=args.linear, workers=args.workers
+        )
     )

@@ -3,17 +3,20 @@
 The clutch is the terminal's (`TerminalClutch`) behind a policy: `AskForChanges` by default,
 `AskForEverything` with `--linear`, `ApproveAll` with `--yes` (which never reads stdin, so a
 run from CI, `nohup` or `< /dev/null` goes through). While a human is asked, the printer holds
-its lines. Ctrl+C cancels the run: running commands are killed, interrupted tickets recorded,
-the state saved; the caller turns the interrupt into exit status 130.
+its lines. Ctrl+C cancels the run (`slop_tui.conductor.interrupt`): running commands are
+killed, interrupted tickets recorded, the state saved, and the closing (the last checkpoint,
+the printer's last lines) is carried through even if it is what the cancel interrupted.
+`run_interruptible` turns the interrupt into exit status 130.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Coroutine
 from contextlib import suppress
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 
@@ -87,14 +90,59 @@ async def run_headless(
     summary: RunSummary | None = None
     try:
         summary = await (session.run(prompt) if prompt is not None else session.resume())
-    finally:
-        with suppress(Exception):
-            await session.close()
-        await printer_task
-        for warning in session.store.warnings:
-            print(f"slop: warning: {warning}", file=err)
+    except asyncio.CancelledError:
+        await _carried_through(_close(session, printer_task, err))
+        print(f"slop: interrupted; {_resume_hint(session)}", file=err)
+        raise
+    except BaseException:
+        await _carried_through(_close(session, printer_task, err))
+        raise
+    await _carried_through(_close(session, printer_task, err))
     assert summary is not None  # an exception would have left above
     if not summary.ok:
         # Also on stderr: a caller that only keeps stderr (cron, CI) still learns why.
         print(f"slop: {summary.message}", file=err)
     return 0 if summary.ok else 1
+
+
+async def _close(session: Session, printer_task: asyncio.Task[None], err: TextIO) -> None:
+    """The last checkpoint, the bus, the providers, the log; then the printer's last lines."""
+    try:
+        await session.close()
+    except Exception as exc:  # the event log still holds every event: resume rebuilds the state
+        print(f"slop: warning: closing the run: {exc}", file=err)
+    finally:
+        if not session.bus.closed:
+            with suppress(Exception):
+                await session.bus.close()  # the printer's stream must end, or it waits forever
+    await printer_task
+    for warning in session.store.warnings:
+        print(f"slop: warning: {warning}", file=err)
+
+
+async def _carried_through(closing: Coroutine[Any, Any, None]) -> None:
+    """Run `closing` to its end even if this task is cancelled meanwhile (a Ctrl+C during the
+    closing of a finished run); the cancellation is raised once it is done. Bounded: the
+    interrupt guard's deadline ends the process if closing hangs."""
+    task = asyncio.ensure_future(closing)
+    cancelled = False
+    while True:
+        try:
+            await asyncio.shield(task)
+            break
+        except asyncio.CancelledError:
+            cancelled = True
+            if task.done():
+                break
+    if cancelled:
+        raise asyncio.CancelledError
+    task.result()
+
+
+def _resume_hint(session: Session) -> str:
+    state = session.state
+    if state.tracks and not all(t.is_final for _, t in state.tickets()):
+        return "running commands were stopped and the run saved: `slop resume` continues it"
+    if state.tracks:
+        return "every ticket had ended"
+    return "the run stopped before its plan was accepted; nothing ran"

@@ -205,18 +205,34 @@ async def run_command(
     env[COMMAND_ID_VARIABLE] = command_id
     loop = asyncio.get_running_loop()
     started = time.monotonic()
-    transport, collector = await loop.subprocess_exec(
-        lambda: _Collector(loop, output_cap_bytes),
-        "/bin/sh",
-        "-c",
-        command,
-        cwd=str(cwd),
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
+    spawn = asyncio.ensure_future(
+        loop.subprocess_exec(
+            lambda: _Collector(loop, output_cap_bytes),
+            "/bin/sh",
+            "-c",
+            command,
+            cwd=str(cwd),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
     )
+    try:
+        # Shielded: the shell already runs while asyncio connects its pipes, and a cancel
+        # (Ctrl+C) landing there makes asyncio kill the shell alone, then wait until the pipes
+        # close, which the shell's children (`sleep 30 && ...`) keep open: Ctrl+C hung for as
+        # long as they lived, and they outlived the run.
+        transport, collector = await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        kill_tagged(command_id)  # the tag is there from the shell's exec on
+        started_shell = await _spawned(spawn, command_id)
+        if started_shell is not None:
+            _kill_group(started_shell.get_pid(), signal.SIGKILL)
+            kill_tagged(command_id)
+            started_shell.close()
+        raise
     pgid = transport.get_pid()  # start_new_session: the shell leads its own session and group
     timed_out = False
     try:
@@ -255,6 +271,28 @@ async def run_command(
         truncated=bool(collector.stdout.dropped or collector.stderr.dropped),
         duration_s=round(time.monotonic() - started, 3),
     )
+
+
+async def _spawned(
+    spawn: asyncio.Future[tuple[asyncio.SubprocessTransport, _Collector]], command_id: str
+) -> asyncio.SubprocessTransport | None:
+    """The transport of a spawn whose waiter was cancelled, once it has its pipes (None if
+    it failed or was cancelled itself). Waited for through further cancellations: connecting
+    pipes takes a few loop turns and depends on nothing the command does, and leaving early
+    would leave the command running. If the spawn itself is cancelled (an event loop shutting
+    down cancels every task), asyncio waits for the pipes to close: killing the command's
+    processes again closes them."""
+    while not spawn.done():
+        try:
+            await asyncio.shield(spawn)
+        except asyncio.CancelledError:
+            kill_tagged(command_id)
+            continue
+        except Exception:
+            return None
+    if spawn.cancelled() or spawn.exception() is not None:
+        return None
+    return spawn.result()[0]
 
 
 def head_and_tail(text: str, max_tokens: int) -> str:

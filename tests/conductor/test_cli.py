@@ -11,11 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from slop_tui.demo import DEMO_PROMPT, copy_sample_repo, demo_paths
 from slop_tui.models import (
     DecisionMade,
+    RunStarted,
     FileChanged,
     ProposalMade,
     ReadFileArgs,
@@ -23,7 +25,7 @@ from slop_tui.models import (
     TicketState,
     TicketStateChanged,
 )
-from slop_tui.providers.scripted import load_scenario
+from slop_tui.providers.scripted import Scenario, ScriptedReply, load_scenario
 from slop_tui.store import Store
 from slop_tui.testing.llm_server import HTTPReply, HTTPToolCall, LLMServer
 from tests.conductor.demo import DemoRun, demo_setup, sample_tests_pass, scaled_scenario, tree, write_config
@@ -137,9 +139,9 @@ def test_ctrl_c_kills_the_running_command_records_the_interrupt_and_exits_130(tm
             isinstance(e, ProposalMade) and isinstance(e.proposal.arguments, RunCommandArgs)
             for e in events))
         deadline = time.monotonic() + 10
-        while not _sleepers() and time.monotonic() < deadline:
+        while not _sleepers(repo) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert _sleepers(), "the command never started"
+        assert _sleepers(repo), "the command never started"
         started = time.monotonic()
         run.send_signal(signal.SIGINT)
         run.wait(20)
@@ -150,7 +152,7 @@ def test_ctrl_c_kills_the_running_command_records_the_interrupt_and_exits_130(tm
     assert time.monotonic() - started < 10
     output = (tmp_path / "run.log").read_text()
     assert "interrupted" in output and "Traceback" not in output
-    assert _sleepers() == []  # the command's whole process group is gone
+    assert _sleepers(repo) == []  # the command's whole process group is gone
     state = Store(repo).load_state()
     assert state is not None and not state.finished
     assert {t.id: t.state for _, t in state.tickets()}["stub-config"] is TicketState.TODO
@@ -160,8 +162,115 @@ def test_ctrl_c_kills_the_running_command_records_the_interrupt_and_exits_130(tm
     assert "slop resume" in status.stdout
 
 
-def _sleepers() -> list[Path]:
-    return [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p) == "sleep 30"]
+def _moment_config(tmp_path: Path, *, planner_s: float = 0.0, first_worker_call_s: float = 0.0) -> Path:
+    """The demo scenario without latencies but the ones asked for, and the stub ticket's
+    command turned into one that outlives the run unless its process group is killed."""
+    scenario = load_scenario(demo_paths().scenario)
+
+    def fast(replies: list[ScriptedReply], first_s: float = 0.0) -> list[ScriptedReply]:
+        return [
+            msgspec.structs.replace(r, latency_s=first_s if i == 0 else 0.0) for i, r in enumerate(replies)
+        ]
+
+    worker = {k: fast(v, first_worker_call_s if k == "stub-config" else 0.0) for k, v in scenario.worker.items()}
+    slow = Scenario(
+        planner=fast(scenario.planner, planner_s),
+        lead=fast(scenario.lead),
+        worker=worker,
+        default_cheap={k: fast(v) for k, v in scenario.default_cheap.items()},
+    )
+    text = msgspec.json.encode(slow).decode().replace("python -m pytest -q", "sleep 30 && python -m pytest -q", 1)
+    path = tmp_path / "scenario.json"
+    path.write_text(text)
+    return write_config(tmp_path / "config", path)
+
+
+def _is_command(tool: str) -> object:
+    return lambda events: any(isinstance(e, ProposalMade) and e.proposal.tool == tool for e in events)
+
+
+# When Ctrl+C comes: (latencies, the logged events that mean "now", whether the plan is taken
+# with --yes). `command start`: the command's proposal is logged and approved, and its shell is
+# being started; Ctrl+C there used to hang until the command's children ended (asyncio killed
+# the shell alone, then waited for pipes its `sleep 30` still held). `clutch read`: no --yes,
+# the plan accepted on stdin, and the clutch's reader thread blocked on a line that never comes.
+MOMENTS: dict[str, tuple[dict[str, float], object, bool]] = {
+    "planning": ({"planner_s": 30.0}, lambda events: any(isinstance(e, RunStarted) for e in events), True),
+    "model call": (
+        {"first_worker_call_s": 30.0},
+        lambda events: any(
+            isinstance(e, TicketStateChanged) and e.ticket_id == "stub-config" and e.new is TicketState.IN_PROGRESS
+            for e in events
+        ),
+        True,
+    ),
+    "command start": ({}, _is_command("run_command"), True),
+    "clutch read": ({}, _is_command("write_file"), False),
+}
+
+
+@pytest.mark.parametrize("moment", list(MOMENTS))
+def test_ctrl_c_at_any_moment_stops_cleanly_with_130(tmp_path: Path, moment: str) -> None:
+    latencies, now, yes = MOMENTS[moment]
+    repo = copy_sample_repo(tmp_path / "repo")
+    config_dir = _moment_config(tmp_path, **latencies)
+    log = tmp_path / "run.log"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "slop_tui", "run", DEMO_PROMPT, "--repo", str(repo), *(["--yes"] if yes else [])],
+        stdin=subprocess.DEVNULL if yes else subprocess.PIPE,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "SLOP_CONFIG_DIR": str(config_dir)},
+    )
+    try:
+        if not yes:
+            assert run.stdin is not None
+            run.stdin.write(b"y\n")  # accept the plan; then no answer: the clutch waits on stdin
+            run.stdin.flush()
+        wait_for(repo, now)
+        started = time.monotonic()
+        run.send_signal(signal.SIGINT)
+        run.wait(20)
+        elapsed = time.monotonic() - started
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        if run.stdin is not None:
+            run.stdin.close()
+    output = log.read_text()
+    assert run.returncode == 130, output
+    assert elapsed < 10, output
+    # A clean stop, not the deadline's way out (which records nothing).
+    assert "quitting at once" not in output and "Traceback" not in output, output
+    assert "slop: interrupted" in output
+    assert _sleepers(repo) == []
+    state = Store(repo).load_state()
+    assert state is not None and not state.finished
+    if moment == "planning":
+        assert state.tracks == [] and "nothing ran" in output
+        return
+    tickets = {t.id: t.state for _, t in state.tickets()}
+    assert tickets["stub-config"] is TicketState.TODO
+    assert all(s is TicketState.TODO for s in tickets.values())
+    moves = [(e.ticket_id, e.new) for e in Store(repo).events() if isinstance(e, TicketStateChanged)]
+    assert moves[-1] == ("stub-config", TicketState.TODO)
+    assert "slop resume" in slop("status", "--repo", str(repo), config_dir=config_dir).stdout
+
+
+def _sleepers(repo: Path) -> list[Path]:
+    """The `sleep 30` processes of this test's run (their working directory is its repository:
+    another run on the same machine, a test's or a user's, is none of its business)."""
+    return [
+        p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p) == "sleep 30" and _cwd(p, repo)
+    ]
+
+
+def _cwd(proc: Path, repo: Path) -> bool:
+    try:
+        return Path(os.readlink(proc / "cwd")).is_relative_to(repo.resolve())
+    except OSError:
+        return False
 
 
 def _cmdline(proc: Path) -> str:
