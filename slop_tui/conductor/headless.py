@@ -84,7 +84,11 @@ async def run_headless(
     session = Session(
         repo, config, clutch=clutch, plan_reviewer=reviewer, workers=workers, linear=linear
     )
-    printer = Printer(session.bus.subscribe(), stream=out)
+    # A resumed run's plan was logged by the run it continues: the printer starts from it.
+    resumed = session.store.load_state() if prompt is None else None
+    printer = Printer(
+        session.bus.subscribe(), stream=out, tracks=resumed.tracks if resumed is not None else None
+    )
     holder.append(printer)
     printer_task = asyncio.create_task(printer.run(), name="printer")
     summary: RunSummary | None = None

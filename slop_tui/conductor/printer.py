@@ -76,7 +76,9 @@ class Printer:
         *,
         stream: TextIO | None = None,
         live: bool | None = None,
+        tracks: list[Track] | None = None,
     ) -> None:
+        """`tracks`: the plan of a run being resumed, whose `PlanAccepted` was logged before."""
         self._queue = queue
         self._stream = stream if stream is not None else sys.stdout
         self.live = _isatty(self._stream) if live is None else live
@@ -88,9 +90,11 @@ class Printer:
             no_color=not self.live,
             soft_wrap=not self.live,
         )
-        self._tracks: list[Track] = []
-        self._usage_by_ticket: dict[str, Usage] = {}
-        self.total = Usage()
+        self._tracks: list[Track] = copy.deepcopy(tracks) if tracks else []
+        self._usage_by_ticket: dict[str, Usage] = {
+            ticket.id: ticket.usage for track in self._tracks for ticket in track.tickets
+        }
+        self.total = sum(self._usage_by_ticket.values(), Usage())
         self._held = 0
         self._pending: list[Text] = []
         self._live: Live | None = None

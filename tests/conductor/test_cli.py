@@ -120,6 +120,8 @@ def test_kill_9_mid_run_then_resume_ends_in_the_same_files(tmp_path: Path, demo:
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert not ANSI.search(resumed.stdout)  # piped: plain lines
     assert "[impl-config] done" in resumed.stdout
+    # The printer knows the resumed plan: all four tickets count, the one done before too.
+    assert "run finished: 4/4 ticket(s) done" in resumed.stdout, resumed.stdout[-2000:]
     assert tree(repo) == tree(demo.repo)
     events = Store(repo).events()
     interrupted = [e for e in events if isinstance(e, TicketStateChanged) and e.ticket_id == "impl-config" and e.new is TicketState.TODO]
