@@ -221,7 +221,10 @@ def test_ctrl_c_at_the_clutch_records_the_interrupt_and_exits_130(tmp_path: Path
             time.sleep(0.05)
         time.sleep(0.2)  # the question is on the terminal, stdin still open
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        # Wait for the exit with stdin still open: `communicate` closes stdin at once, and an
+        # end of input that wins the race against the Ctrl+C is a (correct) different ending.
+        proc.wait(timeout=20)
+        out, err = proc.communicate()
     finally:
         if proc.poll() is None:
             proc.kill()
