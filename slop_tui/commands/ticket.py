@@ -52,10 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
     import msgspec
 
+    from slop_tui.conductor.interrupt import run_interruptible
     from slop_tui.config import load_config
     from slop_tui.errors import SlopError
     from slop_tui.models import PlanId
@@ -74,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
     root = repo.resolve()
     targets = [repo_relative(root, resolve_in_repo(root, target)) for target in args.target]
     config = load_config(repo)
-    return asyncio.run(
-        run_ticket(root, config, ticket_id=ticket_id, description=description, targets=targets, yes=args.yes)
+    return run_interruptible(
+        lambda: run_ticket(
+            root, config, ticket_id=ticket_id, description=description, targets=targets, yes=args.yes
+        )
     )
 
 
@@ -101,11 +102,10 @@ async def run_ticket(
     and the pre-images are the ones every run has.
     """
     import asyncio
-    from contextlib import suppress
 
     from rich.console import Console
 
-    from slop_tui.conductor.headless import HoldingClutch
+    from slop_tui.conductor.headless import HoldingClutch, run_and_close
     from slop_tui.conductor.printer import Printer, format_usage
     from slop_tui.conductor.session import Session
     from slop_tui.conductor.terminal_clutch import TerminalClutch
@@ -128,12 +128,7 @@ async def run_ticket(
     printer = Printer(session.bus.subscribe(), stream=out)
     holder.append(printer)
     printer_task = asyncio.create_task(printer.run(), name="printer")
-    try:
-        await session.run_tracks(description, [track])
-    finally:
-        with suppress(Exception):  # closing is best effort; the outcome is already logged
-            await session.close()
-        await printer_task
+    await run_and_close(session, printer_task, session.run_tracks(description, [track]), sys.stderr)
     _, ran = session.state.find_ticket(ticket.id, track.id)  # the session ran its own copy
     ok = ran.state is TicketState.DONE
     message = (

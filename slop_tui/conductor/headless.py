@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from rich.console import Console
 
 from slop_tui.conductor.plan_review import TerminalPlanReviewer
 from slop_tui.conductor.printer import Printer
-from slop_tui.conductor.session import RunSummary, Session
+from slop_tui.conductor.session import Session
 from slop_tui.conductor.terminal_clutch import TerminalClutch
 from slop_tui.config import Config
 from slop_tui.models import Decision, Proposal
 from slop_tui.tools.clutch import ApproveAll, AskForChanges, AskForEverything, Clutch
+
+T = TypeVar("T")
 
 
 class HoldingClutch:
@@ -91,9 +93,25 @@ async def run_headless(
     )
     holder.append(printer)
     printer_task = asyncio.create_task(printer.run(), name="printer")
-    summary: RunSummary | None = None
+    summary = await run_and_close(
+        session,
+        printer_task,
+        session.run(prompt) if prompt is not None else session.resume(),
+        err,
+    )
+    if not summary.ok:
+        # Also on stderr: a caller that only keeps stderr (cron, CI) still learns why.
+        print(f"slop: {summary.message}", file=err)
+    return 0 if summary.ok else 1
+
+
+async def run_and_close(
+    session: Session, printer_task: asyncio.Task[None], work: Awaitable[T], err: TextIO
+) -> T:
+    """Await `work` (the session's run), then close the run whatever happened. On a Ctrl+C the
+    closing is carried through and the person is told how to continue."""
     try:
-        summary = await (session.run(prompt) if prompt is not None else session.resume())
+        result = await work
     except asyncio.CancelledError:
         await _carried_through(_close(session, printer_task, err))
         print(f"slop: interrupted; {_resume_hint(session)}", file=err)
@@ -102,11 +120,7 @@ async def run_headless(
         await _carried_through(_close(session, printer_task, err))
         raise
     await _carried_through(_close(session, printer_task, err))
-    assert summary is not None  # an exception would have left above
-    if not summary.ok:
-        # Also on stderr: a caller that only keeps stderr (cron, CI) still learns why.
-        print(f"slop: {summary.message}", file=err)
-    return 0 if summary.ok else 1
+    return result
 
 
 async def _close(session: Session, printer_task: asyncio.Task[None], err: TextIO) -> None:
