@@ -13,8 +13,8 @@ Printed:
   run: each subscriber has its own queue), and how many events it lost (target 0).
 
 The run is made with the repository (and so `.slop/`) in a normal temp dir, then in /dev/shm,
-which separates the dispatcher's own overhead from the disk's fsync latency (the bus appends
-and fsyncs each event in the event loop, by design).
+which separates the dispatcher's own overhead from the disk's fsync latency (every event is
+durable before its publisher goes on, by design; the bus group-commits them, fsyncing in threads).
 """
 
 from __future__ import annotations
