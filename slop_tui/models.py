@@ -62,7 +62,7 @@ def enc_hook(obj: Any) -> Any:
     """msgspec encoder hook: a `Secret` is always written as a mask, never its value."""
     if isinstance(obj, Secret):
         return "***"
-    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+    raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
 
 
 # ---------------------------------------------------------------------------
