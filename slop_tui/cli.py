@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+from pathlib import Path
 from types import ModuleType
 
 from slop_tui import __version__
+from slop_tui.display import sanitize
 from slop_tui.errors import SlopError
 
 # Order is the order shown by `slop --help`.
@@ -65,8 +68,37 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(run(args) or 0)
     except SlopError as exc:
-        print(f"slop: error: {exc}", file=sys.stderr)
+        # Error text quotes paths, config values and model output: never raw control characters.
+        print(f"slop: error: {sanitize(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("slop: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug of ours: one line for the person, the trace kept in a file
+        where = _save_crash_report()
+        print(
+            f"slop: internal error: {type(exc).__name__}: {sanitize(str(exc), one_line=True)[:300]}"
+            f" (this is a bug in slop; the details are in {where})",
+            file=sys.stderr,
+        )
+        return 70
+
+
+def _save_crash_report() -> str:
+    """Write the current exception's traceback to a file in the user's state folder; its path."""
+    import tempfile
+    import time
+    import traceback
+
+    from platformdirs import user_state_path
+
+    text = traceback.format_exc()
+    for folder in (user_state_path("slop-tui"), Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+            path.write_text(text, encoding="utf-8", errors="backslashreplace")
+            return str(path)
+        except OSError:
+            continue
+    return "nowhere (the state folder is not writable)"

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 
-from rich.text import Text
+if TYPE_CHECKING:  # Rich is imported on first use: `slop --help` and the CLI's errors skip it
+    from rich.text import Text
 
 # Control (C0, C1, DEL), format (bidi overrides, zero-width, tags, soft hyphen), line and
 # paragraph separators; surrogates cannot be printed at all.
@@ -56,6 +58,8 @@ def sanitize(text: str, *, one_line: bool = False) -> str:
 
 def display_text(text: str, style: str = "", *, one_line: bool = False) -> Text:
     """A Rich `Text` of sanitised `text`: never parsed as markup, whatever brackets it holds."""
+    from rich.text import Text
+
     return Text(sanitize(text, one_line=one_line), style=style)
 
 

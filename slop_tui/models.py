@@ -351,12 +351,13 @@ def validate_dag(owner: str, nodes: list[tuple[str, list[str]]]) -> None:
 PlanId = Annotated[
     str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
 ]
-# A title is one line on the board; a description goes whole into a worker's fresh context
-# (12,000 tokens by default), so a runaway answer of 100 KB is refused, not planned.
+# A title is one line on the board. A description goes whole into a worker's fresh context, so
+# its length is capped too, by `PlanLimits.max_field_chars` (configurable, hence not here).
 MAX_TITLE_CHARS = 200
-MAX_DESCRIPTION_CHARS = 8000
 PlanTitle = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TITLE_CHARS)]
-PlanDescription = Annotated[str, msgspec.Meta(max_length=MAX_DESCRIPTION_CHARS)]
+PlanDescription = str
+# Entries of one ticket's `depends_on` or `target_files`: no real ticket needs more.
+MAX_PLAN_LIST_ITEMS = 64
 # What a refusal quotes of a model's answer: msgspec names a bad enum value or field in full.
 MAX_ERROR_CHARS = 400
 
@@ -395,6 +396,57 @@ class TicketPlan(msgspec.Struct, forbid_unknown_fields=True):
     """Tier 2's answer for one track: `{"tickets": [...]}`."""
 
     tickets: list[PlannedTicket]
+
+
+class PlanLimits(msgspec.Struct, kw_only=True, frozen=True):
+    """How big a plan may be: each track costs a lead call and each ticket a worker, so a
+    runaway answer (7,000 tracks, a 1 MB description) is refused before anything is paid.
+
+    The defaults are `config.RunSettings`'s; `agents.planner.plan_limits` reads the run's.
+    """
+
+    max_tracks: int = 20
+    max_tickets_per_track: int = 50
+    max_field_chars: int = 4096  # any text field: id, title, description, a target file...
+    max_list_items: int = MAX_PLAN_LIST_ITEMS  # depends_on / target_files entries per ticket
+
+
+def _check_fields(what: str, where: str, item: msgspec.Struct, limits: PlanLimits) -> None:
+    """Refuse a text field (or list entry) over `max_field_chars`, a list over `max_list_items`."""
+    cap = limits.max_field_chars
+    for name in item.__struct_fields__:
+        value = getattr(item, name)
+        if isinstance(value, str) and len(value) > cap:
+            raise PlanError(
+                f"{what}: {where}.{name}: {len(value)} characters; at most {cap}"
+            )
+        if isinstance(value, list):
+            if len(value) > limits.max_list_items:
+                raise PlanError(
+                    f"{what}: {where}.{name}: {len(value)} entries; "
+                    f"at most {limits.max_list_items} per ticket"
+                )
+            for i, entry in enumerate(value):
+                if isinstance(entry, str) and len(entry) > cap:
+                    raise PlanError(
+                        f"{what}: {where}.{name}[{i}]: {len(entry)} characters; at most {cap}"
+                    )
+
+
+def check_plan_limits(plan: TrackPlan | TicketPlan, limits: PlanLimits, what: str) -> None:
+    """Raise `PlanError` naming the place when `plan` is bigger than `limits` allow.
+
+    Counts come first: a 7,000-track answer is refused as such, and cheaply.
+    """
+    items: list[PlannedTrack] | list[PlannedTicket]
+    if isinstance(plan, TrackPlan):
+        key, items, cap, per = "tracks", plan.tracks, limits.max_tracks, "plan"
+    else:
+        key, items, cap, per = "tickets", plan.tickets, limits.max_tickets_per_track, "track"
+    if len(items) > cap:
+        raise PlanError(f"{what}: {key}: {len(items)} {key}; at most {cap} per {per}")
+    for index, item in enumerate(items):
+        _check_fields(what, f"{key}[{index}]", item, limits)
 
 
 def plan_json_schema(cls: type[TrackPlan] | type[TicketPlan]) -> dict[str, Any]:
@@ -451,8 +503,9 @@ def _decode_plan(data: bytes | str, wrapped: type[Any], bare: type[Any], what: s
         raise PlanError(f"{what}: the answer is not valid JSON: {clip_message(str(exc))}") from None
 
 
-def decode_track_plan(data: bytes | str) -> TrackPlan:
-    """Decode Tier 1's answer: `{"tracks": [...]}` or a bare array; ids unique, not empty.
+def decode_track_plan(data: bytes | str, limits: PlanLimits | None = None) -> TrackPlan:
+    """Decode Tier 1's answer: `{"tracks": [...]}` or a bare array; ids unique, not empty,
+    within `limits` (the defaults when None).
 
     Every problem raises `PlanError` with a message meant to be sent back to the model.
     """
@@ -460,6 +513,7 @@ def decode_track_plan(data: bytes | str) -> TrackPlan:
     plan = decoded if isinstance(decoded, TrackPlan) else TrackPlan(tracks=decoded)
     if not plan.tracks:
         raise PlanError("track plan: `tracks` is empty; give at least one track")
+    check_plan_limits(plan, limits or PlanLimits(), "track plan")
     ids = [t.id for t in plan.tracks]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
@@ -467,17 +521,21 @@ def decode_track_plan(data: bytes | str) -> TrackPlan:
     return plan
 
 
-def decode_ticket_plan(data: bytes | str, track_id: str | None = None) -> TicketPlan:
+def decode_ticket_plan(
+    data: bytes | str, track_id: str | None = None, limits: PlanLimits | None = None
+) -> TicketPlan:
     """Decode Tier 2's answer: `{"tickets": [...]}` or a bare array, checked as a DAG.
 
-    Ids must be unique, every dependency must name a ticket of the same plan, and there must be
-    no cycle; each problem raises `PlanError` naming the ids (and the track, when given).
+    Ids must be unique, every dependency must name a ticket of the same plan, there must be
+    no cycle, and the plan must be within `limits` (the defaults when None); each problem
+    raises `PlanError` naming the ids or the place (and the track, when given).
     """
     what = f"ticket plan for track {track_id!r}" if track_id else "ticket plan"
     decoded = _decode_plan(data, TicketPlan, list[PlannedTicket], what)
     plan = decoded if isinstance(decoded, TicketPlan) else TicketPlan(tickets=decoded)
     if not plan.tickets:
         raise PlanError(f"{what}: `tickets` is empty; give at least one ticket")
+    check_plan_limits(plan, limits or PlanLimits(), what)
     validate_dag(what, [(t.id, list(t.depends_on)) for t in plan.tickets])
     return plan
 

@@ -4,7 +4,8 @@ Both tiers answer JSON decoded against the plan Structs (`models.TrackPlan`, `Ti
 JSON Schema generated from those Structs goes with the request, and providers that support
 structured output enforce it. Every problem with an answer (bad JSON, a schema violation, an
 unknown archetype, a duplicate id, an unknown dependency, a cycle, a path outside the
-repository, an id another track already uses) goes back to the model as a precise message, for
+repository, an id another track already uses, more tracks, tickets or characters than
+`PlanLimits` allow) goes back to the model as a precise message, for
 `retries` more attempts; then `PlanningFailed` stops the run. Nothing here touches the session
 state: a caller only ever receives a whole, valid plan.
 
@@ -21,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from slop_tui.config import RunSettings
 from slop_tui.errors import SlopError
 from slop_tui.memory.file_cache import ViewError
 from slop_tui.models import (
@@ -29,6 +31,7 @@ from slop_tui.models import (
     ErrorRaised,
     ModelText,
     PlanError,
+    PlanLimits,
     PlannedTrack,
     TicketPlan,
     Tier,
@@ -61,6 +64,15 @@ class SkeletonSource(Protocol):
     """What `skeleton_digest` needs of the file cache."""
 
     def get_skeleton_view(self, path: Path) -> str: ...
+
+
+def plan_limits(settings: RunSettings) -> PlanLimits:
+    """The run's caps on plans (`[run] max_tracks`, `max_tickets_per_track`, `max_field_chars`)."""
+    return PlanLimits(
+        max_tracks=settings.max_tracks,
+        max_tickets_per_track=settings.max_tickets_per_track,
+        max_field_chars=settings.max_field_chars,
+    )
 
 
 def _prompt(name: str) -> str:
@@ -220,14 +232,23 @@ async def _ask_for_plan(
     )
 
 
-def _track_user_message(prompt: str, repo_summary: str) -> str:
-    return f"Request:\n{prompt.strip()}\n\nRepository files:\n{repo_summary}\n"
+def _track_user_message(prompt: str, repo_summary: str, limits: PlanLimits) -> str:
+    return (
+        f"Request:\n{prompt.strip()}\n\nRepository files:\n{repo_summary}\n\n"
+        f"Give at most {limits.max_tracks} tracks; keep every text field under "
+        f"{limits.max_field_chars} characters.\n"
+    )
 
 
-def _ticket_user_message(track: PlannedTrack, skeletons: str, reserved: Collection[str]) -> str:
+def _ticket_user_message(
+    track: PlannedTrack, skeletons: str, reserved: Collection[str], limits: PlanLimits
+) -> str:
     text = (
         f"Track {track.id}: {track.title}\n{track.description.strip()}\n\n"
-        f"Repository skeleton:\n{skeletons}\n"
+        f"Repository skeleton:\n{skeletons}\n\n"
+        f"Give at most {limits.max_tickets_per_track} tickets; keep every text field under "
+        f"{limits.max_field_chars} characters and every list under {limits.max_list_items} "
+        "entries.\n"
     )
     if reserved:
         text += (
@@ -247,12 +268,16 @@ async def plan_tracks(
     ledger: UsageLedger,
     emit: Emit,
     feedback: str | None = None,
+    limits: PlanLimits | None = None,
 ) -> TrackPlan:
     """Tier 1: the request (and the repository's file list) becomes an ordered list of tracks.
 
     `feedback` is a reviewer's comment on an earlier plan, sent along when the plan is redone.
+    A plan over `limits` (the defaults when None) is refused like any other bad answer, so
+    the caller never pays a lead call per track of a runaway plan.
     """
-    user = _track_user_message(prompt, repo_summary)
+    caps = limits or PlanLimits()
+    user = _track_user_message(prompt, repo_summary, caps)
     if feedback:
         user += f"\nA reviewer sent the previous plan back with this comment:\n{feedback.strip()}\n"
     return await _ask_for_plan(
@@ -263,7 +288,7 @@ async def plan_tracks(
         user=user,
         schema_name="track_plan",
         schema=plan_json_schema(TrackPlan),
-        decode=decode_track_plan,
+        decode=lambda text: decode_track_plan(text, caps),
         retries=retries,
         ledger=ledger,
         emit=emit,
@@ -296,6 +321,7 @@ async def plan_tickets(
     ledger: UsageLedger,
     emit: Emit,
     reserved_ids: Collection[str] = (),
+    limits: PlanLimits | None = None,
 ) -> TicketPlan:
     """Tier 2: one track becomes tickets (a DAG) over the repository's skeleton views.
 
@@ -303,9 +329,10 @@ async def plan_tickets(
     scenario files name tickets by id alone, so ids must be unique across the plan.
     """
     reserved = frozenset(reserved_ids)
+    caps = limits or PlanLimits()
 
     def decode(text: str) -> TicketPlan:
-        plan = decode_ticket_plan(text, track.id)
+        plan = decode_ticket_plan(text, track.id, caps)
         check_ticket_plan(plan, track.id, reserved)
         return plan
 
@@ -314,7 +341,7 @@ async def plan_tickets(
         tier=Tier.LEAD,
         what=f"Tier 2 (lead) for track {track.id!r}",
         system=_prompt("lead.md"),
-        user=_ticket_user_message(track, skeletons, reserved),
+        user=_ticket_user_message(track, skeletons, reserved, caps),
         schema_name="ticket_plan",
         schema=plan_json_schema(TicketPlan),
         decode=decode,

@@ -66,6 +66,8 @@ __all__ = [
 TOOLS = tool_specs_for(TOOL_ARGS.values())
 # What the event log keeps of a tool result: enough to follow a run, not every file read.
 EVENT_OUTPUT_CHARS = 4000
+# The `tool` of the one event that reports a reply's calls past `max_tool_calls_per_reply`.
+TOO_MANY_CALLS = "(too many calls)"
 NUDGE = (
     "Reply with tool calls only: change files, run checks, or call finish(summary) if the "
     "ticket is done."
@@ -219,8 +221,28 @@ class _WorkerRun:
 
         Every call gets a result message (the APIs require one per call id). A `finish` after
         a call that failed or was rejected in the same reply is refused: the model has not seen
-        that result yet.
+        that result yet. Only the first `max_tool_calls_per_reply` calls are considered at all:
+        a reply of 10,000 calls must not become 10,000 questions at the clutch.
         """
+        cap = max(1, self.deps.settings.max_tool_calls_per_reply)
+        considered, excess = calls[:cap], calls[cap:]
+        outcome = await self._considered(considered)
+        if excess:
+            refusal = f"not run: too many calls in one reply (at most {cap})"
+            for call in excess:
+                self._answer(call, refusal)
+            # One event for them all: the log need not grow by a line per ignored call.
+            await self.deps.emit(
+                ToolResult(
+                    ticket_id=self.ticket.id,
+                    tool=TOO_MANY_CALLS,
+                    ok=False,
+                    output=f"{len(excess)} of {len(calls)} calls {refusal}",
+                )
+            )
+        return outcome
+
+    async def _considered(self, calls: list[ToolCall]) -> str | _Stop | None:
         troubled = False
         for index, call in enumerate(calls):
             try:

@@ -1,20 +1,24 @@
 """`slop doctor`: which config files are in use, each tier's model and key, and what to fix.
 
 Keys are shown masked (first 4 characters and the length at most). Exits 1 when a tier cannot
-run, so a script can check a setup before starting a session.
+run, so a script can check a setup before starting a session. Every text that came from a file
+(paths, model names, messages quoting a key name) goes through `display.sanitize`: a cloned
+repository must not be able to write to the terminal through doctor.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 from pathlib import Path
 
 NAME = "doctor"
 HELP = "check the configuration: files in use, each tier's model and key (masked), what is missing"
 DESCRIPTION = (
-    "Print the config files in use, each tier's provider and model, whether a key was found "
-    "(masked), file-permission problems, and what is missing with the fix. Exits 1 when a tier "
-    "cannot run."
+    "Print the config files in use, the overrides the repository's .slop.toml makes, each "
+    "tier's provider and model, whether a key was found (masked), file-permission problems, and "
+    "what is missing with the fix. Exits 1 when a tier cannot run."
 )
 
 
@@ -23,21 +27,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--repo",
         type=Path,
         default=Path("."),
-        help="repository whose .slop/agents.toml is checked too (default: the current directory)",
+        help="repository whose .slop.toml is checked too (default: the current directory)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
     from slop_tui.config import (
         AGENTS_FILE,
         CONFIG_DIR_ENV,
         CREDENTIALS_FILE,
+        OLD_REPO_AGENTS,
         REPO_AGENTS,
         Config,
         ConfigError,
-        CredentialsPermissionError,
+        CredentialsError,
         config_dir,
         load_config,
     )
@@ -50,22 +53,28 @@ def run(args: argparse.Namespace) -> int:
     origin = f"from ${CONFIG_DIR_ENV}" if os.environ.get(CONFIG_DIR_ENV, "").strip() else "default"
     agents = directory / AGENTS_FILE
     credentials = directory / CREDENTIALS_FILE
-    if credentials.is_file():
-        credentials_state = f"found, mode {credentials.stat().st_mode & 0o777:04o}"
-    else:
+    credentials_state = _state(credentials, follow=True, mode=True)
+    if credentials_state == "not found":
         credentials_state = "not found: keys from the environment only"
-    local = repo.resolve() / REPO_AGENTS
+    agents_state = _state(agents, follow=True)
+    if agents_state == "not found":
+        agents_state = "not found: built-in defaults"
+    root = repo.resolve()
+    local = root / REPO_AGENTS
     _row("config directory", directory, origin)
-    _row(f"  {AGENTS_FILE}", agents, "found" if agents.is_file() else "not found: built-in defaults")
+    _row(f"  {AGENTS_FILE}", agents, agents_state)
     _row(f"  {CREDENTIALS_FILE}", credentials, credentials_state)
-    _row("repository", repo.resolve(), "")
-    _row(f"  {REPO_AGENTS}", local, "found" if local.is_file() else "not found")
+    _row("repository", root, "")
+    _row(f"  {REPO_AGENTS}", local, _state(local, follow=False))
+    old = root / OLD_REPO_AGENTS
+    if os.path.lexists(old):
+        _row(f"  {OLD_REPO_AGENTS}", old, f"ignored: slop no longer reads it; move it to {REPO_AGENTS}")
     print()
 
     config: Config
     try:
         config = load_config(repo)
-    except CredentialsPermissionError as exc:
+    except CredentialsError as exc:
         # Refused as ssh refuses a readable key; carry on without it to report the rest.
         problems.append(str(exc))
         try:
@@ -75,6 +84,12 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _report([f"{exc}; fix the file named above"], cannot_run=True)
 
+    if os.path.lexists(local):
+        print(f"overrides by {REPO_AGENTS}")
+        for line in config.repo_overrides or ["none: it changes nothing"]:
+            _print(f"  {line}")
+        print()
+
     print("tiers")
     failed = False
     for tier in Tier:
@@ -83,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             failed = True
             problems.append(str(exc))
-            print(f"  {tier.value:<14} {config.models.get(tier.value, '(none)'):<36} CANNOT RUN")
+            _print(f"  {tier.value:<14} {config.models.get(tier.value, '(none)'):<36} CANNOT RUN")
             continue
         if spec.provider.kind == "scripted":
             what = f"offline scenario {spec.model}" if spec.model else "offline built-in demo scenario"
@@ -93,17 +108,38 @@ def run(args: argparse.Namespace) -> int:
         else:
             what = "no key needed"
         where = f" at {spec.provider.base_url}" if spec.provider.base_url else ""
-        print(f"  {tier.value:<14} {spec.label:<36} ok: {what}{where}")
+        _print(f"  {tier.value:<14} {spec.label:<36} ok: {what}{where}")
     print()
     for warning in config.warnings:
-        print(f"warning: {warning}")
+        _print(f"warning: {warning}")
     if config.warnings:
         print()
     return _report(problems, cannot_run=failed or bool(problems))
 
 
+def _state(path: Path, *, follow: bool, mode: bool = False) -> str:
+    """What is at `path`, from `stat` alone: doctor never opens a FIFO or a device to find out."""
+    try:
+        info = path.stat() if follow else path.lstat()
+    except FileNotFoundError:
+        return "not found"
+    except OSError as exc:
+        return f"cannot check: {exc.strerror or exc}"
+    if stat.S_ISLNK(info.st_mode):
+        return "a symbolic link: refused"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file: refused"
+    return f"found, mode {stat.S_IMODE(info.st_mode):04o}" if mode else "found"
+
+
+def _print(text: str) -> None:
+    from slop_tui.display import sanitize
+
+    print(sanitize(text, one_line=True))
+
+
 def _row(label: str, path: Path, state: str) -> None:
-    print(f"{label:<21}{path}" + (f"  ({state})" if state else ""))
+    _print(f"{label:<21}{path}" + (f"  ({state})" if state else ""))
 
 
 def _report(problems: list[str], *, cannot_run: bool) -> int:
@@ -112,5 +148,5 @@ def _report(problems: list[str], *, cannot_run: bool) -> int:
         return 0
     print("problems")
     for problem in problems:
-        print(f"  - {problem}")
+        _print(f"  - {problem}")
     return 1 if cannot_run else 0

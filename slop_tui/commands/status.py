@@ -20,6 +20,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from slop_tui.conductor.status import render_status
+    from slop_tui.display import sanitize
     from slop_tui.errors import SlopError
     from slop_tui.store import Store
 
@@ -29,9 +30,9 @@ def run(args: argparse.Namespace) -> int:
     store = Store(repo)
     state = store.load_state()
     for warning in store.warnings:
-        print(f"slop: warning: {warning}", file=sys.stderr)
+        print(f"slop: warning: {sanitize(warning)}", file=sys.stderr)
     if state is None:
-        print(f"no run recorded in {store.root}")
+        print(sanitize(f"no run recorded in {store.root}"))
         return 1
     print(render_status(state), end="")
     return 0

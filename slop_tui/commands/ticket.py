@@ -103,23 +103,23 @@ async def run_ticket(
     """
     import asyncio
 
-    from rich.console import Console
-
-    from slop_tui.conductor.headless import HoldingClutch, run_and_close
+    from slop_tui.conductor.headless import HoldingClutch, print_repo_overrides, run_and_close, terminal_console
     from slop_tui.conductor.printer import Printer, format_usage
     from slop_tui.conductor.session import Session
     from slop_tui.conductor.terminal_clutch import TerminalClutch
+    from slop_tui.display import sanitize
     from slop_tui.models import Ticket, TicketState, Track
     from slop_tui.tools.clutch import ApproveAll, AskForChanges, Clutch
 
     out = stdout if stdout is not None else sys.stdout
+    print_repo_overrides(config, out)
     holder: list[Printer] = []
     clutch: Clutch
     if yes:
         clutch = ApproveAll()
     else:
         terminal = TerminalClutch(
-            stdin=stdin if stdin is not None else sys.stdin, console=Console(file=out, highlight=False)
+            stdin=stdin if stdin is not None else sys.stdin, console=terminal_console(out)
         )
         clutch = AskForChanges(HoldingClutch(terminal, holder))
     session = Session(repo, config, clutch=clutch)
@@ -141,5 +141,5 @@ async def run_ticket(
     figures.append(format_usage(session.ledger.total))
     if outcome is not None:
         figures.append(f"first context {outcome.context.total_tokens:,} tokens")
-    print(f"{message}\n({', '.join(figures)})", file=out)
+    print(f"{sanitize(message)}\n({', '.join(figures)})", file=out)
     return 0 if ok else 1

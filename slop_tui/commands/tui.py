@@ -24,8 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from slop_tui.store import check_private_state
     from slop_tui.ui.launch import build_app
 
+    check_private_state(args.repo)  # a planted .slop/ is refused before the board opens
     app = build_app(args.repo)
     app.run()
     return app.return_code or 0

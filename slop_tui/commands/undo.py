@@ -47,10 +47,12 @@ def run(args: argparse.Namespace) -> int:
         finally:
             await session.close()
 
+    from slop_tui.display import sanitize
+
     restored = asyncio.run(undo())
     if restored:
-        print(f"ticket {args.ticket}: restored {len(restored)} file(s): {', '.join(restored)}")
+        print(sanitize(f"ticket {args.ticket}: restored {len(restored)} file(s): {', '.join(restored)}", one_line=True))
     else:
-        print(f"ticket {args.ticket}: no file to restore")
-    print(f"ticket {args.ticket} is todo again; `slop resume` runs it")
+        print(sanitize(f"ticket {args.ticket}: no file to restore", one_line=True))
+    print(sanitize(f"ticket {args.ticket} is todo again; `slop resume` runs it", one_line=True))
     return 0

@@ -84,14 +84,14 @@ def run(args: argparse.Namespace) -> int:
         except ViewError as exc:
             if not folder:
                 raise SlopError(str(exc)) from None
-            print(f"slop: error: {exc}", file=sys.stderr)
+            print(f"slop: error: {_safe(str(exc))}", file=sys.stderr)
             failed += 1
             continue
         problem = view.syntax_problem
         if problem is not None:
             print(
-                f"slop: warning: {file}:{problem.line}:{problem.column}: {problem.message}; "
-                "the view shows the parts that parse",
+                _safe(f"slop: warning: {file}:{problem.line}:{problem.column}: {problem.message}; ")
+                + "the view shows the parts that parse",
                 file=sys.stderr,
             )
         if args.stats:
@@ -107,13 +107,20 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _safe(text: str) -> str:
+    from slop_tui.display import sanitize
+
+    return sanitize(text)
+
+
 class _Output:
     """stdout as UTF-8 bytes (so non-ASCII comes out exactly as in the file), quiet on a
-    closed pipe (`slop view src | head`)."""
+    closed pipe (`slop view src | head`). A file's escape sequences and bidi overrides are
+    shown escaped (the display sanitiser), never sent to the terminal."""
 
     def write(self, text: str) -> bool:
         try:
-            sys.stdout.buffer.write(text.encode("utf-8"))
+            sys.stdout.buffer.write(_safe(text).encode("utf-8"))
             sys.stdout.buffer.flush()
         except BrokenPipeError:
             # Point stdout at /dev/null so the interpreter's final flush does not complain.
@@ -138,7 +145,7 @@ def _stats_table(rows: list[tuple[str, FileView]], raw_texts: dict[str, str], ki
             estimate_tokens(view.text),
         ]
         totals = [a + b for a, b in zip(totals, numbers)]
-        table.append((file, *map(str, numbers), _ratio(numbers[3], numbers[2])))
+        table.append((_safe(file), *map(str, numbers), _ratio(numbers[3], numbers[2])))
     table.append(
         (
             f"total ({len(rows)} file{'' if len(rows) == 1 else 's'})",

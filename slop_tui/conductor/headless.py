@@ -7,6 +7,10 @@ its lines. Ctrl+C cancels the run (`slop_tui.conductor.interrupt`): running comm
 killed, interrupted tickets recorded, the state saved, and the closing (the last checkpoint,
 the printer's last lines) is carried through even if it is what the cancel interrupted.
 `run_interruptible` turns the interrupt into exit status 130.
+
+What a repository's `.slop.toml` changed is printed first, one line each, so a cloned
+repository cannot tighten (or try to change) a run silently. Every console writes escape codes
+only to a terminal; model text goes through the display sanitiser in every one of them.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from typing import Any, TextIO, TypeVar
 from rich.console import Console
 
 from slop_tui.conductor.plan_review import TerminalPlanReviewer
-from slop_tui.conductor.printer import Printer
+from slop_tui.conductor.printer import Printer, stream_is_terminal
 from slop_tui.conductor.session import Session
 from slop_tui.conductor.terminal_clutch import TerminalClutch
 from slop_tui.config import Config
+from slop_tui.display import sanitize
 from slop_tui.models import Decision, Proposal
 from slop_tui.tools.clutch import ApproveAll, AskForChanges, AskForEverything, Clutch
 
@@ -49,6 +54,21 @@ class HoldingClutch:
             return await self.asker.decide(proposal)
 
 
+def terminal_console(out: TextIO) -> Console:
+    """A console on `out` that styles only a terminal: a pipe or a file gets plain text,
+    whatever FORCE_COLOR says."""
+    tty = stream_is_terminal(out)
+    return Console(file=out, highlight=False, force_terminal=tty, no_color=not tty)
+
+
+def print_repo_overrides(config: Config, out: TextIO) -> None:
+    """One line per setting the repository's `.slop.toml` changed, before anything runs."""
+    for line in config.repo_overrides:
+        print(f"repository override: {' '.join(sanitize(line).split())}", file=out)
+    if config.repo_overrides:
+        out.flush()
+
+
 async def run_headless(
     repo: Path,
     config: Config,
@@ -69,18 +89,19 @@ async def run_headless(
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
     stdin = stdin if stdin is not None else sys.stdin
+    print_repo_overrides(config, out)
     holder: list[Printer] = []
     clutch: Clutch
     reviewer: TerminalPlanReviewer | None = None
     if yes:
         clutch = ApproveAll()
     else:
-        terminal = TerminalClutch(stdin=stdin, console=Console(file=out, highlight=False))
+        terminal = TerminalClutch(stdin=stdin, console=terminal_console(out))
         policy = AskForEverything if linear else AskForChanges
         clutch = policy(HoldingClutch(terminal, holder))
         reviewer = TerminalPlanReviewer(
             stdin=stdin,
-            console=Console(file=out, highlight=False),
+            console=terminal_console(out),
             hold=lambda: holder[0].hold(),
         )
     session = Session(
@@ -101,7 +122,7 @@ async def run_headless(
     )
     if not summary.ok:
         # Also on stderr: a caller that only keeps stderr (cron, CI) still learns why.
-        print(f"slop: {summary.message}", file=err)
+        print(f"slop: {sanitize(summary.message)}", file=err)
     return 0 if summary.ok else 1
 
 
@@ -128,14 +149,14 @@ async def _close(session: Session, printer_task: asyncio.Task[None], err: TextIO
     try:
         await session.close()
     except Exception as exc:  # the event log still holds every event: resume rebuilds the state
-        print(f"slop: warning: closing the run: {exc}", file=err)
+        print(f"slop: warning: closing the run: {sanitize(str(exc))}", file=err)
     finally:
         if not session.bus.closed:
             with suppress(Exception):
                 await session.bus.close()  # the printer's stream must end, or it waits forever
     await printer_task
     for warning in session.store.warnings:
-        print(f"slop: warning: {warning}", file=err)
+        print(f"slop: warning: {sanitize(warning)}", file=err)
 
 
 async def _carried_through(closing: Coroutine[Any, Any, None]) -> None:

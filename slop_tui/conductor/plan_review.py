@@ -4,6 +4,7 @@
 the run before any ticket runs. The end of input (stdin from `/dev/null`, a closed pipe) stops
 the run too, with a message pointing at `--yes`: a run nobody can review never starts.
 Lines are read in a daemon thread, so Ctrl+C is never held up by a read nobody will finish.
+Every title, description, id and file name is a model's: shown through the display sanitiser.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Callable, TextIO
 from rich.console import Console
 from rich.text import Text
 
+from slop_tui.conductor.printer import clean_text
 from slop_tui.conductor.session import PlanReview
+from slop_tui.display import sanitize
 from slop_tui.models import Track
 
 PROMPT = "accept this plan? [y]es  [n]o COMMENT (plan again)  [q]uit > "
@@ -45,23 +48,28 @@ async def read_line(stream: TextIO) -> str:
         return ""
 
 
+def _flat(text: str) -> str:
+    """One line, its unsafe characters (U+2028 included) escaped rather than split on."""
+    return " ".join(sanitize(text).split())
+
+
 def render_plan(tracks: list[Track]) -> Text:
     """The plan as text: tracks in order, each ticket with archetype, dependencies and files."""
     text = Text()
     for number, track in enumerate(tracks, start=1):
-        text.append(f"Track {number}: {track.id} — {track.title}\n", style="bold")
+        text.append(f"Track {number}: {_flat(track.id)} — {_flat(track.title)}\n", style="bold")
         if track.description.strip():
-            text.append(f"  {' '.join(track.description.split())}\n", style="dim")
+            text.append(f"  {_flat(track.description)}\n", style="dim")
         for ticket in track.tickets:
-            text.append(f"  {ticket.id}", style="bold cyan")
-            text.append(f" [{ticket.archetype.value}] {ticket.title}\n")
+            text.append(f"  {_flat(ticket.id)}", style="bold cyan")
+            text.append(f" [{ticket.archetype.value}] {_flat(ticket.title)}\n")
             if ticket.depends_on:
-                text.append(f"      after: {', '.join(ticket.depends_on)}\n")
+                text.append(f"      after: {_flat(', '.join(ticket.depends_on))}\n")
             if ticket.target_files:
-                text.append(f"      files: {', '.join(ticket.target_files)}\n")
+                text.append(f"      files: {_flat(', '.join(ticket.target_files))}\n")
             if ticket.description.strip():
-                text.append(f"      {' '.join(ticket.description.split())}\n", style="dim")
-    return text
+                text.append(f"      {_flat(ticket.description)}\n", style="dim")
+    return clean_text(text)
 
 
 class TerminalPlanReviewer:

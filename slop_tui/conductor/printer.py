@@ -5,6 +5,10 @@ moments that matter above it; piped, under `nohup` or in CI it prints plain line
 moment, with no cursor movement and no colour. It reads its own queue, so however slow the
 terminal, no worker waits for it, and it sees every event in order.
 
+Titles, commands, paths, outputs and messages come from models, commands and files: every line
+goes through `clean_text` (the display sanitiser) on its way out, and table cells are `Text`,
+never markup, so no escape sequence or `[link=...]` in them reaches the terminal.
+
 While a human answers a prompt (the clutch or the plan review) the printer is put on `hold`:
 lines wait in order and the live table steps aside, so nothing is drawn over the question.
 """
@@ -23,6 +27,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from slop_tui.display import display_text, has_unsafe, sanitize
 from slop_tui.models import (
     AnyEvent,
     DecisionMade,
@@ -63,8 +68,27 @@ def format_usage(usage: Usage) -> str:
 
 
 def _one_line(text: str, limit: int = 160) -> str:
-    flat = " ".join(text.split())
+    # Escaped first: `split()` would turn U+2028 or U+001F into a space and hide it.
+    flat = " ".join(sanitize(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def clean_text(text: Text) -> Text:
+    """`text` with its characters sanitised and its styles kept.
+
+    A printed line is built from pieces, some ours and some a model's; cleaning the whole line
+    at the sink means no piece can be forgotten.
+    """
+    if not has_unsafe(text.plain):
+        return text
+    cuts = sorted({o for span in text.spans for o in (span.start, span.end)} - {0, len(text)})
+    out = text.blank_copy()
+    for piece in text.divide(cuts):
+        fixed = Text(sanitize(piece.plain))
+        for span in piece.spans:  # each covers its whole piece: the cuts are at span edges
+            fixed.stylize(span.style)
+        out.append_text(fixed)
+    return out
 
 
 class Printer:
@@ -81,7 +105,7 @@ class Printer:
         """`tracks`: the plan of a run being resumed, whose `PlanAccepted` was logged before."""
         self._queue = queue
         self._stream = stream if stream is not None else sys.stdout
-        self.live = _isatty(self._stream) if live is None else live
+        self.live = stream_is_terminal(self._stream) if live is None else live
         self.console = Console(
             file=self._stream,
             highlight=False,
@@ -158,6 +182,7 @@ class Printer:
 
     def _emit_line(self, line: Text) -> None:
         self.lines_printed += 1
+        line = clean_text(line)
         if self._live is not None:
             self._live.console.print(line)
         else:
@@ -226,7 +251,7 @@ class Printer:
                 return None
             return Text(f"[{event.ticket_id}] {event.tool} failed: {_one_line(event.output, 120)}", style="red")
         if isinstance(event, FileChanged):
-            return Text(f"[{event.ticket_id}] changed {event.path}")
+            return Text(f"[{event.ticket_id}] changed {_one_line(event.path, 300)}")
         if isinstance(event, HintGiven):
             return Text(f"[{event.ticket_id}] hint: {_one_line(event.hint)}", style="yellow")
         if isinstance(event, ErrorRaised):
@@ -269,17 +294,18 @@ class Printer:
         table.add_column("usage", justify="right")
         for track in self._tracks:
             for ticket in track.tickets:
+                # Text cells: a str cell would be parsed as markup.
                 table.add_row(
-                    ticket.id,
+                    display_text(ticket.id, one_line=True),
                     Text(ticket.state.value, style=_STATE_STYLE.get(ticket.state, "")),
-                    ticket.title,
-                    format_usage(self._usage_by_ticket.get(ticket.id, Usage())),
+                    display_text(ticket.title, one_line=True),
+                    Text(format_usage(self._usage_by_ticket.get(ticket.id, Usage()))),
                 )
         footer = Text(f"total {format_usage(self.total)}", style="bold")
         return Group(table, footer)
 
 
-def _isatty(stream: TextIO) -> bool:
+def stream_is_terminal(stream: TextIO) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):

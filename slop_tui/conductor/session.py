@@ -26,6 +26,7 @@ import msgspec
 from slop_tui.agents.planner import (
     PlanningFailed,
     check_ticket_plan,
+    plan_limits,
     plan_tickets,
     plan_tracks,
     repo_overview,
@@ -222,6 +223,7 @@ class Session:
             store=self.store,
             scrub_env=sorted(config.key_env_names()),
             command_timeout_s=self.settings.command_timeout_s,
+            max_write_bytes=self.settings.max_write_bytes,
         )
         self.clutch = _SessionClutch(clutch, linear)
         self.dispatcher = Dispatcher(
@@ -395,6 +397,7 @@ class Session:
                 ledger=self.ledger,
                 emit=self.emit,
                 feedback=feedback,
+                limits=plan_limits(self.settings),
             )
             tracks: list[Track] = []
             reserved: set[str] = set()
@@ -413,6 +416,7 @@ class Session:
                     ledger=self.ledger,
                     emit=self.emit,
                     reserved_ids=reserved,
+                    limits=plan_limits(self.settings),
                 )
                 track = plan_to_track(planned, ticket_plan)
                 tracks.append(track)
@@ -490,6 +494,11 @@ class Session:
             )
         self.state = state
         self._ticket_usage = {t.id: t.usage for _, t in state.tickets()}
+        # Every index is read (and checked) before any file is restored: one refused index
+        # must leave the repository as it was, not half restored.
+        for _, ticket in state.tickets():
+            if ticket.state in _ACTIVE:
+                self.store.preimages(ticket.id)
         for track, ticket in state.tickets():
             if ticket.state in _ACTIVE:
                 restored = self.executor.undo(ticket.id)

@@ -6,6 +6,10 @@ line or the next), `e` opens the arguments as JSON in `$EDITOR`. An edited paylo
 against the tool's Struct; an invalid one is refused with the error, and the next `e` reopens
 the text as it was left, so a typo costs one fix, not the whole edit.
 
+Everything shown comes from a model (commands, diffs, paths, errors quoting them) and goes
+through the display sanitiser: an escape sequence in a command is shown as `\\x1b`, never sent to
+the terminal, so what is approved is what is read. A long command wraps, whole.
+
 Input is read line by line, so a pipe works as well as a terminal. The blocking read runs in a
 daemon thread: the event loop keeps going while the human thinks, and Ctrl+C is never held up
 by a read nobody will finish (the default executor's threads are joined at exit; this one is not).
@@ -28,6 +32,7 @@ from rich.rule import Rule
 from rich.syntax import Syntax
 from rich.text import Text
 
+from slop_tui.display import display_text, has_unsafe, is_unsafe_char, sanitize
 from slop_tui.errors import SlopError
 from slop_tui.models import Approve, Decision, Proposal, Reject, RunCommandArgs, ToolArgs
 from slop_tui.tools.clutch import (
@@ -136,12 +141,12 @@ class TerminalClutch:
         if not self._echoes:
             # A terminal echoes what was typed; a pipe does not, and the transcript of a
             # headless run should still read "prompt > answer".
-            self.console.print(Text(answer))
+            self.console.print(display_text(answer))
         return answer
 
     async def _edit(self, proposal: Proposal, draft: str | None) -> ToolArgs | str | None:
         """Open the editor; the new arguments, None (no change), or the invalid text (a str)."""
-        original = editable_json(proposal.arguments)
+        original = escaped_json(editable_json(proposal.arguments))
         text = original if draft is None else draft
         fd, path = tempfile.mkstemp(prefix=f"slop-{proposal.tool}-", suffix=".json")
         try:
@@ -164,7 +169,7 @@ class TerminalClutch:
         try:
             args = parse_edited_arguments(proposal, edited)
         except EditRefused as exc:
-            self.console.print(Text(f"edit refused: {exc}", style="bold red"))
+            self.console.print(display_text(f"edit refused: {exc}", "bold red"))
             self.console.print(Text("nothing was applied; e reopens your text, a/r answer the proposal above"))
             return edited
         return args
@@ -174,7 +179,7 @@ class TerminalClutch:
         try:
             argv = shlex.split(editor) + [path]
         except ValueError:
-            self.console.print(Text(f"cannot parse $EDITOR ({editor!r})", style="red"))
+            self.console.print(display_text(f"cannot parse $EDITOR ({editor!r})", "red"))
             return 127
         # A real editor needs the terminal; when answers come through a pipe, the editor must
         # not swallow the answers meant for the clutch.
@@ -182,26 +187,49 @@ class TerminalClutch:
         try:
             return subprocess.run(argv, stdin=stdin, check=False).returncode
         except OSError as exc:
-            self.console.print(Text(f"cannot run editor {argv[0]!r}: {exc.strerror or exc}", style="red"))
+            self.console.print(display_text(f"cannot run editor {argv[0]!r}: {exc.strerror or exc}", "red"))
             return 127
 
     def show(self, proposal: Proposal) -> None:
         """Print what the proposal would do. Model text is printed as text, never as markup."""
         console = self.console
-        console.print(Rule(Text(f"ticket {proposal.ticket_id} · {proposal.tool} · {proposal.id}")))
+        console.print(Rule(display_text(f"ticket {proposal.ticket_id} · {proposal.tool} · {proposal.id}", one_line=True)))
         args = proposal.arguments
         if isinstance(args, RunCommandArgs):
-            console.print(Text("$ ", style="bold") + Text(args.command))
-            console.print(Text(f"in {proposal.cwd or '.'} · timeout {args.timeout_s:g}s", style="dim"))
+            # Wrapped, never cropped: the end of a long command is where a trick would hide.
+            console.print(Text("$ ", style="bold") + display_text(args.command), overflow="fold")
+            console.print(display_text(f"in {proposal.cwd or '.'} · timeout {args.timeout_s:g}s", "dim"))
         elif proposal.diff:
-            console.print(Syntax(proposal.diff, "diff", word_wrap=True, background_color="default"))
+            console.print(Syntax(sanitize(proposal.diff), "diff", word_wrap=True, background_color="default"))
         elif type(args).WRITES:
             console.print(Text("(no change to the file)", style="dim"))
         else:
-            console.print(Text(editable_json(args).rstrip("\n")))
+            console.print(display_text(editable_json(args).rstrip("\n")), overflow="fold")
         if proposal.error:
             lead = "" if proposal.error.startswith("edit refused") else "cannot apply as is: "
-            console.print(Text(f"{lead}{proposal.error}", style="bold red"))
+            console.print(display_text(f"{lead}{proposal.error}", "bold red"), overflow="fold")
+
+
+def escaped_json(text: str) -> str:
+    """JSON `text` with every unsafe character written as a `\\uXXXX` escape.
+
+    Such a character can only sit inside a JSON string, where the escape decodes to the same
+    character: the payload is unchanged, and an editor shows it instead of obeying it.
+    """
+    if not has_unsafe(text):
+        return text
+    return "".join(
+        "".join(f"\\u{unit:04x}" for unit in _utf16_units(ch)) if ch not in "\n\t" and is_unsafe_char(ch) else ch
+        for ch in text
+    )
+
+
+def _utf16_units(ch: str) -> list[int]:
+    point = ord(ch)
+    if point < 0x10000:
+        return [point]
+    point -= 0x10000
+    return [0xD800 + (point >> 10), 0xDC00 + (point & 0x3FF)]
 
 
 def _isatty(stream: TextIO) -> bool:

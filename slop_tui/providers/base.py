@@ -82,8 +82,8 @@ class ProviderError(SlopError):
         else:
             where = f"provider {provider or 'unknown'!r}"
         message = redact(f"{where}: {what}", spec.api_key if spec is not None else None)
-        super().__init__(message)
-        self.what = what
+        super().__init__(clean_text(message))  # a server's error body is model-side text too
+        self.what = clean_text(what)
 
 
 class Provider(Protocol):
@@ -108,6 +108,78 @@ class Provider(Protocol):
 # ---------------------------------------------------------------------------
 # Helpers shared by the adapters
 # ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# The provider boundary: no lone surrogate gets past it
+# ---------------------------------------------------------------------------
+
+# JSON may spell a lone UTF-16 surrogate (`"\udcff"` is valid JSON) and the SDKs' `json.loads`
+# turns it into a `str` that UTF-8 cannot encode: the event log, msgspec and every terminal
+# refuse it. So every text a model sends is cleaned here, once, before anything else sees it.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# A surrogate written as a JSON escape inside tool-call arguments (`\udcff`, any case).
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def clean_text(text: str) -> str:
+    """`text` with each lone surrogate replaced by U+FFFD; a high+low pair that arrived split
+    (two stream chunks) becomes its one character. Text without surrogates is returned as is."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _clean_json_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_clean_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_text(k): _clean_json_value(v) for k, v in value.items()}
+    return value
+
+
+def clean_arguments(arguments: str) -> str:
+    """Tool-call arguments (raw JSON text) with no lone surrogate, raw or escaped.
+
+    Arguments without an escaped surrogate are returned as sent (byte for byte, broken JSON
+    included: the caller's decoder reports that). With one, the JSON is re-encoded with its
+    strings cleaned; arguments that do not parse are left for the decoder to refuse.
+    """
+    text = clean_text(arguments)
+    if not _ESCAPED_SURROGATE.search(text):
+        return text
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+    cleaned = _clean_json_value(value)
+    if cleaned == value:  # only well-formed pairs (an emoji escaped): nothing to change
+        return text
+    try:
+        return json.dumps(cleaned, ensure_ascii=False, allow_nan=False)
+    except (ValueError, RecursionError):
+        return text
+
+
+def clean_reply(reply: ModelReply) -> ModelReply:
+    """A reply with every model-supplied text cleaned (`clean_text`, `clean_arguments`).
+    Every adapter, the scripted one included, passes its replies through this."""
+    return ModelReply(
+        text=clean_text(reply.text),
+        tool_calls=[
+            ToolCall(
+                id=clean_text(call.id),
+                name=clean_text(call.name),
+                arguments=clean_arguments(call.arguments),
+            )
+            for call in reply.tool_calls
+        ],
+        stop_reason=clean_text(reply.stop_reason),
+        usage=reply.usage,
+        model=clean_text(reply.model),
+    )
 
 
 def redact(text: str, secret: Secret | str | None) -> str:

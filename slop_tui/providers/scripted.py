@@ -31,6 +31,8 @@ from slop_tui.providers.base import (
     ModelReply,
     ModelRequest,
     ProviderError,
+    clean_reply,
+    clean_text,
     request_text,
 )
 from slop_tui.providers.usage import priced
@@ -190,12 +192,14 @@ class ScriptedProvider:
                 input_tokens=estimate_tokens(request_text(request)),
                 output_tokens=estimate_tokens(produced),
             )
-        return ModelReply(
-            text=scripted.text,
-            tool_calls=calls,
-            stop_reason=STOP_TOOL_USE if calls else STOP_END_TURN,
-            usage=priced(usage, self.spec.price),
-            model=SCRIPTED_LABEL,
+        return clean_reply(
+            ModelReply(
+                text=scripted.text,
+                tool_calls=calls,
+                stop_reason=STOP_TOOL_USE if calls else STOP_END_TURN,
+                usage=priced(usage, self.spec.price),
+                model=SCRIPTED_LABEL,
+            )
         )
 
     def remaining(self, ticket_id: str | None = None) -> int:
@@ -220,7 +224,7 @@ class ScriptedProvider:
         for piece in pieces:
             if pause:
                 await asyncio.sleep(pause)
-            yield piece
+            yield clean_text(piece)
         if not pieces and scripted.latency_s:
             await asyncio.sleep(scripted.latency_s)
         yield self._reply(request, scripted)

@@ -15,7 +15,13 @@ from typing import Any
 
 from slop_tui.config import ModelSpec
 from slop_tui.providers import faults
-from slop_tui.providers.base import ModelReply, ModelRequest, ProviderError
+from slop_tui.providers.base import (
+    ModelReply,
+    ModelRequest,
+    ProviderError,
+    clean_reply,
+    clean_text,
+)
 
 # The longest server-directed wait (Retry-After) a call may spend between tries before it is
 # given up: the Anthropic SDK honours any Retry-After, however long, and a call must not hang.
@@ -140,7 +146,7 @@ class SDKAdapter(abc.ABC):
 
     async def complete(self, request: ModelRequest, *, ticket_id: str | None = None) -> ModelReply:
         response = await self._open(request, stream=False)
-        return self._reply_from(response)
+        return clean_reply(self._reply_from(response))
 
     async def stream(
         self, request: ModelRequest, *, ticket_id: str | None = None
@@ -151,7 +157,7 @@ class SDKAdapter(abc.ABC):
         events = self._replies_from(response)
         try:
             async for item in events:
-                yield item
+                yield clean_reply(item) if isinstance(item, ModelReply) else clean_text(item)
         except self._caught as exc:
             failure = faults.translate(exc, self.spec, self._sdk, mid_stream=True)
         finally:

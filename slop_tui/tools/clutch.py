@@ -29,7 +29,7 @@ from slop_tui.models import (
     ToolArgs,
     clip_message,
 )
-from slop_tui.tools.sandbox import PathRefused, check_lexical, is_protected
+from slop_tui.tools.sandbox import check_lexical, check_writable
 
 
 @runtime_checkable
@@ -87,8 +87,8 @@ def check_arguments(args: ToolArgs) -> None:
     path = getattr(args, "path", None)
     if isinstance(path, str):
         pure = check_lexical(path)
-        if args.WRITES and is_protected(pure.as_posix()):
-            raise PathRefused(path, f"{pure.parts[0]}/ is never written by the file tools")
+        if args.WRITES:
+            check_writable(pure.as_posix())
     if isinstance(args, RunCommandArgs):
         if not args.command.strip():
             raise SlopError("run_command: the command is empty")

@@ -5,7 +5,9 @@ working directory) without doing it; `execute` does it. Every path goes through 
 a refusal, a missing file or a failed command becomes a `ToolOutcome(ok=False)` whose output
 is what the worker reads, never an exception. A write keeps the file's pre-image (the first
 one per ticket, so undo restores the state before the ticket) before it replaces the file
-atomically; `undo` puts every pre-image back.
+atomically; `undo` puts every pre-image back. Writes and restores go through `safe_write`'s
+descriptor walk (never through a symlink, regular files only) and never into a `.git` or
+`.slop` at any depth, however it is spelled; a write is at most `max_write_bytes`.
 
 Every credential value the executor knows (its store's secrets and its own `secrets`) is
 masked in what a call returns: a command that prints a key (`cat` of the credentials file,
@@ -25,6 +27,7 @@ from typing import cast
 
 import msgspec
 
+from slop_tui.display import sanitize
 from slop_tui.errors import SlopError
 from slop_tui.models import (
     AnyToolArgs,
@@ -42,14 +45,16 @@ from slop_tui.models import (
 )
 from slop_tui.tools.clutch import Clutch, EditRefused, check_arguments, same_tool
 from slop_tui.tools.proposals import unified_diff
+from slop_tui.tools.safe_write import check_at, read_at, replace_at, restore_at
 from slop_tui.tools.sandbox import (
     PathRefused,
-    is_protected,
+    check_lexical,
+    check_writable,
     repo_relative,
     resolve_in_repo,
     resolve_root,
 )
-from slop_tui.store import Store, atomic_write, remove_stale_temp_files
+from slop_tui.store import Store
 from slop_tui.tools.shell_runner import CommandResult, head_and_tail, run_command
 
 # Directories a listing names but does not descend into: tool state and caches, not code.
@@ -58,6 +63,23 @@ LIST_SKIPPED_DIRS = frozenset(
      ".pytest_cache", ".ruff_cache", ".tox", ".hypothesis"}
 )
 MAX_LIST_ENTRIES = 500
+DEFAULT_MAX_WRITE_BYTES = 8_000_000
+
+
+class WriteTooLarge(SlopError):
+    """A write (or an edit's result) over `max_write_bytes`; its message is the whole tool
+    result the model reads ("write_file refused: ...")."""
+
+
+def utf8_size(text: str) -> int:
+    """How many bytes `text` takes in UTF-8, without holding a second copy of a huge text."""
+    if text.isascii():
+        return len(text)
+    step = 1 << 20
+    # surrogatepass: a lone surrogate is refused later, with its own message, not here.
+    return sum(
+        len(text[i : i + step].encode("utf-8", "surrogatepass")) for i in range(0, len(text), step)
+    )
 
 
 class ToolOutcome(msgspec.Struct, kw_only=True):
@@ -152,6 +174,7 @@ class ToolExecutor:
         command_timeout_s: float = 60,
         output_tokens_cap: int = 400,
         max_read_bytes: int = 2_000_000,
+        max_write_bytes: int = DEFAULT_MAX_WRITE_BYTES,
         secrets: Iterable[Secret | str] = (),
     ) -> None:
         self.root = resolve_root(Path(repo_root))
@@ -161,6 +184,7 @@ class ToolExecutor:
         self.command_timeout_s = command_timeout_s
         self.output_tokens_cap = output_tokens_cap
         self.max_read_bytes = max_read_bytes
+        self.max_write_bytes = max_write_bytes
         self._memory = _Memory()
 
     # -- checks -------------------------------------------------------------------------
@@ -171,11 +195,16 @@ class ToolExecutor:
 
     def _write_target(self, path: str) -> tuple[Path, str]:
         """Where a write to `path` lands; refused for protected dirs and non-regular targets."""
+        check_writable(check_lexical(path).as_posix())
         real, rel = self._resolve(path)
         if rel == ".":
             raise PathRefused(path, "it is the repository root, not a file")
-        if is_protected(rel):
-            raise PathRefused(path, f"{rel.split('/')[0]}/ is never written by the file tools")
+        # Where it really lands, too: an inside symlink may lead into .git.
+        try:
+            check_writable(rel)
+        except PathRefused as exc:
+            shown = sanitize(rel, one_line=True)
+            raise PathRefused(path, f"it leads to {shown} through a symlink; {exc.reason}") from None
         try:
             info = os.lstat(real)
         except (FileNotFoundError, NotADirectoryError):
@@ -192,6 +221,24 @@ class ToolExecutor:
             raise PathRefused(path, "it is not a regular file (a FIFO, socket or device)")
         return real, rel
 
+    def _check_size(self, args: ToolArgs) -> None:
+        """Refuse a write_file content, or an edit_file `new`, over `max_write_bytes`."""
+        limit = self.max_write_bytes
+        if isinstance(args, WriteFileArgs):
+            size, shown = _byte_count(args.content, limit)
+            if size > limit:
+                raise WriteTooLarge(
+                    f"write_file refused: {shown} bytes is more than the {limit:,}-byte limit "
+                    "([run] max_write_bytes); nothing was written, write a smaller file"
+                )
+        elif isinstance(args, EditFileArgs):
+            size, shown = _byte_count(args.new, limit)
+            if size > limit:
+                raise WriteTooLarge(
+                    f"edit_file refused: `new` is {shown} bytes, more than the {limit:,}-byte "
+                    "limit ([run] max_write_bytes); nothing was written"
+                )
+
     def validate(self, args: ToolArgs) -> None:
         """Everything that makes a call unacceptable as asked (sandbox, limits); raises SlopError.
 
@@ -199,6 +246,7 @@ class ToolExecutor:
         file, shown on the proposal, not a bad payload.
         """
         check_arguments(args)
+        self._check_size(args)
         if isinstance(args, (WriteFileArgs, EditFileArgs)):
             self._write_target(args.path)
         elif isinstance(args, (ReadFileArgs, ListFilesArgs)):
@@ -219,7 +267,14 @@ class ToolExecutor:
                 f"edit_file {rel}: `old` {where} in the file; it must occur exactly once "
                 "(copy it exactly, or include more surrounding lines to make it unique)"
             )
-        return rel, before, before.replace(args.old, args.new, 1)
+        after = before.replace(args.old, args.new, 1)
+        size = utf8_size(after)
+        if size > self.max_write_bytes:
+            raise WriteTooLarge(
+                f"edit_file refused: the edited {rel} would be {size:,} bytes, more than the "
+                f"{self.max_write_bytes:,}-byte limit ([run] max_write_bytes)"
+            )
+        return rel, before, after
 
     def _current_text(self, real: Path, rel: str) -> str | None:
         if not real.exists():
@@ -233,6 +288,7 @@ class ToolExecutor:
         error: str | None = None
         try:
             check_arguments(args)
+            self._check_size(args)
             if isinstance(args, WriteFileArgs):
                 real, rel = self._write_target(args.path)
                 diff = unified_diff(rel, self._current_text(real, rel), args.content)
@@ -292,13 +348,14 @@ class ToolExecutor:
     async def _execute(self, ticket_id: str, args: ToolArgs) -> ToolOutcome:
         try:
             check_arguments(args)
+            self._check_size(args)
             if isinstance(args, ReadFileArgs):
                 return ToolOutcome(ok=True, output=self._read(args))
             if isinstance(args, ListFilesArgs):
                 return ToolOutcome(ok=True, output=self._list(args))
             if isinstance(args, WriteFileArgs):
-                real, rel = self._write_target(args.path)
-                name = await self._replace_off_loop(ticket_id, real, rel, args.content)
+                _real, rel = self._write_target(args.path)
+                name = await self._replace_off_loop(ticket_id, rel, args.content)
                 return ToolOutcome(
                     ok=True,
                     output=f"wrote {rel} ({len(args.content)} characters)",
@@ -307,14 +364,16 @@ class ToolExecutor:
                 )
             if isinstance(args, EditFileArgs):
                 rel, _before, after = self._edited_text(args)
-                real, _ = self._write_target(rel)
-                name = await self._replace_off_loop(ticket_id, real, rel, after)
+                self._write_target(rel)
+                name = await self._replace_off_loop(ticket_id, rel, after)
                 return ToolOutcome(ok=True, output=f"edited {rel}", changed=[rel], preimages={rel: name})
             if isinstance(args, RunCommandArgs):
                 return await self._run(args)
             if isinstance(args, FinishArgs):
                 return ToolOutcome(ok=True, output=args.summary)
             raise SlopError(f"unknown tool {args.TOOL!r}")
+        except WriteTooLarge as exc:
+            return ToolOutcome(ok=False, output=str(exc))
         except (SlopError, OSError, ValueError) as exc:
             return ToolOutcome(ok=False, output=f"{args.TOOL} failed: {_describe(exc)}")
 
@@ -394,27 +453,28 @@ class ToolExecutor:
         self._memory.save(ticket_id, rel, before)
         return None
 
-    async def _replace_off_loop(self, ticket_id: str, real: Path, rel: str, text: str) -> str | None:
+    async def _replace_off_loop(self, ticket_id: str, rel: str, text: str) -> str | None:
         """`_replace` in a thread: its fsyncs (pre-image, file, folders) would otherwise stall
         every other worker and the event bus for milliseconds each. Two tickets never write the
         same file at once (the dispatcher keeps overlapping targets apart), and a cancelled
         worker only loses the outcome: the pre-image is saved before the write, so resume and
         undo still restore the file."""
-        return await asyncio.to_thread(self._replace, ticket_id, real, rel, text)
+        return await asyncio.to_thread(self._replace, ticket_id, rel, text)
 
-    def _replace(self, ticket_id: str, real: Path, rel: str, text: str) -> str | None:
+    def _replace(self, ticket_id: str, rel: str, text: str) -> str | None:
         """Save the pre-image (durably, first), then replace the file atomically.
 
-        Returns the pre-image's name in the store. `atomic_write` keeps the old file's mode.
+        Returns the pre-image's name in the store. The file keeps its mode. `rel` is where the
+        write really lands (symlinks resolved); the walk refuses any symlink met on the way now,
+        so a folder swapped since it was resolved can never redirect the write.
         """
         data = text.encode("utf-8")  # a lone surrogate fails here, before anything is touched
-        before = _read_regular(real, rel) if real.exists() else None
-        real.parent.mkdir(parents=True, exist_ok=True)
+        before = read_at(self.root, rel)
         name = self._save_preimage(ticket_id, rel, before)
-        # A command running for another ticket may have swapped the target for a symlink since
-        # it was resolved, and `atomic_write` writes through symlinks: look once more, last.
+        # Once more before writing: a swap since the proposal is named plainly ("outside the
+        # repository") rather than as the walk's bare "is a symlink".
         self._write_target(rel)
-        atomic_write(real, data)
+        replace_at(self.root, rel, data)
         return name
 
     def undo(self, ticket_id: str) -> list[str]:
@@ -428,21 +488,41 @@ class ToolExecutor:
             items = list(self.store.preimages(ticket_id).items())
         else:
             items = self._memory.items(ticket_id)
-        # Every target is checked before any is touched: a symlink planted since the ticket ran
-        # refuses the whole undo rather than leaving it half done.
-        targets = [(rel, resolve_in_repo(self.root, rel), content) for rel, content in items]
+        # Every target is checked before any is touched: a symlink planted since the ticket ran,
+        # or a planted pre-image index that names `.git/config`, refuses the whole undo rather
+        # than leaving it half done.
+        targets = [(self._restore_target(rel), content) for rel, content in items]
         restored: list[str] = []
-        for rel, real, content in targets:
-            # A write of this ticket killed before its rename left its temporary file here.
-            remove_stale_temp_files(real)
-            if content is None:
-                if real.is_file() or real.is_symlink():
-                    real.unlink()
-            else:
-                real.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write(real, content)
+        for rel, content in targets:
+            # Also removes the temporary file a write of this ticket killed before its rename
+            # left beside the file.
+            restore_at(self.root, rel, content)
             restored.append(rel)
         return restored
+
+    def _restore_target(self, rel: str) -> str:
+        """The pre-image path `rel` as it will be restored, with every check a write gets:
+        lexical, never .git/.slop at any depth, inside the repository, no symlink on the way,
+        regular files only. Touches nothing."""
+        pure = check_lexical(rel).as_posix()
+        if pure == ".":
+            raise PathRefused(rel, "it is the repository root, not a file")
+        check_writable(pure)
+        real = resolve_in_repo(self.root, pure)
+        check_writable(repo_relative(self.root, real))
+        check_at(self.root, pure)
+        return pure
+
+
+def _byte_count(text: str, limit: int) -> tuple[int, str]:
+    """(size in bytes, that size as shown). Over the limit in characters alone, a non-ASCII
+    text is not encoded to be counted: its character count is shown as "at least"."""
+    if text.isascii():
+        return len(text), f"{len(text):,}"
+    if len(text) > limit:
+        return len(text), f"at least {len(text):,}"
+    size = utf8_size(text)
+    return size, f"{size:,}"
 
 
 def _describe(exc: BaseException) -> str:

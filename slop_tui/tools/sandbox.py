@@ -9,8 +9,10 @@ and the reason; the executor turns it into a tool result, never a crash.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path, PurePosixPath
 
+from slop_tui.display import escape_char, is_unsafe_char, sanitize
 from slop_tui.errors import SlopError
 
 # POSIX limits on Linux: NAME_MAX and PATH_MAX, in bytes of the encoded name.
@@ -18,8 +20,17 @@ MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 4096
 
 # The store keeps pre-images and the event log here; git keeps its own state (and hooks that run
-# code) in .git. A worker may read .git but changes neither through the file tools.
+# code) in .git, at any depth: an embedded repository's `vendor/lib/.git/config` sets an
+# fsmonitor that the parent's next `git status` runs. A worker may read them, never write them.
 PROTECTED_FOR_WRITES: tuple[str, ...] = (".slop", ".git")
+
+# Code points HFS+ ignores in names, so `.g\u200cit` is `.git` on a Mac (git's next_hfs_char).
+_HFS_IGNORED = frozenset(
+    [*range(0x200C, 0x2010), *range(0x202A, 0x202F), *range(0x206A, 0x2070), 0xFEFF]
+)
+# NTFS 8.3 short names: `.git` is reachable as `GIT~1` (git checks ~1; a later ~N is refused too,
+# it costs nothing and no project names a file that way).
+_SHORT_NAME = re.compile(r"(git|slop)~[1-9][0-9]*")
 
 
 class PathRefused(SlopError):
@@ -33,8 +44,45 @@ class PathRefused(SlopError):
 
 def _show(path: str) -> str:
     """The path as a short, printable quote (no control characters, no 10 KB message)."""
-    text = repr(path)
+    text = "'" + sanitize(path, one_line=True) + "'"
     return text if len(text) <= 120 else text[:100] + "…" + text[-15:]
+
+
+def protected_name(name: str) -> str | None:
+    """`.git` or `.slop` when the name `name` is that folder on some file system, else None.
+
+    Compared as git's `core.protectNTFS` and `core.protectHFS` do (`is_ntfs_dotgit`,
+    `is_hfs_dotgit`), all at once whatever this machine's file system is, since a repository
+    moves between machines: HFS-ignorable code points dropped, anything from a `:` on (an NTFS
+    alternate stream, `.git::$INDEX_ALLOCATION`) dropped, trailing dots and spaces dropped,
+    case-folded; the NTFS short names `GIT~1` / `SLOP~1` count too.
+    """
+    kept = "".join(ch for ch in name if ord(ch) not in _HFS_IGNORED)
+    folded = kept.split(":", 1)[0].rstrip(". ").casefold()
+    for protected in PROTECTED_FOR_WRITES:
+        if folded == protected:
+            return protected
+    short = _SHORT_NAME.fullmatch(folded)
+    if short is not None:
+        return "." + short.group(1)
+    return None
+
+
+def check_writable(rel: str) -> None:
+    """Refuse a write to `rel` when any folder or file name in it is `.git` or `.slop` (see
+    `protected_name`); `rel` has passed `check_lexical`."""
+    for part in PurePosixPath(rel).parts:
+        protected = protected_name(part)
+        if protected is None:
+            continue
+        if part == protected:
+            reason = f"{protected}/ is never written by the file tools"
+        else:
+            reason = (
+                f"{_show(part)} is {protected}/ on a case-insensitive or Windows file system; "
+                f"{protected}/ is never written by the file tools"
+            )
+        raise PathRefused(rel, reason)
 
 
 def check_lexical(rel: str) -> PurePosixPath:
@@ -48,8 +96,6 @@ def check_lexical(rel: str) -> PurePosixPath:
         raise PathRefused(rel, "the path is empty (use '.' for the repository root)")
     if "\x00" in rel:
         raise PathRefused(rel, "it contains a NUL byte")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in rel):
-        raise PathRefused(rel, "it contains a control character")
     if "\\" in rel:
         raise PathRefused(rel, "backslashes are not path separators here; use '/'")
     if rel.startswith("~"):
@@ -62,6 +108,13 @@ def check_lexical(rel: str) -> PurePosixPath:
         encoded = rel.encode("utf-8")
     except UnicodeEncodeError:
         raise PathRefused(rel, "it is not valid UTF-8 text") from None
+    # Controls, bidi overrides, zero-width and line separators: `evil\u202etxt.sh` shows as
+    # `evilhs.txt`, so a person approving the write would read another name than the one used.
+    unsafe = next((ch for ch in rel if is_unsafe_char(ch)), None)
+    if unsafe is not None:
+        raise PathRefused(
+            rel, f"it contains {escape_char(unsafe)}, a control or invisible formatting character"
+        )
     if len(encoded) > MAX_PATH_BYTES:
         raise PathRefused(rel, f"longer than {MAX_PATH_BYTES} bytes")
     pure = PurePosixPath(rel)
@@ -116,6 +169,6 @@ def repo_relative(repo_root: Path, path: Path | str) -> str:
 
 
 def is_protected(rel_path: str) -> bool:
-    """True when a repo-relative path lies in a directory the file tools never write."""
-    first = PurePosixPath(rel_path).parts[:1]
-    return bool(first) and first[0] in PROTECTED_FOR_WRITES
+    """True when a repo-relative path is or lies in a `.git` or `.slop` at any depth, in any of
+    the spellings `protected_name` knows; the file tools never write there."""
+    return any(protected_name(part) is not None for part in PurePosixPath(rel_path).parts)

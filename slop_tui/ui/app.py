@@ -4,6 +4,9 @@ The session runs as an async Textual worker on the app's own event loop (model c
 commands are awaited, never blocking); a second worker pumps the session's bus subscription
 into `SessionEvents` messages, in batches, so a burst of events costs one redraw. The app
 folds each batch into its `RunView` and tells the open screens which rows changed.
+
+Run messages and errors quote models and commands: every toast goes through `notify`, which
+sanitises it and never parses it as markup (`[@click=app.quit]` in a title is shown, not run).
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from typing import Any, Literal, Protocol
 from textual import on
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 
 from slop_tui.conductor.bus import EventBus
 from slop_tui.conductor.session import PlanReviewer, RunSummary
+from slop_tui.display import sanitize
 from slop_tui.errors import SlopError
 from slop_tui.models import AnyEvent, Decision, Edit, PlanAccepted, RunStarted
 from slop_tui.tools.clutch import AskForChanges, Clutch
@@ -90,9 +95,11 @@ class SlopApp(App[None]):
         resume_summary: str | None = None,
         prefs_env: Mapping[str, str] | None = None,
         replay: list[AnyEvent] | None = None,
+        repo_overrides: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.repo_root = repo_root
+        self.repo_overrides = list(repo_overrides or [])  # what the repository's .slop.toml changed
         self.session_factory = session_factory
         self.config_problem = config_problem
         self.demo = demo
@@ -125,6 +132,27 @@ class SlopApp(App[None]):
                 self.view.apply(event)
 
     # -- start -----------------------------------------------------------------------------------
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast (screens' and widgets' too: theirs call this) as plain, sanitised text.
+
+        `markup` is accepted for Textual's signature and ignored: a toast's text is never markup.
+        """
+        super().notify(
+            sanitize(message),
+            title=sanitize(title, one_line=True),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(theming.VARIABLE_DEFAULTS)

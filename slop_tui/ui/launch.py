@@ -94,6 +94,7 @@ def build_app(
         initial_prompt=initial_prompt,
         resume_summary=None if demo else resume_offer(root),
         prefs_env=prefs_env,
+        repo_overrides=config.repo_overrides if config is not None else None,
     )
 
 

@@ -1,4 +1,8 @@
-"""The command palette's own commands: new run, linear, pause, undo a ticket, theme, doctor."""
+"""The command palette's own commands: new run, linear, pause, undo a ticket, theme, doctor.
+
+The palette parses a hit's name and help as markup: a ticket's title in them is sanitised and
+escaped, so it is shown as it is written.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ from functools import partial
 from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.markup import escape
 
+from slop_tui.display import sanitize
 from slop_tui.models import TicketState
 
 if TYPE_CHECKING:
@@ -37,8 +43,8 @@ class SlopCommands(Provider):
         for view in app.view.tickets.values():
             if view.ticket.state is TicketState.DONE:
                 yield (
-                    f"Undo ticket {view.ticket.id}",
-                    f"restore the files {view.ticket.title!r} changed",
+                    escape(sanitize(f"Undo ticket {view.ticket.id}", one_line=True)),
+                    escape(sanitize(f"restore the files {view.ticket.title!r} changed", one_line=True)),
                     partial(app.ticket_action, "undo", view),
                 )
         for name in app.bundled_theme_names:

@@ -8,6 +8,7 @@ import asyncio
 import os
 import random
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -131,15 +132,18 @@ async def test_interleaved_publishers_get_gap_free_seqs_in_call_order(
         assert seen == log
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.skipif(not os.path.exists("/dev/full") or os.geteuid() != 0, reason="needs /dev/full and mknod (root)")
 @SYNC_PATHS
 async def test_a_failed_write_reaches_every_waiting_publisher_and_the_bus_goes_on(
     tmp_path: Path, inline_sync_s: float
 ) -> None:
     store = Store(tmp_path)
     (tmp_path / ".slop").mkdir()
-    # A log that refuses every write: a full disk, for real.
-    (tmp_path / ".slop" / "events.jsonl").symlink_to("/dev/full")
+    assert store.last_seq == 0  # .slop/ is checked (and accepted) before the disk fills
+    # A log that refuses every write: a full disk, for real (the kernel's /dev/full; a
+    # symlink to it would be refused, never followed).
+    full = os.stat("/dev/full").st_rdev
+    os.mknod(tmp_path / ".slop" / "events.jsonl", stat.S_IFCHR | 0o600, full)
     bus = EventBus(store, inline_sync_s=inline_sync_s)
     queue = bus.subscribe()
     events = [text(f"lost{i}") for i in range(20)]

@@ -47,8 +47,8 @@ class Setup:
         return path
 
     def repo_agents(self, text: str) -> Path:
-        path = self.repo / ".slop" / "agents.toml"
-        path.parent.mkdir(exist_ok=True)
+        """The repository's `.slop.toml`, at its root."""
+        path = self.repo / ".slop.toml"
         path.write_text(text)
         return path
 

@@ -330,6 +330,13 @@ FS_REFUSALS: list[tuple[str, str, str]] = [
     for path, why in [
         ("gitlink/config", "never written"),
         ("sloplink/state.json", "never written"),
+        ("gitlink/hooks/pre-commit", "never written"),
+        (".GIT/config", "never written"),
+        (".git. /config", "never written"),
+        ("GIT~1/config", "never written"),
+        (".git::$INDEX_ALLOCATION/config", "never written"),
+        ("sub/embedded/.git/config", "never written"),
+        ("src/.Slop/x", "never written"),
         ("fifo", "not a regular file"),
         ("socket", "not a regular file"),
         ("src", "directory"),
@@ -353,9 +360,23 @@ async def test_edits_the_file_system_refuses_leave_the_proposal_pending(
     assert fingerprint(layout) == before
 
 
+async def test_an_edit_over_the_write_limit_leaves_the_proposal_pending(layout: HostileLayout) -> None:
+    COUNTS.add("cases")
+    before = fingerprint(layout)
+    executor = ToolExecutor(layout.repo, max_write_bytes=1000)
+    typed = _typed("write_file", {**_arguments("write_file"), "content": "x" * 1001})
+    refusal = await through_pass_clutch(executor, BadEdit("too large", "write_file", "", []), typed)
+    assert "write_file refused: 1,001 bytes is more than the 1,000-byte limit" in refusal, refusal
+    COUNTS.add("refused with the validation error")
+    COUNTS.add("still pending")
+    assert fingerprint(layout) == before
+
+
 TERMINAL_SAMPLE = [
     ("write_file", '{"path": "../outside/x", "content": "x"}', "'..' is not allowed"),
     ("write_file", '{"path": ".git/config", "content": "x"}', "never written"),
+    ("write_file", '{"path": "vendor/lib/.GIT/config", "content": "x"}', "never written"),
+    ("write_file", '{"path": "evil\\u202etxt.sh", "content": "x"}', "<U+202E>"),
     ("write_file", '{"path": "src/new.py", "content": 5}', "`$.content`"),
     ("edit_file", '{"path": "src/ok.py", "old": "", "new": "y"}', "`old` is empty"),
     ("run_command", '{"command": "echo hi", "timeout_s": -1}', "positive number"),

@@ -2,7 +2,9 @@
 
 Each case starts from a valid plan (drawn by hypothesis) and breaks it one way: wrong types,
 missing fields, unknown archetypes, duplicate ids, cycles, dangling dependencies, truncated JSON,
-prose around the JSON, huge strings, unknown fields, bad ids, empty plans, unsafe target paths.
+prose around the JSON, huge strings, unknown fields, bad ids, empty plans, unsafe target paths,
+and plans over the caps (`PlanLimits`: tracks per plan, tickets per track, characters per
+field, entries per list).
 Every case goes through the real planner loop (`plan_tracks` / `plan_tickets`) with the offline
 scripted provider and a real event bus over a real `Store`:
 
@@ -12,6 +14,9 @@ scripted provider and a real event bus over a real `Store`:
   `PlanningFailed` stops the run with a one-line message;
 - no other exception escapes (0 crashes), and `.slop/` never holds a plan (no `PlanAccepted`
   event, no state file): 0 half plans.
+
+One more case goes through `slop run` itself: a plan over the run's configured `max_tracks`
+stops the run with one line, and no lead call is made for it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import os
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,11 +40,13 @@ from slop_tui.agents.planner import PlanningFailed, plan_tickets, plan_tracks
 from slop_tui.conductor.bus import EventBus
 from slop_tui.config import ModelSpec, ProviderSpec
 from slop_tui.models import (
+    MAX_PLAN_LIST_ITEMS,
     Archetype,
     ChatMessage,
     ErrorRaised,
     PlanAccepted,
     PlanError,
+    PlanLimits,
     PlannedTrack,
     TicketPlan,
     Tier,
@@ -50,9 +60,10 @@ from slop_tui.providers.usage import UsageLedger
 from slop_tui.store import Store
 from tests.reliability.counts import tally
 
-EXAMPLES_PER_KIND = 8  # x (15 Tier 2 + 10 Tier 1 kinds): 200 generated bad answers per run
+EXAMPLES_PER_KIND = 8  # x (19 Tier 2 + 13 Tier 1 kinds): 256 generated bad answers per run
 MAX_MESSAGE = 600  # a refusal goes back to the model: bounded, whatever the answer held
 HUGE = 120_000
+CAPS = PlanLimits()  # the defaults, which the planner uses when given none
 TRACK = PlannedTrack(id="cfg", title="Refactor config", description="split the loader")
 
 COUNTS = tally(
@@ -68,8 +79,12 @@ COUNTS = tally(
 ALL_KINDS = [
     "wrong type", "missing field", "unknown field", "bad id", "huge string", "empty",
     "root type", "truncated", "prose around", "duplicate ids", "many duplicates",
+    "too many items", "long field",
 ]
-LEAD_KINDS = ["unknown archetype", "cycle", "self dependency", "dangling dependency", "unsafe target"]
+LEAD_KINDS = [
+    "unknown archetype", "cycle", "self dependency", "dangling dependency", "unsafe target",
+    "long list",
+]
 
 SETTINGS = settings(
     max_examples=EXAMPLES_PER_KIND,
@@ -190,11 +205,36 @@ def bad_answers(draw: st.DrawFn, tier: Tier, kind: str) -> BadAnswer:
             return BadAnswer(kind, render(), ["unknown field", f"`{at}`"])
         if name == "target":
             items[k]["target_files"] = [blob]
-            return BadAnswer(kind, render(), ["target_files", "longer than"])
+            return BadAnswer(
+                kind, render(),
+                [f"{key}[{k}].target_files[0]: {len(blob)} characters; at most {CAPS.max_field_chars}"],
+            )
         items[k][name] = blob
         if name == "archetype":
             return BadAnswer(kind, render(), ["Invalid enum value", f"`{at}.archetype`"])
+        if name == "description":
+            return BadAnswer(
+                kind, render(),
+                [f"{key}[{k}].description: {len(blob)} characters; at most {CAPS.max_field_chars}"],
+            )
         return BadAnswer(kind, render(), ["length <=", f"`{at}.{name}`"])
+    if kind == "too many items":
+        # Each track costs a lead call and each ticket a worker: a runaway plan is refused
+        # by its count, whatever else is wrong with it (thousands of items, every one valid).
+        cap = CAPS.max_tickets_per_track if tier is Tier.LEAD else CAPS.max_tracks
+        n = draw(st.sampled_from([cap + 1, cap * 3, 7000 if tier is Tier.PLANNER else 5000]))
+        template = {k: v for k, v in items[0].items() if k != "depends_on"}
+        items[:] = [{**template, "id": f"id{i}"} for i in range(n)]
+        per = "track" if tier is Tier.LEAD else "plan"
+        return BadAnswer(kind, render(), [f"{key}: {n} {key}; at most {cap} per {per}"])
+    if kind == "long field":
+        # Just over the cap (a description a model could plausibly write), not 100 KB.
+        length = draw(st.integers(CAPS.max_field_chars + 1, CAPS.max_field_chars * 3))
+        items[k]["description"] = draw(st.sampled_from("abc")) * length
+        return BadAnswer(
+            kind, render(),
+            [f"{key}[{k}].description: {length} characters; at most {CAPS.max_field_chars}"],
+        )
     if kind == "empty":
         return BadAnswer(kind, render({key: []}), [f"`{key}` is empty"])
     if kind == "root type":
@@ -225,12 +265,16 @@ def bad_answers(draw: st.DrawFn, tier: Tier, kind: str) -> BadAnswer:
         what = "ticket" if tier is Tier.LEAD else "track"
         return BadAnswer(kind, render(), [f"duplicate {what} id(s): ", dup])
     if kind == "many duplicates":
-        # Hundreds of ids, every one twice: the refusal names some and counts the rest.
-        n = draw(st.integers(200, 600))
+        # As many items as the caps allow, every id twice: past a dozen duplicates (Tier 2's
+        # 50 tickets) the refusal names some and counts the rest.
+        n = CAPS.max_tickets_per_track if tier is Tier.LEAD else CAPS.max_tracks
         template = {k: v for k, v in items[0].items() if k != "depends_on"}
         items[:] = [{**template, "id": f"id{i % (n // 2)}"} for i in range(n)]
         what = "ticket" if tier is Tier.LEAD else "track"
-        return BadAnswer(kind, render(), [f"duplicate {what} id(s): id0, ", " more …, "])
+        fragments = [f"duplicate {what} id(s): id0, "]
+        if n // 2 > 12:
+            fragments.append(" more …, ")
+        return BadAnswer(kind, render(), fragments)
     # Tier 2 only from here.
     if kind == "unknown archetype":
         value = draw(st.sampled_from(["wizard", "Implementer", "IMPLEMENTER", "stubber", " tester"]))
@@ -252,6 +296,16 @@ def bad_answers(draw: st.DrawFn, tier: Tier, kind: str) -> BadAnswer:
         ghost = "ghost" + draw(st.from_regex(r"[0-9]{1,3}", fullmatch=True))
         items[k]["depends_on"] = items[k]["depends_on"] + [ghost]
         return BadAnswer(kind, render(), [f"depends on unknown ticket(s): {ghost}"])
+    if kind == "long list":
+        name = draw(st.sampled_from(["depends_on", "target_files"]))
+        n = draw(st.integers(MAX_PLAN_LIST_ITEMS + 1, MAX_PLAN_LIST_ITEMS * 4))
+        items[k][name] = [f"x{i}" for i in range(n)] if name == "depends_on" else [
+            f"app/m{i}.py" for i in range(n)
+        ]
+        return BadAnswer(
+            kind, render(),
+            [f"tickets[{k}].{name}: {n} entries; at most {MAX_PLAN_LIST_ITEMS} per ticket"],
+        )
     assert kind == "unsafe target"
     path = draw(st.sampled_from(["../outside.py", "/etc/passwd", "~/x.py", "a\\b.py", "a/../../b"]))
     items[k]["target_files"] = [path]
@@ -400,3 +454,54 @@ def test_tier2_bad_ticket_plans_are_refused_precisely_then_retried_or_stopped(ki
 @pytest.mark.parametrize("kind", ALL_KINDS)
 def test_tier1_bad_track_plans_are_refused_precisely_then_retried_or_stopped(kind: str) -> None:
     assert run_kind(Tier.PLANNER, kind) >= EXAMPLES_PER_KIND - 2
+
+
+# ---------------------------------------------------------------------------
+# Through the CLI: the run's own caps, and no lead call for a refused plan
+# ---------------------------------------------------------------------------
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def test_slop_run_refuses_a_plan_over_the_configured_cap_before_any_lead_call(tmp_path: Path) -> None:
+    COUNTS.add("cases")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "notes.txt").write_text("notes\n")
+    git_env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e",
+               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
+    for args in (["init", "-q"], ["add", "notes.txt"], ["commit", "-q", "-m", "init"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=git_env)
+    three = json.dumps({"tracks": [{"id": f"t{i}", "title": f"Track {i}", "description": ""}
+                                   for i in range(3)]})
+    one_ticket = json.dumps({"tickets": [{"id": "k", "title": "K", "description": "",
+                                          "archetype": "implementer", "target_files": ["notes.txt"]}]})
+    scenario = tmp_path / "scenario.json"
+    scenario.write_text(json.dumps({
+        "planner": [{"text": three}] * 3,
+        "lead": [{"text": one_ticket}] * 3,  # there to be taken, if the refused plan got through
+    }))
+    config = tmp_path / "config"
+    config.mkdir()
+    models = "\n".join(f'{tier} = "scripted:{scenario}"' for tier in ("planner", "lead", "worker", "default_cheap"))
+    (config / "agents.toml").write_text(f"[models]\n{models}\n[run]\nmax_tracks = 2\nplan_retries = 2\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "slop_tui", "run", "Tidy up", "--repo", str(repo), "--yes"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "SLOP_CONFIG_DIR": str(config), "PYTHONPATH": str(PROJECT)},
+    )
+    output = done.stdout + done.stderr
+    if "Traceback" in output:
+        COUNTS.add("crashes")
+    assert "Traceback" not in output, output[-3000:]
+    refusal = "track plan: tracks: 3 tracks; at most 2 per plan"
+    assert done.returncode != 0
+    assert f"no valid answer after 3 attempts; last problem: {refusal}" in output, output[-3000:]
+    log = [json.loads(line) for line in (repo / ".slop" / "events.jsonl").read_text().splitlines()]
+    usage_tiers = {e["tier"] for e in log if e["kind"] == "usage"}
+    assert usage_tiers == {"planner"}, usage_tiers  # not one lead call
+    if any(e["kind"] == "plan_accepted" for e in log):
+        COUNTS.add("half plans")
+    assert not any(e["kind"] == "plan_accepted" for e in log)
+    COUNTS.add("refused precisely")
+    COUNTS.add("stopped clearly")

@@ -81,6 +81,9 @@ class Traps:
         # A folder whose parent is a symlink out, and a symlink chain that ends outside.
         os.symlink("link_out", repo / "chain1")
         os.symlink("chain1/deeper", repo / "chain2")
+        # An embedded repository: its .git/config's fsmonitor runs on the parent's `git status`.
+        (repo / "sub" / "vendored" / ".git").mkdir(parents=True)
+        (repo / "sub" / "vendored" / ".git" / "config").write_text("[core]\n")
         self.paths = self.layout.escape_paths() + [
             "chain1/secret.txt",
             "chain2/new.txt",
@@ -89,14 +92,32 @@ class Traps:
             ".git/config",
             ".slop/state.json",
             "./.git/hooks/pre-commit",
+            "sub/vendored/.git/config",
+            "sub/vendored/.git/hooks/post-checkout",
+            # .git and .slop as case-insensitive, Windows and macOS file systems see them.
+            ".GIT/config",
+            ".git./config",
+            ".git /hooks/pre-commit",
+            "GIT~1/config",
+            ".git::$INDEX_ALLOCATION/config",
+            "sub/vendored/.Git/config",
+            ".Slop/state.json",
+            "SLOP~1/state.json",
+            # Names a person would misread at the clutch, refused for every tool.
+            "evil\u202etxt.sh",
+            "line\u2028break.py",
+            "c1\x9bcsi.py",
+            ".g\u200cit/config",
             *self.devices,
         ]
 
     def refused_for(self, tool: str, path: str) -> bool:
-        """`.git/` may be read and listed (the worker reads history); it is never written."""
-        parts = PurePosixPath(path).parts
-        protected = bool(parts) and parts[0] in (".git", ".slop", "gitlink", "sloplink")
-        return not (protected and tool in ("read_file", "list_files"))
+        """`.git/` and `.slop/` (at any depth, in any spelling) may be read and listed (the
+        worker reads history); they are never written."""
+        protected = {".git", ".slop", "gitlink", "sloplink", ".GIT", ".git.", ".git ", "GIT~1",
+                     ".git::$INDEX_ALLOCATION", ".Git", ".Slop", "SLOP~1"}
+        hidden = any(part in protected for part in PurePosixPath(path).parts)
+        return not (hidden and tool in ("read_file", "list_files"))
 
 
 @pytest.fixture(scope="module")

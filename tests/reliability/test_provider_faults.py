@@ -11,12 +11,17 @@ with a 0.5 s timeout and one retry configured. For each case:
 - it never takes longer than the configured budget allows (wall time asserted): 0 hangs;
 - the run is resumable: the same provider object answers the next call.
 
-A fault during planning stops the planner with one clean line and writes no plan.
+A fault during planning stops the planner with one clean line and writes no plan. A model's
+text with a lone surrogate (`"\\udcff"`, valid JSON) goes through `slop run` with no traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -32,7 +37,7 @@ from slop_tui.models import PlanAccepted, Tier
 from slop_tui.providers import ProviderError, make_provider, sdk_adapter
 from slop_tui.providers.usage import UsageLedger
 from slop_tui.store import Store
-from slop_tui.testing import LLMServer
+from slop_tui.testing import HTTPReply, HTTPToolCall, LLMServer
 from tests.providers.helpers import KEY, call, spec_for, user_request
 from tests.reliability.counts import tally
 
@@ -44,6 +49,7 @@ COUNTS = tally(
     "hangs",
     "tracebacks",
     "resumed after the fault",
+    "lone surrogates replaced",
 )
 TIMEOUT_S = 0.5
 RETRIES = 1
@@ -230,3 +236,69 @@ async def test_a_fault_during_planning_stops_cleanly_and_writes_no_plan(tmp_path
         COUNTS.add("resumed after the fault")
         await provider.aclose()
         store.close()
+
+
+# ---------------------------------------------------------------------------
+# A lone surrogate from the model, through the real CLI
+# ---------------------------------------------------------------------------
+
+PROJECT = Path(__file__).resolve().parents[2]
+LONE = "\udcff"  # valid JSON (`"\udcff"`), not valid UTF-8
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"})
+
+
+def _surrogate_run_config(config_dir: Path, srv: LLMServer) -> None:
+    config_dir.mkdir()
+    models = "\n".join(f'{tier} = "modelish:model-test"' for tier in ("planner", "lead", "worker", "default_cheap"))
+    (config_dir / "agents.toml").write_text(
+        f'[providers.modelish]\nkind = "openai"\nbase_url = "{srv.base_url}/v1"\nmax_retries = 0\n\n'
+        f"[models]\n{models}\n"
+    )
+    credentials = config_dir / "credentials.toml"
+    credentials.write_text(f'[modelish]\napi_key = "{KEY}"\n')
+    credentials.chmod(0o600)
+
+
+def test_a_lone_surrogate_in_the_plan_and_the_work_does_not_break_slop_run(tmp_path: Path) -> None:
+    """Before: the planner's title crashed `slop run` with a UnicodeEncodeError traceback."""
+    COUNTS.add("cases")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "notes.txt").write_text("notes\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", "notes.txt")
+    _git(repo, "commit", "-q", "-m", "init")
+    plan = {"tracks": [{"id": "tidy", "title": f"Tidy {LONE} notes", "description": f"tidy {LONE}"}]}
+    tickets = {"tickets": [{"id": "tidy-notes", "title": f"Rewrite {LONE}", "description": "",
+                            "archetype": "implementer", "depends_on": [], "target_files": ["notes.txt"]}]}
+    with LLMServer(api_key=KEY) as srv:
+        # ensure_ascii=False: the model's text holds the character; the server escapes it on the
+        # wire as `\udcff`, and the SDK's JSON parser turns it back into a lone surrogate.
+        srv.push(HTTPReply(text=json.dumps(plan, ensure_ascii=False)))
+        srv.push(HTTPReply(text=json.dumps(tickets, ensure_ascii=False)))
+        srv.push(HTTPReply(text=f"On it {LONE}", tool_calls=[HTTPToolCall(
+            name="write_file", arguments={"path": "notes.txt", "content": f"tidy {LONE}\n"})]))
+        srv.push(HTTPReply(tool_calls=[HTTPToolCall(name="finish", arguments={"summary": f"done {LONE}"})]))
+        _surrogate_run_config(tmp_path / "config", srv)
+        env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_AUTH_TOKEN"))}
+        env.update(SLOP_CONFIG_DIR=str(tmp_path / "config"), PYTHONPATH=str(PROJECT))
+        done = subprocess.run(
+            [sys.executable, "-m", "slop_tui", "run", "Tidy the notes", "--repo", str(repo),
+             "--yes", "--workers", "1"],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, env=env,
+        )
+    output = done.stdout + done.stderr
+    if "Traceback" in output:
+        COUNTS.add("tracebacks")
+    assert "Traceback" not in output, output[-3000:]
+    assert done.returncode == 0, output[-3000:]
+    assert (repo / "notes.txt").read_text(encoding="utf-8") == "tidy \ufffd\n"
+    log = (repo / ".slop" / "events.jsonl").read_bytes()
+    log.decode("utf-8")  # strict: the log holds no surrogate
+    assert "Tidy \ufffd notes" in log.decode()
+    COUNTS.add("lone surrogates replaced")

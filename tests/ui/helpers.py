@@ -81,6 +81,23 @@ def command_proposal() -> Proposal:
     )
 
 
+def hostile_command_proposal() -> Proposal:
+    """A command that a terminal would show as `$ python -m pytest -q`, and longer than the
+    clutch is wide: the clutch must show the escapes and every character of it."""
+    command = (
+        "touch pwned # \x1b[2K\x1b[1G$ python -m pytest -q \u202e && "
+        + " ".join(f"step{n:02d}" for n in range(30))
+        + " ; echo [@click=app.quit]END[/]"
+    )
+    return Proposal(
+        id="p-evil-1",
+        ticket_id="impl-config",
+        tool="run_command",
+        arguments=RunCommandArgs(command=command, timeout_s=60),
+        cwd="<repo>",
+    )
+
+
 RAW = (
     "Traceback (most recent call last):\n  File \"app/config.py\", line 12, in <module>\n"
     "    return Setings()\nNameError: name 'Setings' is not defined\n"

@@ -372,3 +372,23 @@ async def test_palette_switches_the_theme(tmp_path: Path) -> None:
         await pilot.press("enter")
         await wait_for(lambda: app.theme == "slop-light", pilot=pilot)
     assert (tmp_path / "prefs" / "ui.toml").read_text().count("slop-light") == 1
+
+
+async def test_the_header_shows_the_repository_overrides(tmp_path: Path) -> None:
+    from slop_tui.ui.launch import build_app
+    from slop_tui.ui.widgets.run_header import RunHeader
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".slop.toml").write_text("[run]\ncommand_timeout_s = 5\nworker_steps = 3\n")
+    app = build_app(repo, env={"SLOP_CONFIG_DIR": str(tmp_path / "config")}, prefs_env={"SLOP_CONFIG_DIR": str(tmp_path / "config")})
+    assert len(app.repo_overrides) == 2
+    app.repo_overrides.append("a hostile line \x1b]0;title\x07 [@click=app.quit]x[/]")
+    app.config_problem = None  # the board, not the doctor: no key is configured here
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert screen_text(app).splitlines()[0].lstrip().startswith("repo overrides: 3")
+        tooltip = app.board.query_one(RunHeader).tooltip
+        shown = getattr(tooltip, "plain", str(tooltip))
+        assert "repository override: .slop.toml: run.command_timeout_s" in shown
+        assert "\\x1b]0;title\\x07 [@click=app.quit]x[/]" in shown and "\x1b" not in shown

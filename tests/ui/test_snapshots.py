@@ -15,7 +15,7 @@ from textual.widgets import TextArea
 
 from slop_tui.ui.app import SlopApp
 from slop_tui.ui.screens.clutch import ClutchScreen
-from tests.ui.helpers import command_proposal, sample_events, write_proposal
+from tests.ui.helpers import command_proposal, hostile_command_proposal, sample_events, write_proposal
 
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 
@@ -60,6 +60,14 @@ def test_clutch_diff(snap_compare: Any, size: tuple[int, int]) -> None:
 def test_clutch_command(snap_compare: Any, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await _clutch(pilot, command_proposal(), waiting=1)
+
+    assert snap_compare(replayed_app(), run_before=before, terminal_size=size)
+
+
+@SIZES
+def test_clutch_hostile_command_shown_escaped_and_whole(snap_compare: Any, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await _clutch(pilot, hostile_command_proposal(), waiting=1)
 
     assert snap_compare(replayed_app(), run_before=before, terminal_size=size)
 

@@ -52,7 +52,7 @@ class BoardScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         app = self.slop
-        yield RunHeader(app.view, demo=app.demo, id="header")
+        yield RunHeader(app.view, demo=app.demo, overrides=app.repo_overrides, id="header")
         yield Input(value=app.initial_prompt, placeholder="What should the team do? Enter starts a run", id="prompt")
         yield Static(EMPTY, id="empty", markup=False)
         yield TicketBoard(app.view, id="board")

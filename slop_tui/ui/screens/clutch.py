@@ -6,6 +6,9 @@ tool's Struct on save (`parse_edited_arguments`) with any error shown inline; a 
 back as an `Edit`, and the conductor re-proposes it, so the next clutch screen shows the diff
 redrawn from exactly the edited payload before anything is applied. `escape` leaves the
 proposal waiting (the header counts it; `c` on the board brings it back): none is lost.
+
+The JSON editor holds every control or format character as a `\\uXXXX` escape: the payload is
+the same, and what the person edits is what they see.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static, TextArea
 
+from slop_tui.conductor.terminal_clutch import escaped_json
+from slop_tui.display import display_text
 from slop_tui.errors import SlopError
 from slop_tui.models import Approve, Decision, Proposal, Reject
 from slop_tui.tools.clutch import editable_json, make_edit, parse_edited_arguments
@@ -48,7 +53,7 @@ class ClutchScreen(ModalScreen[Decision]):
         p = self.proposal
         with Vertical(id="clutch-box"):
             more = f" · {self.waiting - 1} more waiting" if self.waiting > 1 else ""
-            yield Static(f"Clutch · ticket {p.ticket_id} · {p.tool}{more}", id="clutch-title", markup=False)
+            yield Static(display_text(f"Clutch · ticket {p.ticket_id} · {p.tool}{more}", one_line=True), id="clutch-title")
             if self.note:
                 yield Static(self.note, id="clutch-note", markup=False)
             yield DiffView(p, id="clutch-diff")
@@ -83,7 +88,7 @@ class ClutchScreen(ModalScreen[Decision]):
         if found:
             return found.first(TextArea)
         editor = TextArea.code_editor(
-            editable_json(self.proposal.arguments),
+            escaped_json(editable_json(self.proposal.arguments)),
             language="json",
             theme="vscode_dark" if self.app.current_theme.dark else "github_light",
             id="edit-json",
@@ -129,7 +134,7 @@ class ClutchScreen(ModalScreen[Decision]):
         try:
             args = parse_edited_arguments(self.proposal, text)
         except SlopError as exc:
-            error.update(str(exc))
+            error.update(display_text(str(exc)))
             error.add_class("-shown")
             return
         error.update("")

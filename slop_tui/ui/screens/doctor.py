@@ -13,6 +13,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from slop_tui.display import display_text
+
 
 def doctor_report(repo: Path) -> str:
     """The text `slop doctor --repo REPO` prints (it only reads the config, so it is quick)."""
@@ -38,13 +40,15 @@ class DoctorScreen(ModalScreen[None]):
             yield Static("Doctor", id="doctor-title")
             if self.problem:
                 yield Static(
-                    f"The team cannot run yet: {self.problem}\n"
-                    "Fix it and start slop again, or try `slop demo`, which needs no key.",
+                    display_text(
+                        f"The team cannot run yet: {self.problem}\n"
+                        "Fix it and start slop again, or try `slop demo`, which needs no key."
+                    ),
                     id="doctor-problem",
-                    markup=False,
                 )
             with VerticalScroll():
-                yield Static(doctor_report(self.repo), id="doctor-report", markup=False)
+                # Names from the repository's `.slop.toml` appear in the report: sanitised.
+                yield Static(display_text(doctor_report(self.repo)), id="doctor-report")
         yield Footer()
 
     def action_close(self) -> None:

@@ -4,6 +4,10 @@ The person can edit a ticket (title, description, target files, dependencies), d
 send the plan back with a comment, or start it. Every change is checked as the conductor will
 check it (`check_edited_plan`: ids, dependencies, no cycle), and refused inline if it breaks
 the plan, so what is started is always a valid DAG.
+
+Titles, descriptions, ids and file names are a model's: every cell is a sanitised `Text` (a
+str cell would be parsed as markup), and the editors open on the sanitised text, so what the
+person edits and starts is what they were shown.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static, TextArea
 
 from slop_tui.conductor.session import PlanReview, check_edited_plan
+from slop_tui.display import display_text, sanitize
 from slop_tui.errors import SlopError
 from slop_tui.models import Ticket, Track
 
@@ -53,15 +58,15 @@ class TicketEditScreen(ModalScreen[Ticket]):
     def compose(self) -> ComposeResult:
         t = self.ticket
         with Vertical(id="edit-ticket-box"):
-            yield Static(f"Edit ticket {t.id} ({t.archetype.value})", id="edit-ticket-title", markup=False)
+            yield Static(display_text(f"Edit ticket {t.id} ({t.archetype.value})", one_line=True), id="edit-ticket-title")
             yield Label("title")
-            yield Input(t.title, id="edit-title")
+            yield Input(sanitize(t.title, one_line=True), id="edit-title")
             yield Label("target files (separated by spaces or commas)")
-            yield Input(", ".join(t.target_files), id="edit-files")
+            yield Input(sanitize(", ".join(t.target_files), one_line=True), id="edit-files")
             yield Label("depends on (ticket ids)")
-            yield Input(", ".join(t.depends_on), id="edit-deps")
+            yield Input(sanitize(", ".join(t.depends_on), one_line=True), id="edit-deps")
             yield Label("description")
-            yield TextArea(t.description, id="edit-description", soft_wrap=True)
+            yield TextArea(sanitize(t.description), id="edit-description", soft_wrap=True)
             yield Static("", id="edit-ticket-error", classes="error", markup=False)
         yield Footer()
 
@@ -80,7 +85,7 @@ class TicketEditScreen(ModalScreen[Ticket]):
                 raise SlopError(f"ticket {edited.id!r}: the title is empty")
             check_edited_plan(trial)
         except SlopError as exc:
-            error.update(str(exc))
+            error.update(display_text(str(exc)))
             error.add_class("-shown")
             return
         self.dismiss(edited)
@@ -119,7 +124,11 @@ class PlanReviewScreen(Screen[PlanReview]):
         )
         yield DataTable(id="plan-table", cursor_type="row")
         yield Static("", id="plan-detail", markup=False)
-        yield Static(self.initial_error or "", id="plan-error", classes="error -shown" if self.initial_error else "error", markup=False)
+        yield Static(
+            display_text(self.initial_error or ""),
+            id="plan-error",
+            classes="error -shown" if self.initial_error else "error",
+        )
         with Vertical(id="comment-box"):
             yield Label("What should the planner change? Enter sends the plan back, Esc cancels.")
             yield Input(placeholder="comment (required)", id="plan-comment")
@@ -139,13 +148,13 @@ class PlanReviewScreen(Screen[PlanReview]):
         keep = table.cursor_row
         table.clear()
         for ti, track in enumerate(self.tracks):
-            table.add_row(Text(f"▸ {track.id} {track.title}", style="bold"), "", "", "", key=f"track:{ti}")
+            table.add_row(display_text(f"▸ {track.id} {track.title}", "bold", one_line=True), "", "", "", key=f"track:{ti}")
             for ki, ticket in enumerate(track.tickets):
                 table.add_row(
-                    f"  {ticket.id} {ticket.title}",
-                    ticket.archetype.value,
-                    ", ".join(ticket.depends_on) or "—",
-                    ", ".join(ticket.target_files) or "—",
+                    display_text(f"  {ticket.id} {ticket.title}", one_line=True),
+                    Text(ticket.archetype.value),
+                    display_text(", ".join(ticket.depends_on) or "—", one_line=True),
+                    display_text(", ".join(ticket.target_files) or "—", one_line=True),
                     key=f"ticket:{ti}:{ki}",
                 )
         if table.row_count:
@@ -171,14 +180,20 @@ class PlanReviewScreen(Screen[PlanReview]):
             if table.row_count:
                 key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value or ""
                 track = self.tracks[int(key.split(":")[1])]
-                detail.update(Text(track.description or "(no description)"))
+                detail.update(display_text(track.description or "(no description)"))
             return
         ticket = self.tracks[where[0]].tickets[where[1]]
-        detail.update(Text(ticket.description or "(no description)"))
+        # The table crops long cells at the screen's edge; the detail shows the ticket whole.
+        lines = [
+            f"{ticket.id} · {' '.join(ticket.title.split())}",
+            f"files: {', '.join(ticket.target_files) or '—'} · after: {', '.join(ticket.depends_on) or '—'}",
+            ticket.description or "(no description)",
+        ]
+        detail.update(display_text("\n".join(lines)))
 
     def _error(self, message: str) -> None:
         error = self.query_one("#plan-error", Static)
-        error.update(message)
+        error.update(display_text(message))
         error.set_class(bool(message), "-shown")
 
     # -- actions -----------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from slop_tui.display import display_text
+
 ResumeChoice = Literal["resume", "later"]
 
 
@@ -27,7 +29,7 @@ class ResumeScreen(ModalScreen[ResumeChoice]):
     def compose(self) -> ComposeResult:
         with Vertical(id="resume-box"):
             yield Static("An unfinished run is waiting", id="resume-title")
-            yield Static(self.summary, id="resume-summary", markup=False)
+            yield Static(display_text(self.summary), id="resume-summary")
             yield Static(
                 "r resumes it: interrupted tickets start again from their files as they were. "
                 "Esc leaves it for later (a new run replaces it).",

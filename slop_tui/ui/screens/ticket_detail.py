@@ -1,5 +1,7 @@
 """One ticket in full: what it is, the context its worker got, the worker's text as it comes,
-its event history, and every proposal as a highlighted diff with the decision taken on it."""
+its event history, and every proposal as a highlighted diff with the decision taken on it.
+
+Nearly all of it is a model's or a command's text: each tab is drawn as sanitised `Text`."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, RichLog, Static, TabbedContent, TabPane
 
+from slop_tui.conductor.printer import clean_text
+from slop_tui.display import display_text, sanitize
 from slop_tui.models import Approve, Reject
 from slop_tui.ui.run_view import TicketView, describe_decision, format_cost, format_tokens
 from slop_tui.ui.widgets.board import STATE_LOOK
@@ -81,9 +85,9 @@ class TicketDetailScreen(Screen[None]):
         if worker:
             title += f" · {worker}"
         title += f" · {format_tokens(ticket.usage.total_tokens)} tokens {format_cost(ticket.usage)}"
-        self.query_one("#detail-title", Static).update(title)
-        self.query_one("#overview-body", Static).update(self._overview())
-        self.query_one("#events-body", Static).update(self._events())
+        self.query_one("#detail-title", Static).update(display_text(title, one_line=True))
+        self.query_one("#overview-body", Static).update(clean_text(self._overview()))
+        self.query_one("#events-body", Static).update(clean_text(self._events()))
         self.query_one("#diffs-body", Static).update(self._diffs())
         log = self.query_one("#worker-text", RichLog)
         if full:
@@ -98,16 +102,16 @@ class TicketDetailScreen(Screen[None]):
         # Pieces arrive as the model streams them; join what is new and write it as it came.
         new = "".join(view.text[self._text_shown :])
         if new:
-            log.write(Text(new))
+            log.write(display_text(new))
         self._text_shown = len(view.text)
 
-    def _overview(self) -> RenderableType:
+    def _overview(self) -> Text:
         t = self.view.ticket
         out = Text()
 
         def field(label: str, value: str) -> None:
             out.append(f"{label:<13}", style="bold")
-            out.append(value + "\n")
+            out.append(sanitize(value) + "\n")
 
         field("track", self.view.track_id)
         field("archetype", t.archetype.value)
@@ -135,13 +139,13 @@ class TicketDetailScreen(Screen[None]):
         out.append(t.description or "(no description)")
         return out
 
-    def _events(self) -> RenderableType:
+    def _events(self) -> Text:
         if not self.view.history:
             return Text("No events yet.", style="dim")
         out = Text()
         for entry in self.view.history:
             out.append(f"{entry.seq:>4} ", style="dim")
-            out.append(entry.text + "\n")
+            out.append(" ".join(sanitize(entry.text).split()) + "\n")
         return out
 
     def _diffs(self) -> RenderableType:
@@ -153,7 +157,7 @@ class TicketDetailScreen(Screen[None]):
             decision = record.decision
             verdict = "waiting" if decision is None else describe_decision(decision)
             style = "bold green" if isinstance(decision, Approve) else "bold red" if isinstance(decision, Reject) else "bold"
-            parts.append(Rule(Text(f"proposal {n} · {verdict}", style=style), align="left"))
+            parts.append(Rule(display_text(f"proposal {n} · {verdict}", style, one_line=True), align="left"))
             parts.append(proposal_renderable(record.proposal, dark=dark))
         return Group(*parts)
 

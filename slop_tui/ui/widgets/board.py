@@ -5,7 +5,8 @@ re-rendered only when what it shows changes, and a cursor move repaints two line
 re-renders every visible cell after any update could not keep a 2,000-ticket board responsive
 while hundreds of events a second stream in. A track's row carries its progress and totals; a
 ticket's row its state (a glyph and a word, so nothing depends on colour alone), the worker on
-it, its tokens and cost. The column header stays at the top while the rows scroll.
+it, its tokens and cost. The column header stays at the top while the rows scroll. Titles and
+worker labels are sanitised to one line: a model's title cannot draw on the terminal.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from slop_tui.display import display_text, sanitize
 from slop_tui.models import TicketState, Track
 from slop_tui.ui.run_view import RunView, TicketView, format_cost, format_tokens
 
@@ -191,7 +193,7 @@ class TicketBoard(ScrollView, can_focus=True):
         counts = self.view.counts(track)
         usage = self.view.track_usage(track)
         return (
-            Text(f"▸ {track.id} {track.title}", style=self._styles.get("track", Style())),
+            Text(sanitize(f"▸ {track.id} {track.title}", one_line=True), style=self._styles.get("track", Style())),
             Text(f"{counts[TicketState.DONE]}/{len(track.tickets)} done"),
             Text(""),
             Text(format_tokens(usage.total_tokens)),
@@ -204,9 +206,9 @@ class TicketBoard(ScrollView, can_focus=True):
         worker = (view.worker or ticket.assigned_model or "worker") if running else ""
         used = ticket.usage.total_tokens
         return (
-            Text(f"  {ticket.id} {ticket.title}"),
+            display_text(f"  {ticket.id} {ticket.title}", one_line=True),
             state_cell(ticket.state, self._styles),
-            Text(worker),
+            display_text(worker, one_line=True),
             Text(format_tokens(used) if used else ""),
             Text(format_cost(ticket.usage) if used else ""),
         )

@@ -2,6 +2,10 @@
 
 Highlighting is Rich's `Syntax` with Pygments' `diff` lexer (MIT/BSD, not an AGPL widget), in
 an ANSI theme so the colours follow the terminal's own palette at 16 and 256 colours alike.
+
+Every character of a command, a diff, a path or an error goes through the display sanitiser
+(an escape sequence shows as `\\x1b`, U+202E as `<U+202E>`), and every line wraps: nothing a
+person approves can hide off-screen or be redrawn by the text itself.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from slop_tui.display import display_text, sanitize
 from slop_tui.models import Proposal, RunCommandArgs
 from slop_tui.tools.proposals import diff_stats
 
@@ -29,20 +34,23 @@ def proposal_renderable(proposal: Proposal, *, dark: bool = True) -> RenderableT
     args = proposal.arguments
     if isinstance(args, RunCommandArgs):
         where = f" in {proposal.cwd}" if proposal.cwd else ""
-        parts.append(Text(f"run_command{where} (timeout {args.timeout_s:g} s):", style="bold"))
-        parts.append(Syntax(args.command, "bash", theme=theme, background_color="default", word_wrap=True))
+        parts.append(display_text(f"run_command{where} (timeout {args.timeout_s:g} s):", "bold", one_line=True))
+        parts.append(Syntax(sanitize(args.command), "bash", theme=theme, background_color="default", word_wrap=True))
     elif proposal.diff:
         added, removed = diff_stats(proposal.diff)
-        parts.append(Text(f"{proposal.tool} {getattr(args, 'path', '')}  +{added} -{removed}", style="bold"))
-        parts.append(Syntax(proposal.diff.rstrip("\n"), "diff", theme=theme, background_color="default"))
+        title = f"{proposal.tool} {getattr(args, 'path', '')}  +{added} -{removed}"
+        parts.append(display_text(title, "bold", one_line=True))
+        parts.append(
+            Syntax(sanitize(proposal.diff.rstrip("\n")), "diff", theme=theme, background_color="default", word_wrap=True)
+        )
     else:
         shown = msgspec.to_builtins(args)
         shown.pop("tool", None)
         body = msgspec.json.format(msgspec.json.encode(shown), indent=2).decode()
         parts.append(Text(f"{proposal.tool}" + ("  (no change to the file)" if args.WRITES else ""), style="bold"))
-        parts.append(Syntax(body, "json", theme=theme, background_color="default", word_wrap=True))
+        parts.append(Syntax(sanitize(body), "json", theme=theme, background_color="default", word_wrap=True))
     if proposal.error:
-        parts.insert(0, Text(f"cannot apply as is: {proposal.error}", style="bold red"))
+        parts.insert(0, display_text(f"cannot apply as is: {proposal.error}", "bold red"))
     return Group(*parts)
 
 
@@ -50,8 +58,8 @@ class DiffView(VerticalScroll, can_focus=True):
     """A scrollable view of one proposal; `show(proposal)` redraws it."""
 
     DEFAULT_CSS = """
-    DiffView { height: 1fr; overflow-x: auto; }
-    DiffView > Static { width: auto; min-width: 100%; }
+    DiffView { height: 1fr; overflow-x: hidden; }
+    DiffView > Static { width: 100%; }
     """
 
     def __init__(self, proposal: Proposal | None = None, *, id: str | None = None, classes: str | None = None) -> None:

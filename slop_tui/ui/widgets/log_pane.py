@@ -3,6 +3,10 @@
 Entries live in the `RunView`; the pane shows those that pass its filters, so changing a filter
 redraws from the kept entries and nothing is lost. A QA hint is highlighted; the raw output of
 the failed command behind it is one key away (`s` shows or hides it under every hint).
+
+Entry texts and raw output are models' and commands' words: `_write`, the one sink, shows them
+sanitised (an OSC 52 in a command's stderr is shown as `\\x1b]52;…`, never obeyed), an entry on
+one line so it cannot fake the next one.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from rich.text import Text
 from textual.color import Color
 from textual.widgets import RichLog
 
+from slop_tui.display import sanitize
 from slop_tui.ui.run_view import Level, LogEntry
 
 LEVEL_LABEL = {Level.INFO: "info", Level.HINT: "hint", Level.WARN: "warn", Level.ERROR: "error"}
@@ -99,13 +104,15 @@ class LogPane(RichLog):
         line.append(f"{entry.seq:>4} ", style="dim")
         line.append(f"{LEVEL_LABEL[entry.level]:<5} ", style=style)
         if entry.ticket_id:
-            line.append(f"[{entry.ticket_id}] ", style="bold")
-        line.append(entry.text, style=style if entry.level is not Level.INFO else Style())
+            line.append(f"[{sanitize(entry.ticket_id, one_line=True)}] ", style="bold")
+        text = " ".join(sanitize(entry.text).split())
+        line.append(text, style=style if entry.level is not Level.INFO else Style())
         if entry.raw is not None and not self.show_raw:
             line.append("  (s: raw stderr)", style="dim")
         self.write(line)
         if entry.raw is not None and self.show_raw:
-            raw_lines = entry.raw.rstrip("\n").splitlines() or ["(no output)"]
+            # Split on newlines only: `splitlines` would also break at U+2028 and hide it.
+            raw_lines = sanitize(entry.raw.rstrip("\n")).split("\n") or ["(no output)"]
             if len(raw_lines) > RAW_LINES:
                 hidden = len(raw_lines) - RAW_LINES
                 raw_lines = raw_lines[: RAW_LINES // 2] + [f"… {hidden} more lines …"] + raw_lines[-RAW_LINES // 2 :]

@@ -1,10 +1,15 @@
-"""Two lines above the board: the run and its progress, then tokens and cost per tier and in total."""
+"""Two lines above the board: the run and its progress, then tokens and cost per tier and in total.
+
+When the repository's `.slop.toml` changed a setting, the first line starts with how many (where
+no width can cut it off), and the header's tooltip lists each one, sanitised.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.widget import Widget
 
+from slop_tui.display import sanitize
 from slop_tui.models import TicketState, Tier, Usage
 from slop_tui.ui.run_view import RunView, format_cost, format_tokens
 
@@ -23,11 +28,16 @@ class RunHeader(Widget):
     RunHeader { height: 2; padding: 0 1; background: $panel; }
     """
 
-    def __init__(self, view: RunView, *, demo: bool = False, id: str | None = None) -> None:
+    def __init__(
+        self, view: RunView, *, demo: bool = False, overrides: list[str] | None = None, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self._content = Text()
         self.view = view
         self.demo = demo
+        self.overrides = [" ".join(sanitize(line).split()) for line in overrides or []]
+        if self.overrides:
+            self.tooltip = Text("\n".join(f"repository override: {line}" for line in self.overrides))
         self.linear = False
         self.paused = False
         self.pending = 0  # proposals waiting at the clutch
@@ -42,6 +52,9 @@ class RunHeader(Widget):
         if self.demo:
             line.append(" offline demo ", style="reverse bold")
             line.append(" ")
+        if self.overrides:
+            line.append(f"repo overrides: {len(self.overrides)}", style="bold reverse")
+            line.append(" · ")
         counts = view.counts()
         total = sum(counts.values())
         if total:
