@@ -13,7 +13,7 @@ from slop_tui.store.crash_points import _CRASH, _crash_here, _die
 from slop_tui.store.layout import SLOP_DIR, StoreError
 
 
-def _current_umask() -> int:
+def current_umask() -> int:
     # /proc avoids os.umask()'s set-and-restore, which races with other threads.
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
@@ -52,7 +52,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     except OSError as exc:
         raise StoreError(f"{path}: cannot write: {exc.strerror or exc}") from None
     final_mode = existing if existing is not None else (
-        mode if mode is not None else 0o666 & ~_current_umask()
+        mode if mode is not None else 0o666 & ~current_umask()
     )
     tmp = directory / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
@@ -156,7 +156,7 @@ def write_private(path: Path, data: bytes, *, mode: int) -> None:
     finally:
         os.close(dir_fd)
 
-_TEMP_NAME = re.compile(r"^\..+\.(?P<pid>\d+)\.\d+\.tmp$")
+TEMP_NAME = re.compile(r"^\..+\.(?P<pid>\d+)\.\d+\.tmp$")
 
 
 def _process_alive(pid: int) -> bool:
@@ -178,7 +178,7 @@ def _remove_dead_temps(directory: Path, name: str | None = None) -> list[Path]:
     except OSError:
         return removed
     for entry in entries:
-        match = _TEMP_NAME.match(entry.name)
+        match = TEMP_NAME.match(entry.name)
         if match is None or (name is not None and entry.name.rsplit(".", 3)[0] != f".{name}"):
             continue
         # A live process (another slop showing status, say) may be about to rename it.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Sequence
 
 from slop_tui.models import AnyEvent
@@ -33,6 +34,7 @@ def _crash_spec(text: str) -> tuple[str, str | None, int] | None:
 
 _CRASH = _crash_spec(os.environ.get(CRASH_ENV, ""))
 _crash_reached = 0
+_crash_lock = threading.Lock()  # writes run in worker threads: the n-th is counted exactly
 
 
 def _crash_here(point: str, kind: str) -> bool:
@@ -40,8 +42,15 @@ def _crash_here(point: str, kind: str) -> bool:
     global _crash_reached
     if _CRASH is None or _CRASH[0] != point or _CRASH[1] not in (None, kind):
         return False
-    _crash_reached += 1
-    return _crash_reached == _CRASH[2]
+    with _crash_lock:
+        _crash_reached += 1
+        return _crash_reached == _CRASH[2]
+
+
+def die_at(point: str, kind: str) -> None:
+    """SIGKILL this process if the configured crash point is reached here (test runs only)."""
+    if _CRASH is not None and _crash_here(point, kind):
+        _die()
 
 
 def _die() -> None:

@@ -8,9 +8,9 @@ came from somewhere else (a clone, an archive), and slop refuses to touch it. Ev
 is also opened with `O_NOFOLLOW` (`private_io.py`), so a symlink planted after the check still
 cannot redirect a read or a write.
 
-`check_restore_path` is the rule for a path named by a pre-image index or a `FileChanged`
-event: relative, inside the repository, never `.git` or `.slop`. It is the file tools' rule
-(`tools/sandbox.check_lexical`), written again here because the store sits below `tools/`.
+`restore_path_problem` is the rule for a path named by a pre-image index or a `FileChanged`
+event: relative, inside the repository, never `.git` or `.slop` in any spelling (the file
+tools' rule, `protected.protected_name`; the executor checks again before it restores).
 """
 
 from __future__ import annotations
@@ -18,20 +18,14 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import unicodedata
 from pathlib import Path, PurePosixPath
 
-from slop_tui.display import sanitize
+from slop_tui.display import is_unsafe_char, sanitize
+from slop_tui.protected import protected_name
 from slop_tui.store.layout import SLOP_DIR, StoreError
 
 _MOVE_ASIDE = "move it aside (or delete it) and run slop again"
 _GIT_TIMEOUT_S = 10.0
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
-# Names a case-insensitive or normalising file system may map onto `.git` / `.slop`.
-_PROTECTED = (".git", ".slop")
-_HFS_IGNORABLE = frozenset(
-    "\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u206a\u206b\u206c\u206d\u206e\u206f\ufeff"
-)
 
 
 def _shown(path: Path | str) -> str:
@@ -130,29 +124,19 @@ def check_private_state(repo_root: Path) -> None:
         raise _refuse(root, f"git tracks {_shown(tracked[0])}{more}")
 
 
-def _is_protected(part: str) -> bool:
-    """`part` names `.git` or `.slop` on some file system (case, trailing dots and spaces,
-    HFS-ignorable code points, NTFS short names and alternate streams)."""
-    name = "".join(ch for ch in part if ch not in _HFS_IGNORABLE)
-    name = name.split(":", 1)[0].rstrip(". ").casefold()
-    if name in _PROTECTED:
-        return True
-    return name.startswith(("git~", "slop~")) and name.split("~", 1)[1].isdigit()
-
-
 def restore_path_problem(rel_path: str) -> str | None:
     """Why restoring `rel_path` (from a pre-image index or a `FileChanged` event) could leave
     the repository or touch `.git` / `.slop`; None when it is a clean relative path."""
     path = PurePosixPath(rel_path.replace("\\", "/"))
     if not rel_path or str(path) == ".":
         return "is empty"
-    if any(unicodedata.category(ch) in _UNSAFE_CATEGORIES for ch in rel_path):
+    if any(is_unsafe_char(ch) for ch in rel_path):
         return "holds a control or format character"
     if path.is_absolute() or (len(rel_path) > 1 and rel_path[1] == ":"):
         return "is absolute"
     if ".." in path.parts:
         return "leaves the repository"
-    if any(_is_protected(part) for part in path.parts):
+    if any(protected_name(part) is not None for part in path.parts):
         return "is inside .git or .slop"
     return None
 

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
-import signal
 import stat
 import threading
 from collections.abc import Iterator
@@ -31,54 +29,12 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from slop_tui.errors import SlopError
+from slop_tui.store.atomic import TEMP_NAME, current_umask
+from slop_tui.store.crash_points import die_at
 from slop_tui.tools.sandbox import PathRefused
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
-_TEMP_NAME = re.compile(r"^\..+\.(?P<pid>\d+)\.\d+\.tmp$")
-
-# The reliability suite's crash point `SLOP_TEST_CRASH_AT=rename:repo:<n>` (see the store's
-# crash_points): this process kills itself the n-th time a repository file's temporary file is
-# complete and not yet renamed. Only the `repo` kind is counted here; the store counts `slop`.
-_CRASH_ENV = "SLOP_TEST_CRASH_AT"
-
-
-def _crash_at() -> int | None:
-    parts = os.environ.get(_CRASH_ENV, "").split(":")
-    if len(parts) == 3 and parts[0] == "rename" and parts[1] == "repo" and parts[2].isdigit():
-        return int(parts[2])
-    return None
-
-
-_CRASH_AT = _crash_at()
-_renames = 0
-_renames_lock = threading.Lock()
-
-
-def _maybe_crash() -> None:
-    global _renames
-    if _CRASH_AT is None:
-        return
-    with _renames_lock:
-        _renames += 1
-        reached = _renames == _CRASH_AT
-    if reached:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _current_umask() -> int:
-    # /proc avoids os.umask()'s set-and-restore, which races with other threads.
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _parts(rel: str) -> tuple[str, ...]:
     parts = PurePosixPath(rel).parts
     if not parts or any(p in (".", "..", "/") for p in parts):
@@ -155,7 +111,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _replace_in(dir_fd: int, name: str, rel: str, data: bytes) -> None:
     existing = _existing_mode(dir_fd, name, rel)
-    final_mode = existing if existing is not None else 0o666 & ~_current_umask()
+    final_mode = existing if existing is not None else 0o666 & ~current_umask()
     tmp = f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
     try:
@@ -173,7 +129,7 @@ def _replace_in(dir_fd: int, name: str, rel: str, data: bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        _maybe_crash()
+        die_at("rename", "repo")
         os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         renamed = True
         os.fsync(dir_fd)
@@ -251,7 +207,7 @@ def _remove_dead_temps(dir_fd: int, name: str) -> None:
     """Delete the temporary files of `name` that a writer killed before its rename left here;
     a live writer's are kept."""
     for entry in os.listdir(dir_fd):
-        match = _TEMP_NAME.match(entry)
+        match = TEMP_NAME.match(entry)
         if match is None or entry.rsplit(".", 3)[0] != f".{name}":
             continue
         if _process_alive(int(match["pid"])):

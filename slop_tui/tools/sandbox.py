@@ -9,28 +9,18 @@ and the reason; the executor turns it into a tool result, never a crash.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path, PurePosixPath
 
 from slop_tui.display import escape_char, is_unsafe_char, sanitize
 from slop_tui.errors import SlopError
+from slop_tui.protected import PROTECTED_DIRS, protected_name
 
 # POSIX limits on Linux: NAME_MAX and PATH_MAX, in bytes of the encoded name.
 MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 4096
 
-# The store keeps pre-images and the event log here; git keeps its own state (and hooks that run
-# code) in .git, at any depth: an embedded repository's `vendor/lib/.git/config` sets an
-# fsmonitor that the parent's next `git status` runs. A worker may read them, never write them.
-PROTECTED_FOR_WRITES: tuple[str, ...] = (".slop", ".git")
-
-# Code points HFS+ ignores in names, so `.g\u200cit` is `.git` on a Mac (git's next_hfs_char).
-_HFS_IGNORED = frozenset(
-    [*range(0x200C, 0x2010), *range(0x202A, 0x202F), *range(0x206A, 0x2070), 0xFEFF]
-)
-# NTFS 8.3 short names: `.git` is reachable as `GIT~1` (git checks ~1; a later ~N is refused too,
-# it costs nothing and no project names a file that way).
-_SHORT_NAME = re.compile(r"(git|slop)~[1-9][0-9]*")
+# Kept under this name for the file tools' callers; the rule itself lives in `protected.py`.
+PROTECTED_FOR_WRITES: tuple[str, ...] = PROTECTED_DIRS
 
 
 class PathRefused(SlopError):
@@ -46,26 +36,6 @@ def _show(path: str) -> str:
     """The path as a short, printable quote (no control characters, no 10 KB message)."""
     text = "'" + sanitize(path, one_line=True) + "'"
     return text if len(text) <= 120 else text[:100] + "…" + text[-15:]
-
-
-def protected_name(name: str) -> str | None:
-    """`.git` or `.slop` when the name `name` is that folder on some file system, else None.
-
-    Compared as git's `core.protectNTFS` and `core.protectHFS` do (`is_ntfs_dotgit`,
-    `is_hfs_dotgit`), all at once whatever this machine's file system is, since a repository
-    moves between machines: HFS-ignorable code points dropped, anything from a `:` on (an NTFS
-    alternate stream, `.git::$INDEX_ALLOCATION`) dropped, trailing dots and spaces dropped,
-    case-folded; the NTFS short names `GIT~1` / `SLOP~1` count too.
-    """
-    kept = "".join(ch for ch in name if ord(ch) not in _HFS_IGNORED)
-    folded = kept.split(":", 1)[0].rstrip(". ").casefold()
-    for protected in PROTECTED_FOR_WRITES:
-        if folded == protected:
-            return protected
-    short = _SHORT_NAME.fullmatch(folded)
-    if short is not None:
-        return "." + short.group(1)
-    return None
 
 
 def check_writable(rel: str) -> None:
