@@ -48,6 +48,7 @@ from slop_tui.models import (
     FileChanged,
     PlanAccepted,
     PlanError,
+    PlanLimits,
     PlannedTicket,
     Proposal,
     RunFinished,
@@ -60,6 +61,7 @@ from slop_tui.models import (
     Track,
     Usage,
     UsageUpdated,
+    check_plan_limits,
     plan_to_track,
 )
 from slop_tui.providers.base import Provider
@@ -239,6 +241,14 @@ class Session:
         self.outcomes: dict[tuple[str, str], WorkerOutcome] = {}
 
     # -- providers ------------------------------------------------------------------------
+
+    def check_tiers(self, *tiers: Tier) -> None:
+        """Refuse, before any model is paid, a run some tier of which (`tiers`, or all) cannot
+        make its calls (no key, a key that is not ASCII, an unknown provider): `ConfigError`
+        names the tier."""
+        for tier in tiers or tuple(Tier):
+            if tier not in self._given_providers:
+                self.config.model_for(tier)
 
     def provider(self, tier: Tier) -> Provider:
         """The tier's provider, built on first use (no SDK is imported before a call)."""
@@ -435,7 +445,7 @@ class Session:
                     break
                 chosen = review.tracks if review.tracks is not None else tracks
                 try:
-                    check_edited_plan(chosen)
+                    check_edited_plan(chosen, plan_limits(self.settings))
                 except PlanError as exc:
                     await self.emit(ErrorRaised(message=f"edited plan refused: {exc}"))
                     continue  # shown to the reviewer again, with the error in the log
@@ -446,6 +456,7 @@ class Session:
     async def run(self, prompt: str) -> RunSummary:
         """Plan, review and dispatch a new run. The previous run in `.slop/` is archived."""
         _check_prompt(prompt)
+        self.check_tiers()
         await self._begin(prompt)
         try:
             tracks = await self._plan(prompt)
@@ -464,7 +475,7 @@ class Session:
         anything in `.slop/` changes.
         """
         _check_prompt(prompt)
-        check_edited_plan(tracks)
+        check_edited_plan(tracks, plan_limits(self.settings))
         self._worker_deps()
         await self._begin(prompt)
         return await self._run_accepted(tracks)
@@ -492,6 +503,7 @@ class Session:
                 "nothing to resume: the last run stopped before its plan was accepted; "
                 "start it again with `slop run`"
             )
+        self.check_tiers(Tier.WORKER)  # a resumed run plans nothing: its workers must run
         self.state = state
         self._ticket_usage = {t.id: t.usage for _, t in state.tickets()}
         # Every index is read (and checked) before any file is restored: one refused index
@@ -584,10 +596,14 @@ def _check_prompt(prompt: str) -> None:
         raise SlopError("the request is empty; say what should be done")
 
 
-def check_edited_plan(tracks: list[Track]) -> None:
-    """A reviewer's edited plan must be as valid as a model's: `PlanError` says what is not."""
+def check_edited_plan(tracks: list[Track], limits: PlanLimits | None = None) -> None:
+    """A reviewer's edited plan must be as valid as a model's, and within the same `limits`
+    (the defaults when None): `PlanError` says what is not."""
     if not tracks:
         raise PlanError("the plan has no track")
+    limits = limits or PlanLimits()
+    if len(tracks) > limits.max_tracks:
+        raise PlanError(f"the plan has {len(tracks)} tracks; at most {limits.max_tracks}")
     seen_tracks: set[str] = set()
     reserved: set[str] = set()
     for track in tracks:
@@ -613,6 +629,7 @@ def check_edited_plan(tracks: list[Track]) -> None:
                 for t in track.tickets
             ]
         )
+        check_plan_limits(as_plan, limits, f"track {track.id!r}")
         check_ticket_plan(as_plan, track.id, reserved)
         reserved |= {t.id for t in track.tickets}
 

@@ -196,3 +196,30 @@ def test_fifo_credentials_do_not_hang_doctor(tmp_path: Path, server: LLMServer) 
     # Doctor carries on without it and reports the tiers.
     assert "planner        local:m" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("key", ["sk-caf\u00e9-0123456789", ""])
+def test_a_worker_key_that_cannot_be_used_stops_the_run_before_the_planner_is_paid(
+    tmp_path: Path, server: LLMServer, key: str
+) -> None:
+    """Every tier's key is checked when a run starts: a non-ASCII (or missing) worker key is one
+    line naming the tier, not an SDK's "malformed response" after the planner and lead ran."""
+    clone = hostile_clone(tmp_path, lambda root: None)
+    config = user_config(tmp_path, server)
+    agents = config / "agents.toml"
+    agents.write_text(agents.read_text().replace('worker = "local:m"', 'worker = "deepseek:deepseek-chat"'))
+    env_key = {"DEEPSEEK_API_KEY": key} if key else {}
+    done = subprocess.run(
+        [sys.executable, "-m", "slop_tui", "run", "do the thing", "--repo", str(clone), "--yes"],
+        cwd=clone, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "LANG": "C.UTF-8",
+             "SLOP_CONFIG_DIR": str(config), "PYTHONPATH": str(PROJECT_ROOT), **env_key},
+    )
+    assert done.returncode == 2
+    assert server.requests == []
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "models.worker" in lines[0], done.stderr[-2000:]
+    assert ("non-ASCII" in lines[0] or "not ASCII" in lines[0]) if key else "no API key" in lines[0]
+    if key:
+        assert key not in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
