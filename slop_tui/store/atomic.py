@@ -159,7 +159,8 @@ def write_private(path: Path, data: bytes, *, mode: int) -> None:
 TEMP_NAME = re.compile(r"^\..+\.(?P<pid>\d+)\.\d+\.tmp$")
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True when `pid` runs (or exists under another user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -182,7 +183,7 @@ def _remove_dead_temps(directory: Path, name: str | None = None) -> list[Path]:
         if match is None or (name is not None and entry.name.rsplit(".", 3)[0] != f".{name}"):
             continue
         # A live process (another slop showing status, say) may be about to rename it.
-        if _process_alive(int(match["pid"])) or entry.is_symlink() or not entry.is_file():
+        if process_alive(int(match["pid"])) or entry.is_symlink() or not entry.is_file():
             continue
         try:
             entry.unlink()

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 from slop_tui.errors import SlopError
-from slop_tui.store.atomic import TEMP_NAME, current_umask
+from slop_tui.store.atomic import TEMP_NAME, current_umask, process_alive
 from slop_tui.store.crash_points import die_at
 from slop_tui.tools.sandbox import PathRefused
 
@@ -193,16 +193,6 @@ def check_at(root: Path, rel: str) -> None:
         raise _os_error(rel, "check", exc) from None
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_dead_temps(dir_fd: int, name: str) -> None:
     """Delete the temporary files of `name` that a writer killed before its rename left here;
     a live writer's are kept."""
@@ -210,7 +200,7 @@ def _remove_dead_temps(dir_fd: int, name: str) -> None:
         match = TEMP_NAME.match(entry)
         if match is None or entry.rsplit(".", 3)[0] != f".{name}":
             continue
-        if _process_alive(int(match["pid"])):
+        if process_alive(int(match["pid"])):
             continue
         try:
             if stat.S_ISREG(os.stat(entry, dir_fd=dir_fd, follow_symlinks=False).st_mode):
