@@ -73,13 +73,15 @@ def quit_now(message: str) -> NoReturn:
     Callable from any thread: it takes no lock (stderr is written with `os.write`, not through
     `sys.stderr`, whose buffer the blocked main thread may hold).
     """
+    # The message goes first: killing a command can let a stubborn main thread finish and end
+    # the interpreter (and this daemon thread with it) before a later write.
+    try:
+        os.write(2, f"\n{message}\n".encode("utf-8", "replace"))
+    except OSError:
+        pass
     try:
         kill_command_groups()
     finally:
-        try:
-            os.write(2, f"\n{message}\n".encode("utf-8", "replace"))
-        except OSError:
-            pass
         os._exit(EXIT_INTERRUPTED)
 
 
