@@ -27,6 +27,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "slop_tui.commands.resume",
     "slop_tui.commands.status",
     "slop_tui.commands.undo",
+    "slop_tui.commands.diff",
+    "slop_tui.commands.land",
+    "slop_tui.commands.drop",
     "slop_tui.commands.view",
     "slop_tui.commands.doctor",
 )

@@ -783,6 +783,17 @@ class FileChanged(Event, tag="file_changed"):
     ticket_id: str
     path: str
     preimage: str | None  # store-relative name; None when the file did not exist before
+    # sha256 (hex) of the bytes the write left in `path`: undo restores the file only while it
+    # still holds exactly these bytes (None: logged by a slop that did not record it).
+    after: str | None = None
+
+
+class FilesRestored(Event, tag="files_restored"):
+    """A ticket's files were put back from their pre-images (undo, or resume before a fresh
+    start): its `FileChanged` events before this one no longer describe the repository."""
+
+    ticket_id: str
+    paths: list[str] = msgspec.field(default_factory=list)
 
 
 class HintGiven(Event, tag="hint"):
@@ -868,6 +879,7 @@ AnyEvent = Union[
     DecisionMade,
     ToolResult,
     FileChanged,
+    FilesRestored,
     HintGiven,
     UsageUpdated,
     ModelText,

@@ -306,7 +306,12 @@ class _WorkerRun:
         for rel in outcome.changed:
             deps.file_cache.invalidate([deps.repo_root / rel])
             await deps.emit(
-                FileChanged(ticket_id=ticket_id, path=rel, preimage=outcome.preimages.get(rel))
+                FileChanged(
+                    ticket_id=ticket_id,
+                    path=rel,
+                    preimage=outcome.preimages.get(rel),
+                    after=outcome.hashes.get(rel),
+                )
             )
         command = outcome.command_result
         if isinstance(arguments, RunCommandArgs) and command is not None and not command.ok:

@@ -19,11 +19,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from slop_tui.demo import DEMO_PROMPT
+    from slop_tui.demo import make_git_repository
     from slop_tui.ui.launch import build_app, prepare_demo
 
     repo, env = prepare_demo()
+    plain = make_git_repository(repo)  # the run is a branch, a commit per ticket
+    if plain:
+        print(f"slop demo: {plain}")
     # The demo's config is its own; the theme choice is still the person's.
     app = build_app(repo, env=env, demo=True, initial_prompt=DEMO_PROMPT, prefs_env=None)
     app.run()
     print(f"slop demo: the sample repository, as the run left it, is in {repo}")
+    if not plain:
+        print("slop demo: there, `slop diff` shows the run, `slop land` or `slop drop` ends it")
     return app.return_code or 0

@@ -24,17 +24,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from slop_tui.conductor.headless import run_headless
-    from slop_tui.conductor.interrupt import run_interruptible
-    from slop_tui.config import load_config
     from slop_tui.errors import SlopError
+    from slop_tui.store.lock import RepoLock
 
     repo: Path = args.repo
     if not repo.is_dir():
         raise SlopError(f"--repo {str(repo)!r} is not a directory")
-    config = load_config(repo)
-    return run_interruptible(
-        lambda: run_headless(
-            repo, config, prompt=None, yes=args.yes, linear=args.linear, workers=args.workers
+    from slop_tui.config import load_config
+
+    config = load_config(repo)  # refused before anything is touched
+    with RepoLock(repo):  # one writer: a run still going on this repository refuses the resume
+        from slop_tui.conductor.headless import run_headless
+        from slop_tui.conductor.interrupt import run_interruptible
+
+        return run_interruptible(
+            lambda: run_headless(
+                repo, config, prompt=None, yes=args.yes, linear=args.linear, workers=args.workers
+            )
         )
-    )

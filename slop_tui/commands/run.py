@@ -1,8 +1,13 @@
 """`slop run PROMPT`: the whole pipeline without the TUI, with a live progress display.
 
 Plans (Tier 1, Tier 2), shows the plan for review (unless `--yes`), dispatches every ticket and
-asks at the clutch in the terminal. Exit status: 0 when every ticket is done, 1 otherwise,
-2 for bad input or configuration, 130 after Ctrl+C (the run can be resumed).
+asks at the clutch in the terminal. Exit status: 0 when every ticket is done, 1 otherwise
+(or when the person keeps an unfinished last run), 2 for bad input or configuration, another
+slop running the repository, or an unfinished last run without --abandon-last where nobody can
+be asked; 130 after Ctrl+C (the run can be resumed).
+
+The repository's lock (`store/lock.py`) is taken first and held to the end: one slop process
+runs a repository at a time.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ DESCRIPTION = (
     "Plan PROMPT into tracks and tickets, review the plan (unless --yes), then run every ticket "
     "with the clutch asking in the terminal: writes and commands by default, every tool call "
     "with --linear, nothing with --yes. Progress is a live table on a terminal and plain lines "
-    "otherwise. Exit 0 when every ticket is done, 1 otherwise, 130 after Ctrl+C (then `slop "
-    "resume` continues)."
+    "otherwise. Over an unfinished last run a terminal asks first; --yes or no terminal refuses "
+    "unless --abandon-last. One slop runs a repository at a time: a second is refused. Exit 0 "
+    "when every ticket is done, 1 otherwise, 130 after Ctrl+C (then `slop resume` continues)."
 )
 
 
@@ -54,23 +60,43 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_abandon_option(parser: argparse.ArgumentParser) -> None:
+    """--abandon-last: shared by `run` and `ticket`, which both start a new run."""
+    parser.add_argument(
+        "--abandon-last",
+        action="store_true",
+        help="start even if the last run is unfinished (it is archived; its tickets can no "
+        "longer be resumed or undone). Without it a terminal asks, and --yes or no terminal refuses",
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("prompt", metavar="PROMPT", help="what should be done, e.g. \"Refactor config system\"")
     add_run_options(parser)
+    add_abandon_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from slop_tui.conductor.headless import run_headless
-    from slop_tui.conductor.interrupt import run_interruptible
-    from slop_tui.config import load_config
     from slop_tui.errors import SlopError
+    from slop_tui.store.lock import RepoLock
 
     repo: Path = args.repo
     if not repo.is_dir():
         raise SlopError(f"--repo {str(repo)!r} is not a directory")
+    from slop_tui.config import load_config
+
+    # A config the repository may not set is refused before anything is touched (the lock
+    # makes `.slop/`); then, before the heavy imports, a second run is refused at once, and the
+    # question about the last run is answered about a run nobody else is changing.
     config = load_config(repo)
-    return run_interruptible(
-        lambda: run_headless(
-            repo, config, prompt=args.prompt, yes=args.yes, linear=args.linear, workers=args.workers
+    with RepoLock(repo):
+        from slop_tui.conductor.headless import confirm_new_run, run_headless
+        from slop_tui.conductor.interrupt import run_interruptible
+
+        if not confirm_new_run(repo, yes=args.yes, abandon_last=args.abandon_last):
+            return 1
+        return run_interruptible(
+            lambda: run_headless(
+                repo, config, prompt=args.prompt, yes=args.yes, linear=args.linear, workers=args.workers
+            )
         )
-    )

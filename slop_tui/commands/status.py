@@ -7,7 +7,10 @@ from pathlib import Path
 
 NAME = "status"
 HELP = "show the last run of a repository: tickets, states, usage and cost"
-DESCRIPTION = "Print the tracks and tickets of the run recorded in .slop/, with states, tokens and cost."
+DESCRIPTION = (
+    "Print the tracks and tickets of the run recorded in .slop/, with states, tokens and cost. "
+    "Reads only: it works while a run is going (and says so), and never waits for it."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from slop_tui.conductor.status import render_status
     from slop_tui.display import sanitize
     from slop_tui.errors import SlopError
-    from slop_tui.store import Store
+    from slop_tui.store import Store, lock_holder
 
     repo: Path = args.repo
     if not repo.is_dir():
@@ -34,5 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if state is None:
         print(sanitize(f"no run recorded in {store.root}"))
         return 1
-    print(render_status(state), end="")
+    # Read without the lock (status never waits for a run or gets in its way); who holds it
+    # only tells a live run from an interrupted one.
+    print(render_status(state, running_pid=lock_holder(repo)), end="")
     return 0

@@ -6,7 +6,9 @@ pipe works as well as a person; the end of stdin rejects the waiting proposal an
 ticket, it never hangs. `--yes` approves everything without reading stdin.
 
 The run is recorded in `.slop/` like any other (one track holding the one ticket), so
-`slop status` shows it and `slop undo ID` restores its files. Exit status: 0 when the ticket
+`slop status` shows it and `slop undo ID` restores its files. Like `slop run`, it takes the
+repository's lock (one slop at a time) and, over an unfinished last run, asks in a terminal or
+needs `--abandon-last`. Exit status: 0 when the ticket
 ends done, 1 when it ends blocked, 2 for bad input or configuration, 130 after Ctrl+C.
 """
 
@@ -16,6 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
+
+from slop_tui.commands.run import add_abandon_option
 
 if TYPE_CHECKING:
     from slop_tui.config import Config
@@ -49,15 +53,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="ticket_id",
         help=f"the ticket's id (default: {DEFAULT_ID}; a scripted scenario keys replies by it)",
     )
+    add_abandon_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     import msgspec
 
+    from slop_tui.conductor.headless import confirm_new_run
     from slop_tui.conductor.interrupt import run_interruptible
     from slop_tui.config import load_config
     from slop_tui.errors import SlopError
     from slop_tui.models import PlanId
+    from slop_tui.store.lock import RepoLock
     from slop_tui.tools.sandbox import repo_relative, resolve_in_repo
 
     repo: Path = args.repo
@@ -72,12 +79,16 @@ def run(args: argparse.Namespace) -> int:
         raise SlopError(f"--id {args.ticket_id!r}: use letters, digits, '_', '.', ':' or '-'") from None
     root = repo.resolve()
     targets = [repo_relative(root, resolve_in_repo(root, target)) for target in args.target]
-    config = load_config(repo)
-    return run_interruptible(
-        lambda: run_ticket(
-            root, config, ticket_id=ticket_id, description=description, targets=targets, yes=args.yes
+    config = load_config(repo)  # refused before anything is touched (the lock makes `.slop/`)
+    with RepoLock(root):
+        # A ticket is a run of its own: it archives the last run as `slop run` does.
+        if not confirm_new_run(root, yes=args.yes, abandon_last=args.abandon_last):
+            return 1
+        return run_interruptible(
+            lambda: run_ticket(
+                root, config, ticket_id=ticket_id, description=description, targets=targets, yes=args.yes
+            )
         )
-    )
 
 
 def _title(description: str) -> str:

@@ -1,7 +1,8 @@
 """`slop undo TICKET`: put back the files a ticket changed and move it back to `todo`.
 
-Refused when a later ticket changed one of the same files (its work would be lost with it),
-unless `--force`.
+Never loses work: a file restores only while it still holds exactly what the ticket left there.
+When the person or a later ticket has changed one since, the undo stops, naming the files and
+who changed them, with nothing touched. There is no `--force`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ NAME = "undo"
 HELP = "restore the files a ticket changed and move it back to todo"
 DESCRIPTION = (
     "Restore every file TICKET changed from its pre-image (deleting the files it created) and "
-    "move the ticket back to todo, so `slop resume` runs it again. Refused when a later ticket "
-    "changed the same files, unless --force."
+    "move the ticket back to todo, so `slop resume` runs it again. Only files still exactly as "
+    "the ticket left them are restored: when you or a later ticket changed one since, nothing "
+    "is touched and the files are named (undo the later tickets first)."
 )
 
 
@@ -22,9 +24,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ticket", metavar="TICKET", help="the ticket id, as `slop status` shows it")
     parser.add_argument(
         "--repo", type=Path, default=Path("."), help="the repository (default: the current directory)"
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="undo even if later tickets changed the same files"
     )
 
 
@@ -43,13 +42,16 @@ def run(args: argparse.Namespace) -> int:
     async def undo() -> list[str]:
         session = Session(repo, load_config(repo), clutch=ApproveAll())
         try:
-            return await session.undo_ticket(args.ticket, force=args.force)
+            return await session.undo_ticket(args.ticket)
         finally:
             await session.close()
 
     from slop_tui.display import sanitize
 
-    restored = asyncio.run(undo())
+    from slop_tui.store.lock import RepoLock
+
+    with RepoLock(repo):  # one writer: never undo under a run that is still writing
+        restored = asyncio.run(undo())
     if restored:
         print(sanitize(f"ticket {args.ticket}: restored {len(restored)} file(s): {', '.join(restored)}", one_line=True))
     else:

@@ -8,6 +8,9 @@ killed, interrupted tickets recorded, the state saved, and the closing (the last
 the printer's last lines) is carried through even if it is what the cancel interrupted.
 `run_interruptible` turns the interrupt into exit status 130.
 
+A new run archives the last one, so over an unfinished run (`confirm_new_run`) a terminal is
+asked first, and `--yes` or no terminal refuses unless `--abandon-last`.
+
 What a repository's `.slop.toml` changed is printed first, one line each, so a cloned
 repository cannot tighten (or try to change) a run silently. Every console writes escape codes
 only to a terminal; model text goes through the display sanitiser in every one of them.
@@ -30,7 +33,8 @@ from slop_tui.conductor.session import Session
 from slop_tui.conductor.terminal_clutch import TerminalClutch
 from slop_tui.config import Config
 from slop_tui.display import sanitize
-from slop_tui.models import Decision, Proposal
+from slop_tui.store import SessionState
+from slop_tui.models import Decision, Proposal, TicketState
 from slop_tui.tools.clutch import ApproveAll, AskForChanges, AskForEverything, Clutch
 
 T = TypeVar("T")
@@ -67,6 +71,65 @@ def print_repo_overrides(config: Config, out: TextIO) -> None:
         print(f"repository override: {' '.join(sanitize(line).split())}", file=out)
     if config.repo_overrides:
         out.flush()
+
+
+def unfinished_tickets(state: SessionState | None) -> tuple[int, int] | None:
+    """(done, total) when `state` has a ticket still to run (not done, not cancelled: todo,
+    undone, blocked or interrupted); None when nothing of it is left to do."""
+    if state is None:
+        return None
+    tickets = [t for _, t in state.tickets()]
+    if all(t.state in (TicketState.DONE, TicketState.CANCELLED) for t in tickets):
+        return None
+    return sum(1 for t in tickets if t.state is TicketState.DONE), len(tickets)
+
+
+def confirm_new_run(
+    repo: Path,
+    *,
+    yes: bool,
+    abandon_last: bool,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> bool:
+    """Whether a new run may replace the last one recorded in `repo/.slop/`.
+
+    Starting a run archives the last one: its tickets can no longer be resumed or undone. So
+    over an unfinished run a person at a terminal is asked (default no: False, and the caller
+    exits 1); with `--yes` or no terminal nobody can be asked, and the run is refused
+    (`SlopError`) unless `abandon_last`. Call it with the repository's lock held, or the
+    answer could be about a run that is changing meanwhile.
+    """
+    from slop_tui.errors import SlopError
+    from slop_tui.store import Store
+
+    inp = stdin if stdin is not None else sys.stdin
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    store = Store(repo)
+    try:
+        left = unfinished_tickets(store.load_state())
+    finally:
+        store.close()
+    for warning in store.warnings:
+        print(f"slop: warning: {sanitize(warning)}", file=err)
+    if left is None or abandon_last:
+        return True
+    done, total = left
+    what = f"the last run is unfinished ({done} of {total} done)"
+    if yes or not stream_is_terminal(inp):
+        raise SlopError(
+            f"{what}: `slop resume` continues it, or add --abandon-last to start a new run "
+            "(the last one is archived and its tickets can no longer be undone)"
+        )
+    print(f"{what}; a new run archives it, and its tickets can no longer be undone.", file=out)
+    print("abandon it and start a new one? [y/N] ", end="", file=out, flush=True)
+    answer = inp.readline()
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    print("slop: the last run is kept; `slop resume` continues it", file=err)
+    return False
 
 
 async def run_headless(

@@ -10,6 +10,9 @@ ticket transition, so a crash or `kill -9` loses nothing that was acknowledged.
 
 Nothing of a plan reaches the state before the whole plan is valid and accepted: a bad answer
 or a rejected review leaves the state as it was.
+
+Undo, retry and resume put a ticket's files back through `conductor/restore.py`, which never
+writes over a file someone changed since the ticket left it.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import msgspec
 
 from slop_tui.agents.planner import (
     PlanningFailed,
-    check_ticket_plan,
     plan_limits,
     plan_tickets,
     plan_tracks,
@@ -38,6 +40,9 @@ from slop_tui.agents.worker import WorkerDeps, WorkerOutcome, run_worker_lifecyc
 from slop_tui.config import Config
 from slop_tui.conductor.bus import EventBus
 from slop_tui.conductor.dispatcher import Dispatcher, release_held
+from slop_tui.conductor.plan_check import check_edited_plan
+from slop_tui.conductor.git_run import GitRun
+from slop_tui.conductor.restore import Restorer
 from slop_tui.conductor.stub_resolver import StubResolver
 from slop_tui.errors import SlopError
 from slop_tui.memory.file_cache import default_cache
@@ -45,23 +50,18 @@ from slop_tui.models import (
     AnyEvent,
     Decision,
     ErrorRaised,
-    FileChanged,
     PlanAccepted,
     PlanError,
-    PlanLimits,
-    PlannedTicket,
     Proposal,
     RunFinished,
     RunStarted,
     Ticket,
-    TicketPlan,
     TicketState,
     TicketStateChanged,
     Tier,
     Track,
     Usage,
     UsageUpdated,
-    check_plan_limits,
     plan_to_track,
 )
 from slop_tui.providers.base import Provider
@@ -72,6 +72,8 @@ from slop_tui.tools.clutch import AskForChanges, AskForEverything, Clutch
 from slop_tui.tools.executor import ToolExecutor
 
 _ACTIVE = frozenset({TicketState.IN_PROGRESS, TicketState.AWAITING_APPROVAL})
+
+__all__ = ["PlanRejected", "PlanReview", "PlanReviewer", "RunSummary", "Session", "check_edited_plan"]
 
 
 class PlanReview(msgspec.Struct, kw_only=True):
@@ -227,6 +229,7 @@ class Session:
             command_timeout_s=self.settings.command_timeout_s,
             max_write_bytes=self.settings.max_write_bytes,
         )
+        self.restorer = Restorer(self.store, self.executor, self.repo_root, self.file_cache, self.emit)
         self.clutch = _SessionClutch(clutch, linear)
         self.dispatcher = Dispatcher(
             run_ticket=self._run_ticket,
@@ -235,6 +238,7 @@ class Session:
             on_done=self._ticket_done,
         )
         self._deps: WorkerDeps | None = None
+        self.git = GitRun(self)  # a branch and a commit per ticket in a git repository
         self._ticket_usage: dict[str, Usage] = {}
         # What remains of each worker of this run, by (track id, ticket id): the last one
         # when a ticket ran more than once. Steps and context size for a caller's summary.
@@ -331,14 +335,34 @@ class Session:
             raise SlopError(f"no ticket {ticket_id!r} in the current run") from None
 
     async def retry_ticket(self, ticket_id: str) -> None:
-        """A blocked ticket goes back to `todo`, with the tickets it held."""
+        """A blocked ticket goes back to `todo`, with the tickets it held; a `todo` one (undone,
+        or never run) is left to the next dispatch. A blocked ticket's files are restored
+        first (checked as an undo is), so its fresh start does not apply its edits twice."""
+        if not self.state.tracks:
+            self._load_for_commands()
         track, ticket = self._find(ticket_id)
+        if ticket.state is TicketState.TODO:
+            self.dispatcher.wake()
+            return
         if ticket.state is not TicketState.BLOCKED:
-            raise SlopError(f"ticket {ticket_id!r} is {ticket.state.value}; only a blocked ticket can be retried")
+            raise SlopError(
+                f"ticket {ticket_id!r} is {ticket.state.value}; only a blocked or todo ticket can be retried"
+            )
+        await self._restore(ticket_id, finished=True, verb="retry")
         await self.emit(transition(ticket, "retry", track_id=track.id))
         for held in release_held(track):
             await self.emit(transition(held, "retry", track_id=track.id))
         self.dispatcher.wake()
+
+    async def _restore(self, ticket_id: str, *, finished: bool, verb: str) -> list[str]:
+        """Check, then restore, one ticket's files (`Restorer`); the stub resolver forgets it."""
+        events = self.store.events()
+        if not self.restorer.has_changes(ticket_id, events):
+            return []
+        self.restorer.check(ticket_id, events, finished=finished, verb=verb)
+        restored = await self.restorer.restore(ticket_id)
+        self.resolver.forget(ticket_id)
+        return restored
 
     async def cancel_ticket(self, ticket_id: str) -> None:
         """Stop a ticket for good (its worker, if running); its dependents are held."""
@@ -350,32 +374,28 @@ class Session:
         await self.emit(transition(ticket, "cancel", track_id=track.id))
         self.dispatcher.wake()
 
-    async def undo_ticket(self, ticket_id: str, *, force: bool = False) -> list[str]:
-        """Restore the files a ticket changed from their pre-images; the ticket goes to `todo`.
+    async def undo_ticket(self, ticket_id: str) -> list[str]:
+        """Put back the files a ticket changed; the ticket goes to `todo` (and can run again).
 
-        Refused when a later ticket changed one of the same files (its work would be lost),
-        unless `force`; refused while the ticket runs.
+        Refused while the ticket runs. A file is restored only while it still holds exactly
+        what the ticket left there: a file a person or a later ticket changed since stops the
+        undo, named, with nothing touched (`RestoreRefused`).
         """
         if not self.state.tracks:
             self._load_for_commands()
         track, ticket = self._find(ticket_id)
         if ticket.state in _ACTIVE or ticket_id in self.dispatcher.running():
             raise SlopError(f"ticket {ticket_id!r} is running; stop it before undoing it")
-        preimages = self.store.preimages(ticket_id)
-        if not preimages and ticket.state is not TicketState.DONE:
-            raise SlopError(f"ticket {ticket_id!r} changed no file and is not done; nothing to undo")
-        if not force:
-            later = later_changes(self.store.events(), self.store, ticket_id, preimages)
-            if later:
-                shown = "; ".join(f"{path} (by {', '.join(ids)})" for path, ids in sorted(later.items()))
-                raise SlopError(
-                    f"cannot undo ticket {ticket_id!r}: later tickets changed the same files: "
-                    f"{shown}; undo those first, or use --force to lose their changes too"
-                )
-        restored = self.executor.undo(ticket_id)
-        self.store.drop_preimages(ticket_id)
-        self.resolver.forget(ticket_id)
-        self.file_cache.invalidate([self.repo_root / p for p in restored])
+        if (reverted := await self.git.undo(ticket_id)) is not None:
+            return reverted  # its commit reverted
+        return await self._undo_from_preimages(track, ticket)
+
+    async def _undo_from_preimages(self, track: Track, ticket: Ticket) -> list[str]:
+        """The plain-folder undo: every file checked, then restored from its pre-image."""
+        events = self.store.events()
+        if not self.restorer.has_changes(ticket.id, events) and ticket.state is not TicketState.DONE:
+            raise SlopError(f"ticket {ticket.id!r} changed no file and is not done; nothing to undo")
+        restored = await self._restore(ticket.id, finished=ticket.state is not TicketState.TODO, verb="undo")
         if ticket.state is TicketState.DONE:
             await self.emit(transition(ticket, "revert", track_id=track.id))
         elif ticket.state is TicketState.BLOCKED:
@@ -483,10 +503,12 @@ class Session:
     async def _begin(self, prompt: str) -> None:
         """Archive the last run and start a new one (`RunStarted`)."""
         await self._checkpoints.flush(None)  # nothing of an earlier run lands after the archive
+        await self.git.before_run()  # uncommitted tracked changes refuse the run
         self.store.archive_run()
         self._ticket_usage = {}
         self.outcomes = {}
         await self.emit(RunStarted(run_id=uuid.uuid4().hex[:12], prompt=prompt))
+        await self.git.started(self.state.run_id)
 
     async def _run_accepted(self, tracks: list[Track]) -> RunSummary:
         """The one way an accepted plan runs, planned (`run`) or given (`run_tracks`)."""
@@ -506,20 +528,13 @@ class Session:
         self.check_tiers(Tier.WORKER)  # a resumed run plans nothing: its workers must run
         self.state = state
         self._ticket_usage = {t.id: t.usage for _, t in state.tickets()}
-        # Every index is read (and checked) before any file is restored: one refused index
-        # must leave the repository as it was, not half restored.
-        for _, ticket in state.tickets():
-            if ticket.state in _ACTIVE:
-                self.store.preimages(ticket.id)
-        for track, ticket in state.tickets():
-            if ticket.state in _ACTIVE:
-                restored = self.executor.undo(ticket.id)
-                self.store.drop_preimages(ticket.id)
-                self.file_cache.invalidate([self.repo_root / p for p in restored])
-                await self.emit(
-                    transition(ticket, "interrupt", track_id=track.id)
-                )
+        await self._restore_for_resume()
         return await self._dispatch_all()
+
+    async def _restore_for_resume(self) -> None:
+        """Every ticket about to start afresh gets its files back first (`Restorer.resume`)."""
+        for ticket_id in await self.restorer.resume(self.state):
+            self.resolver.forget(ticket_id)
 
     async def _dispatch_all(self) -> RunSummary:
         self._worker_deps()
@@ -576,6 +591,7 @@ class Session:
 
     async def _ticket_done(self, ticket: Ticket, track: Track) -> None:
         await self.resolver.ticket_done(ticket, track)
+        await self.git.ticket_done(ticket)
 
     async def close(self) -> None:
         """Write the last checkpoint, close the bus (subscribers get None), the providers'
@@ -594,67 +610,3 @@ class Session:
 def _check_prompt(prompt: str) -> None:
     if not prompt.strip():
         raise SlopError("the request is empty; say what should be done")
-
-
-def check_edited_plan(tracks: list[Track], limits: PlanLimits | None = None) -> None:
-    """A reviewer's edited plan must be as valid as a model's, and within the same `limits`
-    (the defaults when None): `PlanError` says what is not."""
-    if not tracks:
-        raise PlanError("the plan has no track")
-    limits = limits or PlanLimits()
-    if len(tracks) > limits.max_tracks:
-        raise PlanError(f"the plan has {len(tracks)} tracks; at most {limits.max_tracks}")
-    seen_tracks: set[str] = set()
-    reserved: set[str] = set()
-    for track in tracks:
-        if track.id in seen_tracks:
-            raise PlanError(f"duplicate track id {track.id!r}")
-        seen_tracks.add(track.id)
-        if not track.tickets:
-            raise PlanError(f"track {track.id!r} has no ticket")
-        track.validate()
-        for ticket in track.tickets:
-            if ticket.state is not TicketState.TODO:
-                raise PlanError(f"ticket {ticket.id!r} must start as todo, not {ticket.state.value}")
-        as_plan = TicketPlan(
-            tickets=[
-                PlannedTicket(
-                    id=t.id,
-                    title=t.title,
-                    description=t.description,
-                    archetype=t.archetype,
-                    depends_on=list(t.depends_on),
-                    target_files=list(t.target_files),
-                )
-                for t in track.tickets
-            ]
-        )
-        check_plan_limits(as_plan, limits, f"track {track.id!r}")
-        check_ticket_plan(as_plan, track.id, reserved)
-        reserved |= {t.id for t in track.tickets}
-
-
-def later_changes(
-    events: list[AnyEvent], store: Store, ticket_id: str, paths: Mapping[str, object]
-) -> dict[str, list[str]]:
-    """For each of `paths`, the other tickets that changed it after `ticket_id` first did and
-    still hold a pre-image of it (an undone ticket no longer counts)."""
-    first: dict[str, int] = {}
-    for event in events:
-        if isinstance(event, FileChanged) and event.ticket_id == ticket_id and event.path in paths:
-            first.setdefault(event.path, event.seq)
-    later: dict[str, list[str]] = {}
-    holders: dict[str, set[str]] = {}
-    for event in events:
-        if not isinstance(event, FileChanged) or event.ticket_id == ticket_id:
-            continue
-        start = first.get(event.path)
-        if start is None or event.seq <= start:
-            continue
-        if event.ticket_id not in holders:
-            holders[event.ticket_id] = set(store.preimages(event.ticket_id))
-        if event.path in holders[event.ticket_id]:
-            ids = later.setdefault(event.path, [])
-            if event.ticket_id not in ids:
-                ids.append(event.ticket_id)
-    return later

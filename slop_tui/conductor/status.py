@@ -20,22 +20,51 @@ def _flat(text: str) -> str:
     return " ".join(sanitize(text).split())
 
 
-def run_outcome(state: SessionState) -> str:
-    """One phrase for where the run stands."""
+def ticket_counts(state: SessionState) -> str:
+    """What the tickets stand at, in the states' own words: `3 of 4 done, 1 todo`."""
     tickets = [t for _, t in state.tickets()]
-    if state.finished:
-        return "finished, every ticket done" if state.ok else "finished with tickets not done"
+    done = sum(1 for t in tickets if t.state is TicketState.DONE)
+    others = [
+        f"{n} {s.value}"
+        for s in TicketState
+        if s is not TicketState.DONE and (n := sum(1 for t in tickets if t.state is s))
+    ]
+    return ", ".join([f"{done} of {len(tickets)} done", *others])
+
+
+def run_outcome(state: SessionState, running_pid: int | None = None) -> str:
+    """One phrase for where the run stands, with the counts it is based on.
+
+    Worked out from the tickets, not from the run's last `RunFinished`: a finished run whose
+    ticket was undone afterwards has work left, and says so (never "every ticket done" next
+    to a todo). `running_pid`: the process holding the repository's lock, if one does.
+    """
+    tickets = [t for _, t in state.tickets()]
+    counts = ticket_counts(state)
+    if running_pid is not None and not state.finished:
+        return f"running now (pid {running_pid}): {counts}"
+    if running_pid is not None:  # a TUI left open after its run: it still holds the repository
+        return f"{run_outcome(state)}; slop pid {running_pid} has this repository open"
     if not state.tracks:
-        return "stopped before its plan was accepted"
+        return "stopped before its plan was accepted; nothing ran"
+    left = [t for t in tickets if t.state not in (TicketState.DONE, TicketState.CANCELLED)]
+    if not left:
+        if all(t.state is TicketState.DONE for t in tickets):
+            return f"finished, every ticket done ({counts})"
+        return f"finished: {counts} (cancelled tickets do not run again)"
     if any(t.state in _ACTIVE for t in tickets):
-        return "interrupted (`slop resume` continues it)"
-    return "not finished (`slop resume` continues it)"
+        return f"interrupted: {counts} (`slop resume` continues it)"
+    them = "it" if len(left) == 1 else "them"
+    if state.finished:
+        return f"finished: {counts} (`slop resume` runs {them})"
+    return f"not finished: {counts} (`slop resume` continues it)"
 
 
-def render_status(state: SessionState) -> str:
+def render_status(state: SessionState, running_pid: int | None = None) -> str:
+    """`slop status`'s text; `running_pid` is the process running the repository now, if any."""
     lines: list[str] = []
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(state.started_at)) if state.started_at else "?"
-    lines.append(f"run {state.run_id} (started {started}): {run_outcome(state)}")
+    lines.append(f"run {state.run_id} (started {started}): {run_outcome(state, running_pid)}")
     lines.append(f"request: {_flat(state.prompt)}")
     tickets = [t for _, t in state.tickets()]
     counts = {s: sum(1 for t in tickets if t.state is s) for s in TicketState}

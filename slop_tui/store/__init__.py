@@ -31,6 +31,7 @@ from slop_tui.store.layout import (
     StoreError,
     exclude_from_git,
 )
+from slop_tui.store.lock import LOCK_FILE, RepoLock, RunLockHeld, hold_for_process, lock_holder
 from slop_tui.store.log_digest import LOG_EXCERPT_BYTES, LOG_FIELD_LIMIT, LogDigest, log_digest
 from slop_tui.store.reducer import STATE_VERSION, SessionState, apply_event, replay
 from slop_tui.store.slop_dir import Store

@@ -6,11 +6,12 @@ import hashlib
 import os
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 import msgspec
 
-from slop_tui.models import FileChanged, clip_message
+from slop_tui.models import AnyEvent, FileChanged, FilesRestored, clip_message
 from slop_tui.store.atomic import fsync_dir, read_private, write_private
 from slop_tui.store.event_log import EventLog
 from slop_tui.store.guard import restore_path_problem, shown_path
@@ -25,6 +26,18 @@ from slop_tui.store.layout import (
 
 _PREIMAGE_INDEX = "index.json"
 _BLOB_NAME = re.compile(r"[0-9a-f]{32}\.bin")  # see `save_preimage`
+
+
+def live_writes(events: Iterable[AnyEvent], ticket_id: str) -> list[FileChanged]:
+    """`ticket_id`'s writes that its pre-images still answer for: its `FileChanged` events
+    since its files were last restored (`FilesRestored`), oldest first."""
+    live: list[FileChanged] = []
+    for event in events:
+        if isinstance(event, FilesRestored) and event.ticket_id == ticket_id:
+            live = []
+        elif isinstance(event, FileChanged) and event.ticket_id == ticket_id:
+            live.append(event)
+    return live
 
 
 class _PreimageIndex(msgspec.Struct, kw_only=True):
@@ -67,7 +80,9 @@ class Preimages(EventLog):
         try:
             index = msgspec.json.decode(read_private(index_path), type=_PreimageIndex)
         except FileNotFoundError:
-            return None
+            if not index_path.parent.is_dir():
+                return None  # nothing kept (a caller compares with the log's live writes)
+            return self._rebuild_missing_index(ticket_id, index_path)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return self._recover_index(ticket_id, index_path, str(exc))
         except OSError as exc:
@@ -87,9 +102,7 @@ class Preimages(EventLog):
         # Rebuilt (and checked) before anything moves: a refused log leaves the index as it is.
         index = _PreimageIndex(ticket_id=ticket_id)
         missing: list[str] = []
-        for event in self.events():
-            if not isinstance(event, FileChanged) or event.ticket_id != ticket_id:
-                continue
+        for event in live_writes(self.events(), ticket_id):
             blob = None if event.preimage is None else PurePosixPath(event.preimage).name
             self._check_entry(self.events_path, event.path, blob)
             if blob is None:
@@ -111,6 +124,50 @@ class Preimages(EventLog):
         self.warnings.append(
             f"{index_path}: corrupt pre-image index ({clip_message(reason, 120)}); kept as "
             f"{aside.name}; rebuilt from {EVENTS_FILE} with {len(index.files)} file(s){lost}"
+        )
+        return index
+
+    def _rebuild_missing_index(self, ticket_id: str, index_path: Path) -> _PreimageIndex:
+        """A ticket's pre-image folder without its index: rebuilt from the log's live writes,
+        or refused. Read as empty, the ticket's edits would stay on disk and its fresh start
+        would apply them a second time.
+
+        Refused (nothing written) when a live write's blob is gone, or when the ticket has
+        logged writes and a blob is there that none of them accounts for (a write may have
+        landed without its event): which file it belongs to cannot be told, so neither can
+        what to restore. With no logged write at all, a lone blob is a pre-image whose index
+        never landed (a kill between the two): its write, which comes after the index, never
+        happened.
+        """
+        directory = index_path.parent
+        index = _PreimageIndex(ticket_id=ticket_id)
+        writes = live_writes(self.events(), ticket_id)
+        for event in writes:
+            blob = None if event.preimage is None else PurePosixPath(event.preimage).name
+            self._check_entry(self.events_path, event.path, blob)
+            if event.path in index.files:
+                continue  # the first write of a path holds its pre-image
+            if blob is not None and not (directory / blob).is_file():
+                raise StoreError(
+                    f"{index_path} is missing and the pre-image of {shown_path(event.path)} "
+                    f"({blob}) is gone too: ticket {ticket_id!r} cannot be restored; nothing was "
+                    "restored"
+                )
+            index.files[event.path] = blob
+        try:
+            present = {p.name for p in directory.iterdir() if _BLOB_NAME.fullmatch(p.name)}
+        except OSError as exc:
+            raise StoreError(f"{directory}: cannot list: {exc.strerror or exc}") from None
+        unknown = sorted(present - {b for b in index.files.values() if b is not None})
+        if unknown and writes:
+            raise StoreError(
+                f"{index_path} is missing and {len(unknown)} pre-image(s) in {directory} "
+                f"({', '.join(unknown[:3])}) belong to no logged write of ticket {ticket_id!r}: "
+                "which files they restore cannot be told; nothing was restored"
+            )
+        write_private(index_path, self._encode(index), mode=_PRIVATE)
+        self.warnings.append(
+            f"{index_path}: missing; rebuilt from {EVENTS_FILE} with {len(index.files)} file(s)"
         )
         return index
 

@@ -109,6 +109,12 @@ def apply_event(
                 ticket.result_summary = None  # reverted by undo
             if event.model is not None:
                 ticket.assigned_model = event.model
+            if not ticket.is_final and ticket.state is not TicketState.BLOCKED:
+                # An undone or retried ticket of a finished run: the run is open again, so
+                # status and the TUI offer to continue it rather than call it finished.
+                state.finished = False
+                state.ok = None
+                state.message = ""
     elif isinstance(event, UsageUpdated):
         state.usage = state.usage + event.usage
         state.usage_by_tier[event.tier] = state.usage_by_tier.get(event.tier, Usage()) + event.usage

@@ -18,6 +18,7 @@ screen or to the log.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import stat
 import uuid
@@ -92,6 +93,8 @@ class ToolOutcome(msgspec.Struct, kw_only=True):
     # For `FileChanged` events: changed path -> its pre-image's name in `.slop/` (None: the
     # file was new, or no store keeps pre-images).
     preimages: dict[str, str | None] = msgspec.field(default_factory=dict)
+    # For `FileChanged.after`: changed path -> `content_hash` of the bytes the write left.
+    hashes: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class _Memory:
@@ -108,6 +111,11 @@ class _Memory:
 
     def items(self, ticket_id: str) -> list[tuple[str, bytes | None]]:
         return list(self._by_ticket.get(ticket_id, {}).items())
+
+
+def content_hash(data: bytes | None) -> str | None:
+    """What `FileChanged.after` records of a file's bytes (None: the file is absent)."""
+    return None if data is None else hashlib.sha256(data).hexdigest()
 
 
 def _new_id() -> str:
@@ -355,18 +363,25 @@ class ToolExecutor:
                 return ToolOutcome(ok=True, output=self._list(args))
             if isinstance(args, WriteFileArgs):
                 _real, rel = self._write_target(args.path)
-                name = await self._replace_off_loop(ticket_id, rel, args.content)
+                name, after = await self._replace_off_loop(ticket_id, rel, args.content)
                 return ToolOutcome(
                     ok=True,
                     output=f"wrote {rel} ({len(args.content)} characters)",
                     changed=[rel],
                     preimages={rel: name},
+                    hashes={rel: after},
                 )
             if isinstance(args, EditFileArgs):
                 rel, _before, after = self._edited_text(args)
                 self._write_target(rel)
-                name = await self._replace_off_loop(ticket_id, rel, after)
-                return ToolOutcome(ok=True, output=f"edited {rel}", changed=[rel], preimages={rel: name})
+                name, written = await self._replace_off_loop(ticket_id, rel, after)
+                return ToolOutcome(
+                    ok=True,
+                    output=f"edited {rel}",
+                    changed=[rel],
+                    preimages={rel: name},
+                    hashes={rel: written},
+                )
             if isinstance(args, RunCommandArgs):
                 return await self._run(args)
             if isinstance(args, FinishArgs):
@@ -453,7 +468,7 @@ class ToolExecutor:
         self._memory.save(ticket_id, rel, before)
         return None
 
-    async def _replace_off_loop(self, ticket_id: str, rel: str, text: str) -> str | None:
+    async def _replace_off_loop(self, ticket_id: str, rel: str, text: str) -> tuple[str | None, str]:
         """`_replace` in a thread: its fsyncs (pre-image, file, folders) would otherwise stall
         every other worker and the event bus for milliseconds each. Two tickets never write the
         same file at once (the dispatcher keeps overlapping targets apart), and a cancelled
@@ -461,10 +476,10 @@ class ToolExecutor:
         undo still restore the file."""
         return await asyncio.to_thread(self._replace, ticket_id, rel, text)
 
-    def _replace(self, ticket_id: str, rel: str, text: str) -> str | None:
+    def _replace(self, ticket_id: str, rel: str, text: str) -> tuple[str | None, str]:
         """Save the pre-image (durably, first), then replace the file atomically.
 
-        Returns the pre-image's name in the store. The file keeps its mode. `rel` is where the
+        Returns the pre-image's name in the store and the `content_hash` of what was written. The file keeps its mode. `rel` is where the
         write really lands (symlinks resolved); the walk refuses any symlink met on the way now,
         so a folder swapped since it was resolved can never redirect the write.
         """
@@ -475,7 +490,7 @@ class ToolExecutor:
         # repository") rather than as the walk's bare "is a symlink".
         self._write_target(rel)
         replace_at(self.root, rel, data)
-        return name
+        return name, hashlib.sha256(data).hexdigest()
 
     def undo(self, ticket_id: str) -> list[str]:
         """Restore every file the ticket changed; delete the ones it created. Returns the paths.
@@ -499,6 +514,11 @@ class ToolExecutor:
             restore_at(self.root, rel, content)
             restored.append(rel)
         return restored
+
+    def current_hash(self, rel: str) -> str | None:
+        """`content_hash` of the file at `rel` now (None: absent), read the way a restore
+        writes: checked like one, through the descriptor walk, never through a symlink."""
+        return content_hash(read_at(self.root, self._restore_target(rel)))
 
     def _restore_target(self, rel: str) -> str:
         """The pre-image path `rel` as it will be restored, with every check a write gets:

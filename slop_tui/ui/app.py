@@ -44,7 +44,9 @@ from slop_tui.ui.screens.clutch import ClutchScreen
 from slop_tui.ui.screens.doctor import DoctorScreen
 from slop_tui.ui.screens.plan_review import PlanReviewScreen
 from slop_tui.ui.screens.resume import ResumeChoice, ResumeScreen
+from slop_tui.ui.screens.run_end import RunEndScreen, one_line_error
 from slop_tui.ui.screens.ticket_detail import TicketDetailScreen
+from slop_tui.vcs import current_run, run_commits
 
 TicketAction = Literal["retry", "cancel", "undo"]
 BATCH_LIMIT = 1000  # events per message at most, so one batch never stalls a frame for long
@@ -67,7 +69,7 @@ class SessionLike(Protocol):
     def set_linear(self, on: bool) -> None: ...
     async def retry_ticket(self, ticket_id: str) -> None: ...
     async def cancel_ticket(self, ticket_id: str) -> None: ...
-    async def undo_ticket(self, ticket_id: str, *, force: bool = False) -> list[str]: ...
+    async def undo_ticket(self, ticket_id: str) -> list[str]: ...
     async def close(self) -> None: ...
 
 
@@ -358,6 +360,7 @@ class SlopApp(App[None]):
             # No RunFinished event says it (planning failed, an error): keep it in the log too.
             self.view.log.append(LogEntry(seq=0, level=Level.ERROR, ticket_id=None, text=message.message))
             self._schedule_flush()
+        self.open_run_end(quiet=True)
 
     @on(PlanReviewRequested)
     def _plan_review(self, message: PlanReviewRequested) -> None:
@@ -418,6 +421,34 @@ class SlopApp(App[None]):
             self.notify("Nothing is waiting at the clutch.")
             return
         self._show_clutch()
+
+    # -- the end of a git-native run ------------------------------------------------------------
+
+    def open_run_end(self, *, quiet: bool = False) -> None:
+        """The run branch's tickets, its whole diff, land and drop (`RunEndScreen`).
+
+        `quiet` (a run just ended): opens only on a run branch with commits, and says nothing
+        otherwise; asked for (a key, the palette): says why there is nothing to show.
+        """
+        if any(isinstance(screen, RunEndScreen) for screen in self.screen_stack):
+            return
+        self.run_worker(self._open_run_end(quiet), name="run end", group="run-end", exclusive=True, exit_on_error=False)
+
+    async def _open_run_end(self, quiet: bool) -> None:
+        try:
+            run = await current_run(self.repo_root)
+            if run is not None and quiet and not await run_commits(self.repo_root, run):
+                return
+        except Exception as exc:  # a bug or a git failure is a line, never a traceback
+            if not quiet:
+                self.notify(one_line_error(exc), severity="error", timeout=10)
+            return
+        if run is None:
+            if not quiet:
+                self.notify("No run branch to land or drop: the repository is not on a slop/<run-id> branch.")
+            return
+        if self.ui_alive and not any(isinstance(screen, RunEndScreen) for screen in self.screen_stack):
+            self.push_screen(RunEndScreen(self.repo_root, run))
 
     # -- controls ------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from slop_tui.conductor.session import PlanReviewer
 from slop_tui.config import Config, ConfigError, load_config
 from slop_tui.errors import SlopError
-from slop_tui.models import TicketState, Tier
+from slop_tui.models import Tier
 from slop_tui.tools.clutch import Clutch
 from slop_tui.ui.app import SessionLike, SlopApp
 
@@ -51,9 +51,7 @@ def resume_offer(repo: Path) -> str | None:
         store.close()
     if state is None or state.finished or not state.tracks:
         return None
-    tickets = [t for _, t in state.tickets()]
-    done = sum(1 for t in tickets if t.state is TicketState.DONE)
-    return f"“{' '.join(state.prompt.split())}”: {done}/{len(tickets)} tickets done, {run_outcome(state)}."
+    return f"“{' '.join(state.prompt.split())}”: {run_outcome(state)}."
 
 
 def build_app(
@@ -83,7 +81,12 @@ def build_app(
 
         def factory(clutch: Clutch, reviewer: PlanReviewer, linear: bool) -> SessionLike:
             from slop_tui.conductor.session import Session
+            from slop_tui.store.lock import hold_for_process
 
+            # One writer: the board opens on a repository another slop is running (it only
+            # reads), but a run or resume here takes the lock, and keeps it until the TUI
+            # exits. A refusal is a SlopError, which the app shows in one line.
+            hold_for_process(root)
             return Session(root, runnable, clutch=clutch, plan_reviewer=reviewer, linear=linear)
 
     return SlopApp(

@@ -1,4 +1,5 @@
-"""The command palette's own commands: new run, linear, pause, undo a ticket, theme, doctor.
+"""The command palette's own commands: new run, linear, pause, undo a ticket, theme, doctor,
+the run branch (land or drop).
 
 The palette parses a hit's name and help as markup: a ticket's title in them is sanitised and
 escaped, so it is shown as it is written.
@@ -50,6 +51,7 @@ class SlopCommands(Provider):
         for name in app.bundled_theme_names:
             yield f"Theme: {name}", "switch the theme (remembered)", partial(app.switch_theme, name)
         yield "Doctor", "config files, each tier's model and key, what is missing", app.open_doctor
+        yield "Run branch: land or drop", "the run's commits and whole diff, then land it or drop it", app.open_run_end
 
     async def discover(self) -> Hits:
         for name, help_text, callback in self._commands():

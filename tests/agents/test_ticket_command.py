@@ -194,9 +194,10 @@ def test_status_and_undo_work_after_a_ticket(tmp_path: Path, server: LLMServer) 
     state = Store(repo).load_state()
     assert state is not None and state.tracks[0].tickets[0].state is TicketState.TODO
 
-    # A second ticket starts a new run: the first one is archived, not mixed in.
+    # A second ticket starts a new run: the first one is archived, not mixed in. Its ticket
+    # was undone (the run is unfinished), so starting over it takes --abandon-last.
     script_greet_change(server)
-    assert slop_ticket(repo, env, "a\n").returncode == 0
+    assert slop_ticket(repo, env, "a\n", "--abandon-last").returncode == 0
     moves = [(e.old, e.new) for e in Store(repo).events() if isinstance(e, TicketStateChanged)]
     assert moves.count((TicketState.TODO, TicketState.IN_PROGRESS)) == 1  # this run's moves only
     assert moves[-1] == (TicketState.IN_PROGRESS, TicketState.DONE)

@@ -90,7 +90,8 @@ def test_status_and_undo_from_the_command_line(tmp_path: Path, demo: DemoRun) ->
     assert "after: impl-config, use-config" in status.stdout and "usage:" in status.stdout
     refused = slop("undo", "stub-config", "--repo", str(repo), config_dir=config_dir)
     assert refused.returncode == 2
-    assert "cannot undo ticket 'stub-config'" in refused.stderr and "--force" in refused.stderr
+    assert "cannot undo ticket 'stub-config'" in refused.stderr and "app/config.py (by impl-config)" in refused.stderr
+    assert "--force" not in refused.stderr and "nothing was restored" in refused.stderr
     assert "Traceback" not in refused.stderr
     undone = slop("undo", "test-config", "--repo", str(repo), config_dir=config_dir)
     assert undone.returncode == 0, undone.stderr

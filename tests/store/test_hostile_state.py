@@ -248,9 +248,11 @@ def test_a_preimage_index_naming_git_config_restores_nothing(
     assert len(lines) == 1 and "refused" in lines[0] and ".git/config" in lines[0], output
     assert (victim / ".git" / "config").read_bytes() == git_config
     after = snapshot(victim)
-    # slop keeps its own .slop/ out of git (.git/info/exclude): the one write allowed here.
+    # slop keeps its own .slop/ out of git (.git/info/exclude) and takes its one-writer lock
+    # (.slop/lock): the only writes allowed here.
     for files in (before, after):
         files.pop(".git/info/exclude")
+        files.pop(".slop/lock", None)
     assert after == before  # nothing restored, nothing logged, nothing moved
     git("status", "--short", cwd=victim)  # the config is the victim's own: safe to ask
     assert not marker.exists()

@@ -121,3 +121,20 @@ def test_light_theme_board(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(replayed_app(), run_before=before, terminal_size=(80, 24))
+
+
+@SIZES
+def test_run_end_commits_and_whole_diff(snap_compare: Any, size: tuple[int, int], tmp_path: Path) -> None:
+    from slop_tui.ui.screens.run_end import RunEndScreen
+    from tests.ui.git_run import make_git_run
+    from tests.ui.helpers import wait_for
+
+    repo, run = make_git_run(tmp_path)  # fixed identity and dates: the same shas every time
+
+    async def before(pilot: Pilot[Any]) -> None:
+        screen = RunEndScreen(repo, run)
+        pilot.app.push_screen(screen)
+        await wait_for(lambda: screen.loaded is not None, pilot=pilot)
+        await pilot.pause()
+
+    assert snap_compare(replayed_app(), run_before=before, terminal_size=size)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 TICKET = Binding.Group("ticket")  # retry, cancel, undo the selected ticket
 LOG = Binding.Group("log")  # filter by the selected ticket, cycle the level, show raw stderr
-RUN = Binding.Group("run")  # linear mode, pause dispatch, new run
+RUN = Binding.Group("run")  # linear mode, pause dispatch, new run, the run branch (land or drop)
 LEVEL_CYCLE = (Level.INFO, Level.HINT, Level.WARN, Level.ERROR)
 EMPTY = (
     "No run yet. Type what the team should do in the prompt above and press Enter: "
@@ -41,6 +41,7 @@ class BoardScreen(Screen[None]):
         Binding("l", "toggle_linear", "linear", group=RUN),
         Binding("p", "toggle_pause", "pause", group=RUN),
         Binding("n", "new_run", "new run", group=RUN),
+        Binding("g", "run_branch", "land or drop the run branch", group=RUN),
         Binding("q", "quit", "quit"),
         # Letter keys type into the prompt while it has focus; Esc gives them back to the board.
         Binding("escape", "leave_prompt", "keys to the board"),
@@ -144,6 +145,9 @@ class BoardScreen(Screen[None]):
 
     def action_toggle_pause(self) -> None:
         self.slop.set_paused(not self.slop.paused)
+
+    def action_run_branch(self) -> None:
+        self.slop.open_run_end()
 
     def action_new_run(self) -> None:
         self.query_one("#prompt", Input).focus()
