@@ -40,4 +40,11 @@ def run(args: argparse.Namespace) -> int:
     # Read without the lock (status never waits for a run or gets in its way); who holds it
     # only tells a live run from an interrupted one.
     print(render_status(state, running_pid=lock_holder(repo)), end="")
+    import asyncio
+
+    from slop_tui.conductor.headless import run_branch_steps
+
+    steps = asyncio.run(run_branch_steps(repo))
+    if steps:
+        print(f"\n{steps}")
     return 0

@@ -186,7 +186,25 @@ async def run_headless(
     if not summary.ok:
         # Also on stderr: a caller that only keeps stderr (cron, CI) still learns why.
         print(f"slop: {sanitize(summary.message)}", file=err)
+    steps = await run_branch_steps(repo)
+    if steps:
+        print(steps, file=out)
     return 0 if summary.ok else 1
+
+
+async def run_branch_steps(repo: Path) -> str:
+    """What to do with the run branch checked out in `repo` (one line), or "" in a plain folder
+    or on the user's own branch."""
+    from slop_tui.vcs import current_run
+
+    run = await current_run(repo)
+    if run is None:
+        return ""
+    return sanitize(
+        f"the run is on branch {run.branch} (from {run.base_branch}): `slop diff` shows it, "
+        f"`slop land` brings it onto {run.base_branch}, `slop drop` discards it",
+        one_line=True,
+    )
 
 
 async def run_and_close(

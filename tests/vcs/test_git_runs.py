@@ -28,6 +28,7 @@ class GitDemo:
     main_sha: str
     run_id: str
     stderr: str
+    stdout: str
 
     def fresh(self, dest: Path) -> Path:
         return copy_repo(self.repo, dest / "repo")
@@ -45,7 +46,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> GitDemo:
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     state = Store(repo).load_state()
     assert state is not None
-    return GitDemo(base, repo, config_dir, main_sha, state.run_id, done.stderr)
+    return GitDemo(base, repo, config_dir, main_sha, state.run_id, done.stderr, done.stdout)
 
 
 def test_the_demo_run_is_one_commit_per_ticket_on_its_branch(demo: GitDemo) -> None:
@@ -118,6 +119,19 @@ def test_undo_after_the_users_own_edit_stops_and_loses_nothing(demo: GitDemo, tm
     assert git(repo, "status", "--porcelain", "--untracked-files=no") == ("" if committed else f" M {path}\n")
     state = Store(repo).load_state()
     assert state is not None and state.find_ticket(ticket)[1].state is TicketState.DONE
+
+
+def test_the_run_and_status_say_how_to_finish_the_run_branch(demo: GitDemo, tmp_path: Path) -> None:
+    branch = f"slop/{demo.run_id}"
+    steps = (f"the run is on branch {branch} (from main): `slop diff` shows it, `slop land` brings "
+             "it onto main, `slop drop` discards it")
+    assert demo.stdout.rstrip().endswith(steps)
+    repo = demo.fresh(tmp_path)
+    status = slop("status", "--repo", str(repo), config_dir=demo.config_dir)
+    assert status.returncode == 0 and status.stdout.rstrip().endswith(steps), status.stdout
+    assert slop("land", "--repo", str(repo), config_dir=demo.config_dir).returncode == 0
+    status = slop("status", "--repo", str(repo), config_dir=demo.config_dir)
+    assert status.returncode == 0 and "slop land" not in status.stdout, status.stdout
 
 
 def test_diff_then_land_fast_forwards_the_users_branch(demo: GitDemo, tmp_path: Path) -> None:
