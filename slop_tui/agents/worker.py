@@ -52,7 +52,8 @@ from slop_tui.models import (
 )
 from slop_tui.providers import ModelRequest, Provider, UsageLedger, tool_specs_for
 from slop_tui.tools.clutch import Clutch, editable_json
-from slop_tui.tools.executor import ToolExecutor, pass_clutch
+from slop_tui.tools.clutch_loop import pass_clutch
+from slop_tui.tools.executor import ToolExecutor
 
 __all__ = [
     "ContextFile",

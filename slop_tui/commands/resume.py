@@ -1,7 +1,10 @@
-"""`slop resume`: continue the last run recorded in `.slop/` (after Ctrl+C, a crash, `kill -9`).
+"""`slop resume`: continue the last run recorded in `.slop/` (after Ctrl+C, a crash, `kill -9`),
+or a finished run with tickets left to do (undone or blocked).
 
-Done tickets stay done; a ticket that was running goes back to `todo`, its files restored from
-their pre-images, and runs again. Same options and exit status as `slop run`.
+Done and cancelled tickets keep their work. Before anything runs, every interrupted ticket (one
+that was running, or saved as `todo` with its edits on disk) gets its files back from their
+pre-images, and so does every blocked one; then they run again, with undone tickets. Same
+options and exit status as `slop run`.
 """
 
 from __future__ import annotations
@@ -12,10 +15,17 @@ from pathlib import Path
 from slop_tui.commands.run import add_run_options
 
 NAME = "resume"
-HELP = "continue the last interrupted run of a repository"
+HELP = "continue the last run: interrupted, blocked and undone tickets run again"
 DESCRIPTION = (
-    "Continue the run recorded in the repository's .slop/: done tickets stay done, interrupted "
-    "ones are restored from their pre-images and run again. Exit 0 when every ticket is done."
+    "Continue the run recorded in the repository's .slop/, after Ctrl+C, a crash or kill -9, "
+    "or once it finished with tickets undone or blocked. Before anything runs, every "
+    "interrupted ticket (one that was running, or left todo with its edits on disk) and every "
+    "blocked ticket gets its files back from their pre-images; every ticket is checked first, "
+    "and a file changed since stops the resume with nothing touched. Then the interrupted, "
+    "blocked and undone tickets run again (with the tickets a blocked one held back); done "
+    "and cancelled tickets keep their work. A lost pre-image index is rebuilt from the run's "
+    "log, or the resume refuses: an edit is never applied twice. Refused while another "
+    "slop runs on the repository. Exit 0 when every ticket is done."
 )
 
 

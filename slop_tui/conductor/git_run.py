@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from slop_tui.agents.transitions import transition
 from slop_tui.errors import SlopError
 from slop_tui.models import Ticket, TicketState
@@ -30,6 +32,34 @@ from slop_tui.vcs.git_run import (
 
 if TYPE_CHECKING:
     from slop_tui.conductor.session import Session
+
+
+class UndoOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What `Session.undo_ticket` did, for the command line and the TUI to say the same.
+
+    `reverted` is the ticket's commit a git undo reverted, `commit` the revert commit and
+    `branch` where; all None when the files came back from the pre-images in `.slop/`.
+    `notices` are the one-line notices git gave while undoing (its identity fallback, say)."""
+
+    paths: list[str] = msgspec.field(default_factory=list)
+    commit: str | None = None
+    reverted: str | None = None
+    branch: str | None = None
+    notices: list[str] = msgspec.field(default_factory=list)
+
+
+def undo_message(ticket_id: str, outcome: UndoOutcome) -> str:
+    """One line: `ticket T reverted: commit abc1234 reverts def5678 on slop/r (2 files)`, or
+    the files restored from the pre-images. Not yet sanitised: the caller's sink does that."""
+    if outcome.reverted is not None:
+        where = f" on {outcome.branch}" if outcome.branch else ""
+        files = f"({len(outcome.paths)} file{'' if len(outcome.paths) == 1 else 's'})"
+        if outcome.commit is None:  # reverted, but git would not name the new commit
+            return f"ticket {ticket_id} reverted: its commit {outcome.reverted[:7]} is reverted{where} {files}"
+        return f"ticket {ticket_id} reverted: commit {outcome.commit[:7]} reverts {outcome.reverted[:7]}{where} {files}"
+    if outcome.paths:
+        return f"ticket {ticket_id}: restored {len(outcome.paths)} file(s): {', '.join(outcome.paths)}"
+    return f"ticket {ticket_id}: no file to restore"
 
 
 class GitRun:
@@ -119,11 +149,13 @@ class GitRun:
             self._notice(f"ticket {ticket.id} was not committed: {exc}")
         self._flush_notices()
 
-    async def undo(self, ticket_id: str) -> list[str] | None:
+    async def undo(self, ticket_id: str) -> UndoOutcome | None:
         """Revert the done ticket's commit on the checked-out branch (the run's, or the user's
-        after landing); its files. None when the ticket has no commit: the session undoes it
-        from its pre-images."""
+        after landing): its files, the revert commit and the notices git gave. None when the
+        ticket has no commit: the session undoes it from its pre-images."""
         session = self._session
+        # Notices are collected from here: opening git is where the identity fallback is found.
+        before = list(session.store.warnings)
         git = await self._open()
         if git is None:
             return None
@@ -140,9 +172,17 @@ class GitRun:
         session.store.preimages(ticket_id)
         async with self._lock:
             files = await revert_commit(git, sha)
+            head = await git.run("rev-parse", "HEAD")
+            branch = await git.run("symbolic-ref", "-q", "--short", "HEAD")
         self._flush_notices()
         session.store.drop_preimages(ticket_id)
         session.resolver.forget(ticket_id)
         session.file_cache.invalidate([session.repo_root / p for p in files])
         await session.emit(transition(ticket, "revert", track_id=track.id))
-        return files
+        return UndoOutcome(
+            paths=files,
+            commit=head.stdout.strip() if head.ok else None,
+            reverted=sha,
+            branch=branch.stdout.strip() if branch.ok else None,
+            notices=[n for n in session.store.warnings if n not in before],
+        )

@@ -33,6 +33,7 @@ from slop_tui.models import (
     DecisionMade,
     ErrorRaised,
     FileChanged,
+    FilesRestored,
     HintGiven,
     PlanAccepted,
     ProposalMade,
@@ -65,6 +66,14 @@ def format_usage(usage: Usage) -> str:
     if usage.cost_usd is not None:
         text += f" ${usage.cost_usd:.4f}"
     return text
+
+
+def restored_summary(paths: list[str], limit: int = 300) -> str:
+    """`restored 2 file(s): a.py, b.py`: the one line a `FilesRestored` reads as, here and in
+    the TUI. Paths come from the log (a model chose them): sanitised, and clipped."""
+    if not paths:
+        return "restored 0 file(s)"
+    return f"restored {len(paths)} file(s): " + _one_line(", ".join(paths), limit)
 
 
 def _one_line(text: str, limit: int = 160) -> str:
@@ -252,6 +261,8 @@ class Printer:
             return Text(f"[{event.ticket_id}] {event.tool} failed: {_one_line(event.output, 120)}", style="red")
         if isinstance(event, FileChanged):
             return Text(f"[{event.ticket_id}] changed {_one_line(event.path, 300)}")
+        if isinstance(event, FilesRestored):
+            return Text(f"[{event.ticket_id}] {restored_summary(event.paths)}", style="yellow")
         if isinstance(event, HintGiven):
             return Text(f"[{event.ticket_id}] hint: {_one_line(event.hint)}", style="yellow")
         if isinstance(event, ErrorRaised):

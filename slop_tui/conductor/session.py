@@ -41,7 +41,7 @@ from slop_tui.config import Config
 from slop_tui.conductor.bus import EventBus
 from slop_tui.conductor.dispatcher import Dispatcher, release_held
 from slop_tui.conductor.plan_check import check_edited_plan
-from slop_tui.conductor.git_run import GitRun
+from slop_tui.conductor.git_run import GitRun, UndoOutcome
 from slop_tui.conductor.restore import Restorer
 from slop_tui.conductor.stub_resolver import StubResolver
 from slop_tui.errors import SlopError
@@ -70,6 +70,7 @@ from slop_tui.providers.usage import UsageLedger
 from slop_tui.store import SessionState, Store, apply_event
 from slop_tui.tools.clutch import AskForChanges, AskForEverything, Clutch
 from slop_tui.tools.executor import ToolExecutor
+from slop_tui.tools.shell_runner import kill_repository_commands
 
 _ACTIVE = frozenset({TicketState.IN_PROGRESS, TicketState.AWAITING_APPROVAL})
 
@@ -374,12 +375,13 @@ class Session:
         await self.emit(transition(ticket, "cancel", track_id=track.id))
         self.dispatcher.wake()
 
-    async def undo_ticket(self, ticket_id: str) -> list[str]:
+    async def undo_ticket(self, ticket_id: str) -> UndoOutcome:
         """Put back the files a ticket changed; the ticket goes to `todo` (and can run again).
 
         Refused while the ticket runs. A file is restored only while it still holds exactly
         what the ticket left there: a file a person or a later ticket changed since stops the
-        undo, named, with nothing touched (`RestoreRefused`).
+        undo, named, with nothing touched (`RestoreRefused`). In a git run its commit is
+        reverted instead, and the outcome names both commits (`undo_message` says it).
         """
         if not self.state.tracks:
             self._load_for_commands()
@@ -388,7 +390,7 @@ class Session:
             raise SlopError(f"ticket {ticket_id!r} is running; stop it before undoing it")
         if (reverted := await self.git.undo(ticket_id)) is not None:
             return reverted  # its commit reverted
-        return await self._undo_from_preimages(track, ticket)
+        return UndoOutcome(paths=await self._undo_from_preimages(track, ticket))
 
     async def _undo_from_preimages(self, track: Track, ticket: Ticket) -> list[str]:
         """The plain-folder undo: every file checked, then restored from its pre-image."""
@@ -503,6 +505,7 @@ class Session:
     async def _begin(self, prompt: str) -> None:
         """Archive the last run and start a new one (`RunStarted`)."""
         await self._checkpoints.flush(None)  # nothing of an earlier run lands after the archive
+        kill_repository_commands(self.repo_root)  # a killed slop's commands must not go on
         await self.git.before_run()  # uncommitted tracked changes refuse the run
         self.store.archive_run()
         self._ticket_usage = {}
@@ -516,7 +519,10 @@ class Session:
         return await self._dispatch_all()
 
     async def resume(self) -> RunSummary:
-        """Continue the last run: interrupted tickets are restored and run again."""
+        """Continue the last run: interrupted tickets are restored and run again. Commands a
+        killed slop left running in this repository are killed first: none writes on after
+        the restore."""
+        kill_repository_commands(self.repo_root)
         state = self.store.load_state()
         if state is None:
             raise SlopError(f"nothing to resume: no run recorded in {self.store.root}")
@@ -586,12 +592,21 @@ class Session:
 
     async def _run_ticket(self, ticket: Ticket, track: Track) -> None:
         self.resolver.forget(ticket.id)
-        outcome = await run_worker_lifecycle(ticket, self._worker_deps(), track_id=track.id)
+        try:
+            outcome = await run_worker_lifecycle(ticket, self._worker_deps(), track_id=track.id)
+        finally:
+            # Its files are free for other tickets once it ended; a done one keeps them until
+            # its commit is made (`_ticket_done`), so no other ticket's change slips into it.
+            if ticket.state is not TicketState.DONE:
+                self.executor.owners.release(ticket.id)
         self.outcomes[(track.id, ticket.id)] = outcome
 
     async def _ticket_done(self, ticket: Ticket, track: Track) -> None:
-        await self.resolver.ticket_done(ticket, track)
-        await self.git.ticket_done(ticket)
+        try:
+            await self.resolver.ticket_done(ticket, track)
+            await self.git.ticket_done(ticket)
+        finally:
+            self.executor.owners.release(ticket.id)
 
     async def close(self) -> None:
         """Write the last checkpoint, close the bus (subscribers get None), the providers'

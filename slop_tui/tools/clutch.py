@@ -6,7 +6,7 @@ the terminal prompt (`conductor/terminal_clutch.py`) or one of the policies here
 
 An edited payload is untrusted text: `parse_edited_arguments` decodes it against the tool's own
 Struct (unknown fields and wrong types refused), refuses a different tool, and checks paths and
-limits before anything is re-diffed. `executor.pass_clutch` runs the ask / re-diff loop.
+limits before anything is re-diffed. `clutch_loop.pass_clutch` runs the ask / re-diff loop.
 """
 
 from __future__ import annotations

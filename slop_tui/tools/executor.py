@@ -7,7 +7,8 @@ is what the worker reads, never an exception. A write keeps the file's pre-image
 one per ticket, so undo restores the state before the ticket) before it replaces the file
 atomically; `undo` puts every pre-image back. Writes and restores go through `safe_write`'s
 descriptor walk (never through a symlink, regular files only) and never into a `.git` or
-`.slop` at any depth, however it is spelled; a write is at most `max_write_bytes`.
+`.slop` at any depth, however it is spelled; a write is at most `max_write_bytes`. A file
+another running ticket changed is refused until that ticket ends (`owners`, `ownership.py`).
 
 Every credential value the executor knows (its store's secrets and its own `secrets`) is
 masked in what a call returns: a command that prints a key (`cat` of the credentials file,
@@ -22,7 +23,7 @@ import hashlib
 import os
 import stat
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import cast
 
@@ -33,8 +34,6 @@ from slop_tui.errors import SlopError
 from slop_tui.models import (
     AnyToolArgs,
     Secret,
-    Decision,
-    Edit,
     EditFileArgs,
     FinishArgs,
     ListFilesArgs,
@@ -44,7 +43,8 @@ from slop_tui.models import (
     ToolArgs,
     WriteFileArgs,
 )
-from slop_tui.tools.clutch import Clutch, EditRefused, check_arguments, same_tool
+from slop_tui.tools.clutch import check_arguments
+from slop_tui.tools.ownership import FileBusy, FileOwners
 from slop_tui.tools.proposals import unified_diff
 from slop_tui.tools.safe_write import check_at, read_at, replace_at, restore_at
 from slop_tui.tools.sandbox import (
@@ -194,6 +194,8 @@ class ToolExecutor:
         self.max_read_bytes = max_read_bytes
         self.max_write_bytes = max_write_bytes
         self._memory = _Memory()
+        # Files a running ticket changed; the session releases a ticket when it ends.
+        self.owners = FileOwners()
 
     # -- checks -------------------------------------------------------------------------
 
@@ -299,16 +301,18 @@ class ToolExecutor:
             self._check_size(args)
             if isinstance(args, WriteFileArgs):
                 real, rel = self._write_target(args.path)
+                self.owners.check(ticket_id, rel)
                 diff = unified_diff(rel, self._current_text(real, rel), args.content)
             elif isinstance(args, EditFileArgs):
                 rel, before, after = self._edited_text(args)
+                self.owners.check(ticket_id, rel)
                 diff = unified_diff(rel, before, after)
             elif isinstance(args, RunCommandArgs):
                 cwd = str(self.root)
             elif isinstance(args, (ReadFileArgs, ListFilesArgs)):
                 self._resolve(args.path)
         except (SlopError, OSError) as exc:
-            error = _describe(exc)
+            error = describe_error(exc)
         return Proposal(
             id=_new_id(),
             ticket_id=ticket_id,
@@ -363,7 +367,7 @@ class ToolExecutor:
                 return ToolOutcome(ok=True, output=self._list(args))
             if isinstance(args, WriteFileArgs):
                 _real, rel = self._write_target(args.path)
-                name, after = await self._replace_off_loop(ticket_id, rel, args.content)
+                name, after = await self._owned_replace(ticket_id, rel, args.content)
                 return ToolOutcome(
                     ok=True,
                     output=f"wrote {rel} ({len(args.content)} characters)",
@@ -374,7 +378,7 @@ class ToolExecutor:
             if isinstance(args, EditFileArgs):
                 rel, _before, after = self._edited_text(args)
                 self._write_target(rel)
-                name, written = await self._replace_off_loop(ticket_id, rel, after)
+                name, written = await self._owned_replace(ticket_id, rel, after)
                 return ToolOutcome(
                     ok=True,
                     output=f"edited {rel}",
@@ -389,8 +393,10 @@ class ToolExecutor:
             raise SlopError(f"unknown tool {args.TOOL!r}")
         except WriteTooLarge as exc:
             return ToolOutcome(ok=False, output=str(exc))
+        except FileBusy as exc:
+            return ToolOutcome(ok=False, output=f"{args.TOOL} refused: {exc}; nothing was written")
         except (SlopError, OSError, ValueError) as exc:
-            return ToolOutcome(ok=False, output=f"{args.TOOL} failed: {_describe(exc)}")
+            return ToolOutcome(ok=False, output=f"{args.TOOL} failed: {describe_error(exc)}")
 
     def _read(self, args: ReadFileArgs) -> str:
         real, rel = self._resolve(args.path)
@@ -468,13 +474,19 @@ class ToolExecutor:
         self._memory.save(ticket_id, rel, before)
         return None
 
-    async def _replace_off_loop(self, ticket_id: str, rel: str, text: str) -> tuple[str | None, str]:
-        """`_replace` in a thread: its fsyncs (pre-image, file, folders) would otherwise stall
-        every other worker and the event bus for milliseconds each. Two tickets never write the
-        same file at once (the dispatcher keeps overlapping targets apart), and a cancelled
-        worker only loses the outcome: the pre-image is saved before the write, so resume and
-        undo still restore the file."""
-        return await asyncio.to_thread(self._replace, ticket_id, rel, text)
+    async def _owned_replace(self, ticket_id: str, rel: str, text: str) -> tuple[str | None, str]:
+        """`_replace` in a thread, once the ticket owns `rel` (`FileBusy` if another running
+        ticket does): its fsyncs (pre-image, file, folders) would otherwise stall every other
+        worker and the event bus for milliseconds each. The claim comes before the first await,
+        so two tickets never write one file; a cancelled worker only loses the outcome: the
+        pre-image is saved before the write, so resume and undo still restore the file."""
+        took = self.owners.claim(ticket_id, rel)
+        try:
+            return await asyncio.to_thread(self._replace, ticket_id, rel, text)
+        except Exception:
+            if took:  # the atomic replace is the last step: a failure left the file as it was
+                self.owners.unclaim(rel)
+            raise
 
     def _replace(self, ticket_id: str, rel: str, text: str) -> tuple[str | None, str]:
         """Save the pre-image (durably, first), then replace the file atomically.
@@ -545,7 +557,8 @@ def _byte_count(text: str, limit: int) -> tuple[int, str]:
     return size, f"{size:,}"
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """An exception as the one line a worker or a person reads."""
     if isinstance(exc, SlopError):
         return str(exc)
     if isinstance(exc, OSError):
@@ -557,43 +570,3 @@ def _describe(exc: BaseException) -> str:
 def repo_relative_lexical(root: Path, path: Path) -> str:
     """A path under the root as text, without resolving symlinks (for listings)."""
     return path.relative_to(root).as_posix()
-
-
-async def pass_clutch(
-    clutch: Clutch,
-    executor: ToolExecutor,
-    proposal: Proposal,
-    *,
-    on_decision: Callable[[Proposal, Decision], Awaitable[None]] | None = None,
-) -> tuple[Decision, Proposal]:
-    """Ask `clutch` until it approves or rejects; return that decision and its proposal.
-
-    An `Edit` is checked (same tool, sandbox, limits): a bad one is refused and the clutch is
-    asked again about the last good proposal, shown with `error` set to "edit refused: ..."
-    (the returned proposal does not carry that note); a good one is re-proposed, so the clutch
-    always sees the diff of exactly what would be applied.
-    `on_decision` sees every round (the conductor logs them).
-    """
-    current = proposal
-    last_good = proposal
-    while True:
-        decision = await clutch.decide(current)
-        if on_decision is not None:
-            await on_decision(current, decision)
-        if not isinstance(decision, Edit):
-            # The answer is about the last good proposal: a refused edit's note was only shown.
-            return decision, last_good
-        args = decision.arguments
-        try:
-            if not same_tool(last_good, args):
-                raise EditRefused(
-                    f"edited arguments are for {args.TOOL!r}; an edit keeps the tool ({last_good.tool!r})"
-                )
-            executor.validate(args)
-        except (SlopError, OSError) as exc:
-            note = f"edit refused: {_describe(exc)}"
-            if last_good.error:
-                note += f"\n{last_good.error}"
-            current = msgspec.structs.replace(last_good, error=note)
-            continue
-        last_good = current = executor.propose(last_good.ticket_id, args)

@@ -7,7 +7,14 @@ SIGTERM and, after a short grace, SIGKILL: children that ignore SIGTERM die too.
 itself ends, anything it left running in its group is killed as well, so no command leaves a
 daemon behind and the pipes close. A process that left the group (`setsid`, a daemonising
 server) is still found: every command's environment carries its own `SLOP_COMMAND_ID`, which
-descendants inherit, and on Linux the processes that carry it are killed too.
+descendants inherit, and on Linux the processes that carry it are killed too. The id starts
+with the repository's tag (`repository_tag`), so a slop that was killed (`kill -9`, a crash)
+before its command ended leaves a trace the next run or resume of that repository finds and
+kills (`kill_repository_commands`), and no other repository's commands are touched.
+
+Every command's git runs without the repository's hooks and fsmonitor (`GIT_CONFIG_COUNT`
+entries, after any the environment already has): `pytest` may call `git describe`, and a cloned
+repository's `.git/config` is code.
 
 Output is drained to the end (a command is never stopped for being chatty) but only the first
 and last `output_cap_bytes / 2` bytes of each stream are kept.
@@ -16,6 +23,7 @@ and last `output_cap_bytes / 2` bytes of each stream are kept.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import subprocess
@@ -43,6 +51,8 @@ KEY_SUFFIXES: tuple[str, ...] = ("_API_KEY", "_AUTH_TOKEN", "_ACCESS_KEY", "_SEC
 
 TERM_GRACE_S = 0.5  # between SIGTERM and SIGKILL on a timeout
 COMMAND_ID_VARIABLE = "SLOP_COMMAND_ID"
+# Appended to every command's `GIT_CONFIG_*` entries; later entries win.
+GIT_SAFETY: tuple[tuple[str, str], ...] = (("core.hooksPath", "/dev/null"), ("core.fsmonitor", "false"))
 _PROC = "/proc"
 _CHUNK = 64 * 1024
 
@@ -152,23 +162,60 @@ def _kill_group(pgid: int, sig: signal.Signals) -> None:
         pass  # the group is already gone
 
 
-def _tagged(needle: bytes) -> list[int]:
-    """Live processes whose environment holds `needle` (a whole `NAME=value` entry)."""
-    me = os.getpid()
+def with_git_safety(env: dict[str, str]) -> dict[str, str]:
+    """`env` with `GIT_SAFETY` appended to its `GIT_CONFIG_COUNT` entries (a count git would
+    reject is started over, as git would refuse every command with it anyway)."""
+    raw = env.get("GIT_CONFIG_COUNT", "0")
+    count = int(raw) if raw.strip().isdigit() else 0
+    for key, value in GIT_SAFETY:
+        env[f"GIT_CONFIG_KEY_{count}"] = key
+        env[f"GIT_CONFIG_VALUE_{count}"] = value
+        count += 1
+    env["GIT_CONFIG_COUNT"] = str(count)
+    return env
+
+
+def repository_tag(repo_root: Path) -> str:
+    """What every command id of this repository starts with: its real path, hashed. A path,
+    not a token kept in `.slop/`: a copied repository must never claim the original's commands."""
+    real = os.path.realpath(repo_root)
+    return hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def _ancestors() -> set[int]:
+    """This process and its parents: a slop started by a leftover command never kills the
+    shell it runs in."""
+    chain = {os.getpid()}
+    pid = os.getppid()
+    while pid > 1 and pid not in chain:
+        chain.add(pid)
+        try:
+            stat_line = Path(f"{_PROC}/{pid}/stat").read_text()
+            pid = int(stat_line.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return chain
+
+
+def _tagged(needle: bytes, *, prefix: bool = False) -> list[int]:
+    """Live processes whose environment holds `needle`: a whole `NAME=value` entry, or with
+    `prefix` an entry that starts with it."""
+    spared = _ancestors() if prefix else {os.getpid()}
     found = []
     try:
         entries = os.listdir(_PROC)
     except OSError:
         return []  # no /proc (not Linux): the process group is all we can reach
     for entry in entries:
-        if not entry.isdigit() or int(entry) == me:
+        if not entry.isdigit() or int(entry) in spared:
             continue
         try:
             with open(f"{_PROC}/{entry}/environ", "rb") as fh:
                 environ = fh.read()
         except OSError:
             continue  # gone, or another user's
-        if b"\0" + needle + b"\0" in b"\0" + environ:
+        tail = b"" if prefix else b"\0"
+        if b"\0" + needle + tail in b"\0" + environ:
             found.append(int(entry))
     return found
 
@@ -176,10 +223,20 @@ def _tagged(needle: bytes) -> list[int]:
 def kill_tagged(command_id: str) -> int:
     """SIGKILL every process carrying this command's id, including ones that left its group;
     repeated while a dying daemon's children still appear. Returns how many were killed."""
-    needle = f"{COMMAND_ID_VARIABLE}={command_id}".encode()
+    return _kill_all(f"{COMMAND_ID_VARIABLE}={command_id}".encode())
+
+
+def kill_repository_commands(repo_root: Path) -> int:
+    """SIGKILL every process on this machine (of this user) left by a command of this
+    repository: what a killed slop could not stop. Call it holding the repository's lock, so
+    no live slop's command is among them. Returns how many were killed."""
+    return _kill_all(f"{COMMAND_ID_VARIABLE}={repository_tag(repo_root)}.".encode(), prefix=True)
+
+
+def _kill_all(needle: bytes, *, prefix: bool = False) -> int:
     killed = 0
     for _ in range(10):
-        found = _tagged(needle)
+        found = _tagged(needle, prefix=prefix)
         if not found:
             break
         for pid in found:
@@ -198,10 +255,12 @@ async def run_command(
     timeout_s: float,
     scrub_env: Iterable[str] = (),
     output_cap_bytes: int = 1_000_000,
+    repo_root: Path | None = None,
 ) -> CommandResult:
-    """Run `command` with `/bin/sh -c` in `cwd`; never raises for what the command does."""
-    env = scrubbed_environment(scrub_env)
-    command_id = uuid.uuid4().hex
+    """Run `command` with `/bin/sh -c` in `cwd`; never raises for what the command does.
+    Its id is tagged with `repo_root` (default `cwd`), the repository it works for."""
+    env = with_git_safety(scrubbed_environment(scrub_env))
+    command_id = f"{repository_tag(repo_root if repo_root is not None else cwd)}.{uuid.uuid4().hex}"
     env[COMMAND_ID_VARIABLE] = command_id
     loop = asyncio.get_running_loop()
     started = time.monotonic()

@@ -23,6 +23,7 @@ from textual.binding import Binding
 from textual.notifications import SeverityLevel
 
 from slop_tui.conductor.bus import EventBus
+from slop_tui.conductor.git_run import UndoOutcome, undo_message
 from slop_tui.conductor.session import PlanReviewer, RunSummary
 from slop_tui.display import sanitize
 from slop_tui.errors import SlopError
@@ -69,7 +70,7 @@ class SessionLike(Protocol):
     def set_linear(self, on: bool) -> None: ...
     async def retry_ticket(self, ticket_id: str) -> None: ...
     async def cancel_ticket(self, ticket_id: str) -> None: ...
-    async def undo_ticket(self, ticket_id: str) -> list[str]: ...
+    async def undo_ticket(self, ticket_id: str) -> UndoOutcome: ...
     async def close(self) -> None: ...
 
 
@@ -500,9 +501,11 @@ class SlopApp(App[None]):
                 await session.cancel_ticket(ticket_id)
                 self.notify(f"{ticket_id}: cancelled")
             else:
-                restored = await session.undo_ticket(ticket_id)
-                files = ", ".join(restored) or "no file"
-                self.notify(f"{ticket_id}: undone ({files} restored)")
+                outcome = await session.undo_ticket(ticket_id)
+                # The same words as `slop undo`; paths and git's words are not markup.
+                for notice in outcome.notices:
+                    self.notify(sanitize(notice, one_line=True), severity="warning", timeout=10, markup=False)
+                self.notify(sanitize(undo_message(ticket_id, outcome), one_line=True), markup=False)
         except SlopError as exc:
             self.notify(str(exc), severity="error", timeout=10)
 

@@ -21,6 +21,7 @@ from slop_tui.models import (
     Edit,
     ErrorRaised,
     FileChanged,
+    FilesRestored,
     HintGiven,
     ModelText,
     PlanAccepted,
@@ -221,6 +222,15 @@ class RunView:
             if view is not None and event.path not in view.files_changed:
                 view.files_changed.append(event.path)
             self._log(event, Level.INFO, event.ticket_id, f"changed {event.path}", view)
+        elif isinstance(event, FilesRestored):
+            view = self.find(event.ticket_id)
+            if view is not None:
+                # Put back as they were before the ticket: its changes no longer stand.
+                restored = set(event.paths)
+                view.files_changed = [p for p in view.files_changed if p not in restored]
+                changed.add(view.key)
+            # Rendered through the sanitiser by the log pane and the detail screen, like any entry.
+            self._log(event, Level.INFO, event.ticket_id, restored_text(event.paths), view)
         elif isinstance(event, HintGiven):
             view = self.find(event.ticket_id)
             self._log(
@@ -270,6 +280,13 @@ class RunView:
         self.log.append(entry)
         if view is not None:
             view.history.append(entry)
+
+
+def restored_text(paths: list[str]) -> str:
+    """`restored 2 file(s): a.py, b.py`, the same words as the headless printer."""
+    if not paths:
+        return "restored 0 file(s)"
+    return f"restored {len(paths)} file(s): {', '.join(paths)}"
 
 
 def describe_call(proposal: Proposal) -> str:

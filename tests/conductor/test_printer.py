@@ -10,6 +10,7 @@ from slop_tui.conductor.bus import EventBus
 from slop_tui.conductor.printer import Printer
 from slop_tui.models import (
     ErrorRaised,
+    FilesRestored,
     PlanAccepted,
     RunFinished,
     RunStarted,
@@ -73,3 +74,16 @@ async def test_hold_defers_lines_until_the_question_is_answered() -> None:
         printer.handle(ErrorRaised(message="later"))
         assert stream.getvalue() == ""
     assert stream.getvalue().splitlines() == ["run r2: x", "error: later"]
+
+
+async def test_restored_files_get_their_line_through_the_sanitiser() -> None:
+    stream = io.StringIO()
+    printer = Printer(EventBus(None).subscribe(), stream=stream, live=False)
+    printer.handle(FilesRestored(ticket_id="T", paths=["a.py", "b.py"]))
+    # A path a model chose may carry an escape sequence: shown escaped, never sent raw.
+    printer.handle(FilesRestored(ticket_id="U", paths=["evil\x1b[2Jname.py"]))
+    out = stream.getvalue()
+    assert "\x1b" not in out
+    lines = out.splitlines()
+    assert lines[0] == "[T] restored 2 file(s): a.py, b.py"
+    assert lines[1].startswith("[U] restored 1 file(s): evil") and lines[1].endswith("[2Jname.py")

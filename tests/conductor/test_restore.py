@@ -69,7 +69,7 @@ async def test_a_todo_ticket_can_be_retried_and_undo_names_a_later_ticket_or_the
         await session.undo_ticket("a")
     assert (repo / "a.py").read_text() == "A = 00  # mine\n"
     (repo / "a.py").write_text("A = 00\n")  # put back as the ticket left it: the undo goes
-    assert await session.undo_ticket("a") == ["a.py"]
+    assert (await session.undo_ticket("a")).paths == ["a.py"]
     assert (repo / "a.py").read_text() == "A = 0\n"
     assert session.state.find_ticket("a")[1].state is TicketState.TODO
     await session.retry_ticket("a")  # todo: accepted (the TUI's `r` then continues the run)

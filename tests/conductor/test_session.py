@@ -96,7 +96,7 @@ async def test_undo_refuses_when_a_later_ticket_changed_the_file_until_that_one_
         await session.undo_ticket("stub-config")
     assert "--force" not in str(refused.value)
     assert tree(repo) == before
-    restored = await session.undo_ticket("impl-config")
+    restored = (await session.undo_ticket("impl-config")).paths
     assert restored == ["app/config.py"]
     stub_text = load_scenario(demo.config.model_for(Tier.WORKER).model).worker["stub-config"][1].tool_calls[0].arguments["content"]
     assert (repo / "app" / "config.py").read_text() == stub_text
@@ -110,8 +110,8 @@ async def test_undo_refuses_when_a_later_ticket_changed_the_file_until_that_one_
     assert summary.ok and tree(repo) == tree(demo.repo)
     # impl-config undone once more: the file is as stub-config left it, so stub-config undoes.
     third = Session(repo, demo.config, clutch=ApproveAll())
-    assert await third.undo_ticket("impl-config") == ["app/config.py"]
-    assert await third.undo_ticket("stub-config") == ["app/config.py"]
+    assert (await third.undo_ticket("impl-config")).paths == ["app/config.py"]
+    assert (await third.undo_ticket("stub-config")).paths == ["app/config.py"]
     assert (repo / "app" / "config.py").read_bytes() == (demo_paths().sample_repo / "app" / "config.py").read_bytes()
     await third.close()
 
@@ -275,8 +275,8 @@ async def test_run_tracks_runs_a_given_plan_like_a_reviewed_one(tmp_path: Path) 
 
     # Undo goes through the same session API as after `slop run`.
     again = Session(repo, config, clutch=ApproveAll())
-    assert await again.undo_ticket("b") == []
-    assert await again.undo_ticket("a") == ["a.py"]
+    assert (await again.undo_ticket("b")).paths == []
+    assert (await again.undo_ticket("a")).paths == ["a.py"]
     await again.close()
     assert (repo / "a.py").read_text() == "A = 0\n"
 

@@ -120,7 +120,10 @@ async def test_the_scenario_refactors_the_sample_and_its_tests_pass(
     stub, impl, use, tester = track.tickets
 
     async def run(ticket_id: str) -> WorkerOutcome:
-        return await run_worker_lifecycle(track.ticket(ticket_id), deps, track_id=track.id)
+        outcome = await run_worker_lifecycle(track.ticket(ticket_id), deps, track_id=track.id)
+        # What the conductor does when a ticket ends: its files are free for the next tickets.
+        deps.executor.owners.release(ticket_id)
+        return outcome
 
     outcomes = [await run("stub-config")]
     # The stub resolver's job: fresh views of what the stub touched before dependents start.

@@ -6,7 +6,7 @@ Three ways in, as a person would come:
   and the terminal clutch call): `EditRefused` with a one-line message naming the tool, the
   field (JSON path) and the problem;
 - an `Edit` decision carrying typed arguments that fail the checks (another tool, a path out of
-  the repository or into `.git/`, a bad timeout...), through `tools.executor.pass_clutch` with a
+  the repository or into `.git/`, a bad timeout...), through `tools.clutch_loop.pass_clutch` with a
   scripted clutch: the clutch is asked again about the *same* proposal (same id, same arguments)
   with "edit refused: ..." shown, and the final answer is about that original proposal;
 - a sample through the real `TerminalClutch`, its `$EDITOR` writing the bad text.
@@ -48,7 +48,8 @@ from slop_tui.models import (
     WriteFileArgs,
 )
 from slop_tui.tools.clutch import EditRefused, editable_json, make_edit, parse_edited_arguments
-from slop_tui.tools.executor import ToolExecutor, pass_clutch
+from slop_tui.tools.clutch_loop import pass_clutch
+from slop_tui.tools.executor import ToolExecutor
 from tests.reliability.counts import tally
 from tests.reliability.helpers import HostileLayout, fingerprint, generated, hostile_repo, one_line
 

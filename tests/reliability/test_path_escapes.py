@@ -42,7 +42,8 @@ from slop_tui.models import (
     WriteFileArgs,
 )
 from slop_tui.tools.clutch import EditRefused, make_edit, parse_edited_arguments
-from slop_tui.tools.executor import ToolExecutor, pass_clutch
+from slop_tui.tools.clutch_loop import pass_clutch
+from slop_tui.tools.executor import ToolExecutor
 from tests.reliability.counts import tally
 from tests.reliability.helpers import HostileLayout, fingerprint, generated, hostile_repo
 

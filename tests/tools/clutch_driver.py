@@ -17,7 +17,8 @@ from rich.console import Console
 from slop_tui.conductor.terminal_clutch import TerminalClutch
 from slop_tui.errors import SlopError
 from slop_tui.models import EditFileArgs, RunCommandArgs, ToolArgs, WriteFileArgs
-from slop_tui.tools.executor import ToolExecutor, pass_clutch
+from slop_tui.tools.clutch_loop import pass_clutch
+from slop_tui.tools.executor import ToolExecutor
 
 PROPOSALS: dict[str, ToolArgs] = {
     "write": WriteFileArgs(path="a.py", content="x = 2\n"),

@@ -29,7 +29,8 @@ from slop_tui.tools.clutch import (
     make_edit,
     parse_edited_arguments,
 )
-from slop_tui.tools.executor import ToolExecutor, pass_clutch
+from slop_tui.tools.clutch_loop import pass_clutch
+from slop_tui.tools.executor import ToolExecutor
 from tests.tools.helpers import tree_fingerprint
 
 

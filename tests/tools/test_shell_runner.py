@@ -137,7 +137,8 @@ async def test_key_variables_never_reach_the_child(
     monkeypatch.setenv("SLOP_VISIBLE_MARKER", "still-here")
     probe = (
         "import os, json; print(json.dumps({k: v for k, v in os.environ.items()"
-        " if 'KEY' in k.upper() or 'TOKEN' in k.upper() or k == 'SLOP_VISIBLE_MARKER'}))"
+        " if ('KEY' in k.upper() or 'TOKEN' in k.upper() or k == 'SLOP_VISIBLE_MARKER')"
+        " and not k.startswith('GIT_CONFIG_KEY_')}))"
     )
     result = await run_command(
         f"{sys.executable} -c \"{probe}\"",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 from slop_tui.models import (
     Approve,
@@ -11,6 +12,8 @@ from slop_tui.models import (
     PlanAccepted,
     Reject,
     DecisionMade,
+    FileChanged,
+    FilesRestored,
     TicketState,
     TicketStateChanged,
     Tier,
@@ -20,7 +23,8 @@ from slop_tui.models import (
     UsageUpdated,
 )
 from slop_tui.ui.run_view import Level, RunView, format_cost, format_tokens
-from tests.ui.helpers import sample_events, sample_tracks
+from slop_tui.ui.app import SlopApp
+from tests.ui.helpers import sample_events, sample_tracks, screen_text
 
 
 def folded() -> RunView:
@@ -134,3 +138,31 @@ def test_the_context_a_worker_built_is_kept_on_its_ticket() -> None:
     # A plan re-sent after a resume keeps it.
     view.apply(PlanAccepted(tracks=[copy.deepcopy(a), copy.deepcopy(b)]))
     assert view.tickets["b/t1"].context is again
+
+
+def test_restored_files_are_logged_and_no_longer_count_as_changed() -> None:
+    view = folded()
+    seq = len(sample_events()) + 1
+    view.apply(FileChanged(ticket_id="impl-config", path="app/config.py", preimage=None, seq=seq, at=0.0))
+    view.apply(FilesRestored(ticket_id="impl-config", paths=["app/config.py"], seq=seq + 1, at=0.0))
+    impl = view.tickets["config/impl-config"]
+    assert impl.files_changed == []
+    assert impl.history[-1].text == "restored 1 file(s): app/config.py"
+    assert view.log[-1].ticket_id == "impl-config"
+
+
+async def test_the_log_and_the_detail_show_a_restore_sanitised() -> None:
+    """No session: the line can only come from the event; a hostile path stays escaped."""
+    events = sample_events()
+    events.append(FilesRestored(ticket_id="impl-config", paths=["app/config.py", "x\x1b]8;;evil\x07.py"],
+                                seq=len(events) + 1, at=0.0))
+    app = SlopApp(repo_root=Path("/nonexistent/repo"), session_factory=None, demo=True, replay=events)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert "restored 2 file(s): app/config.py, x" in screen_text(app)  # the log pane
+        await pilot.press("down", "down", "enter")
+        await pilot.press("3")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "restored 2 file(s): app/config.py, x" in text
+        assert "\x1b" not in text and "\x07" not in text
