@@ -17,17 +17,28 @@ class Tally:
         self.part = part
         self.counter: Counter[str] = Counter({name: 0 for name in names})
         self.order: list[str] = list(names)
+        self.totals: Counter[str] = Counter()  # names counted as "N of M" (see `add_of`)
 
     def add(self, name: str, n: int = 1) -> None:
         if name not in self.order:
             self.order.append(name)
         self.counter[name] += n
 
+    def add_of(self, name: str, ok: bool) -> None:
+        """One more case of `name`, counted when `ok`: printed as `N of M name`."""
+        self.add(name, int(ok))
+        self.totals[name] += 1
+
     def __getitem__(self, name: str) -> int:
         return self.counter[name]
 
     def line(self) -> str:
-        return f"{self.part}: " + ", ".join(f"{self.counter[n]} {n}" for n in self.order)
+        return f"{self.part}: " + ", ".join(self._figure(n) for n in self.order)
+
+    def _figure(self, name: str) -> str:
+        if name in self.totals:
+            return f"{self.counter[name]} of {self.totals[name]} {name}"
+        return f"{self.counter[name]} {name}"
 
 
 _TALLIES: dict[str, Tally] = {}

@@ -8,7 +8,7 @@ One section per topic:
 - starting over an unfinished run: `--abandon-last`, the terminal's question;
 - status: what it counts, in consistent words.
 
-Prints `user work: N scenarios, 0 user edits lost, 0 double edits, N concurrent runs refused`.
+Prints `user work: N scenarios, 0 user edits lost, 0 double edits, N of N concurrent runs refused`.
 A double edit is `x = 100`: the one edit applied twice (what two runs at once used to do).
 """
 
@@ -180,7 +180,7 @@ def test_a_running_slop_refuses_every_other_run_then_a_kill_9_frees_the_reposito
         for contender in contenders:
             out, err = contender.communicate(timeout=60)
             ok = contender.returncode == 2 and out == "" and refused_by(err, holder.pid)
-            COUNTS.add("concurrent runs refused", int(ok))
+            COUNTS.add_of("concurrent runs refused", ok)
             assert ok, (contender.args, contender.returncode, out, err)
         assert holder.poll() is None and lock_holder(repo.root) == holder.pid
         # Status reads without the lock, and tells a live run from an interrupted one.
@@ -270,10 +270,10 @@ def test_two_runs_started_at_once_exactly_one_runs(tmp_path: Path) -> None:
         ]
         winners = [r for r in results if r[1] == 0]
         losers = [r for r in results if r[1] == 2 and refused_by(r[3], None)]
-        assert len(winners) == 1 and len(losers) == 1, results
-        assert refused_by(losers[0][3], winners[0][0]) and losers[0][2] == ""  # named the one that ran
+        ok = len(winners) == 1 and len(losers) == 1 and refused_by(losers[0][3], winners[0][0])
+        COUNTS.add_of("concurrent runs refused", ok and losers[0][2] == "")  # named the one that ran
+        assert ok and losers[0][2] == "", results
         refused += 1
-        COUNTS.add("concurrent runs refused")
         repo.check_user_work(AFTER)
         assert ticket_states(repo) == {"bump-x": "done"}
     assert refused == TRIALS
