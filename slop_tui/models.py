@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import re
 import time
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union
 
 import msgspec
@@ -56,6 +57,45 @@ class Secret:
 
     def __reduce__(self) -> Any:  # pickling would leak it: refuse
         raise TypeError("a Secret cannot be pickled")
+
+
+MIN_SECRET_CHARS = 8  # shorter values are not keys, and masking them would maul ordinary output
+
+# Names of slop's own environment variables whose values are masked wherever text is written or
+# passed on, configured as keys or not: a token there is a secret whatever slop makes of it.
+_SECRET_NAME = re.compile(r"^(?:.*_(?:KEY|TOKEN|SECRET|PASSWORD)|AWS_.*|GITHUB_TOKEN|GH_TOKEN|HF_TOKEN)$")
+
+
+def looks_secret(name: str) -> bool:
+    """Whether an environment variable's NAME says it holds a secret (`*_KEY`, `AWS_*`, ...)."""
+    return bool(_SECRET_NAME.match(name.upper()))
+
+
+def environment_secrets(env: Mapping[str, str]) -> list[str]:
+    """The values (of `MIN_SECRET_CHARS` or more) of every variable in `env` that `looks_secret`."""
+    return [v for k, v in env.items() if looks_secret(k) and len(v.strip()) >= MIN_SECRET_CHARS]
+
+
+def secret_forms(value: str) -> list[str]:
+    """`value` as written plain and as a repr, JSON or a URL escapes it, longest first: a key
+    with a quote, backslash or control character printed by `repr()` or `json.dumps` or sent in
+    a query string is still the key."""
+    import json
+    from urllib.parse import quote, quote_plus
+
+    if len(value) < MIN_SECRET_CHARS:
+        return []
+    forms = {
+        value,
+        value.strip(),
+        repr(value)[1:-1],
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        quote(value, safe=""),
+        quote(value),
+        quote_plus(value),
+    }
+    return sorted((f for f in forms if len(f) >= MIN_SECRET_CHARS), key=len, reverse=True)
 
 
 def enc_hook(obj: Any) -> Any:
@@ -657,6 +697,9 @@ class RunCommandArgs(ToolArgs, tag="run_command"):
     WRITES: ClassVar[bool] = True
     command: str
     timeout_s: float = 60.0
+    # A request for the network, shown at the clutch; only the person (or `[run] network = "on"`)
+    # grants it.
+    network: bool = False
 
 
 class FinishArgs(ToolArgs, tag="finish"):
@@ -710,10 +753,15 @@ class Proposal(msgspec.Struct, kw_only=True):
     diff: str = ""  # unified diff for writes and edits
     cwd: str | None = None  # working directory for commands
     error: str | None = None  # why it cannot apply as is (shown; approval still refused)
+    # For commands: whether it would run in the OS sandbox, and with the network on without
+    # asking (`[run] network = "on"`). Shown at the clutch.
+    sandboxed: bool = True
+    network: bool = False
 
 
-class Approve(msgspec.Struct, tag="approve"):
-    pass
+class Approve(msgspec.Struct, tag="approve", omit_defaults=True):
+    # The person allows the network for this one command; `--yes` never sets it.
+    network: bool = False
 
 
 class Reject(msgspec.Struct, tag="reject"):

@@ -29,6 +29,7 @@ from slop_tui.errors import SlopError
 from slop_tui.memory.file_cache import FileCache
 from slop_tui.models import (
     TOOL_ARGS,
+    Approve,
     ChatMessage,
     ContextBuilt,
     ContextFile,
@@ -303,7 +304,9 @@ class _WorkerRun:
             result = await self._result("finish", True, edited + arguments.summary)
             result.finished = arguments.summary
             return result
-        outcome = await deps.executor.execute(ticket_id, arguments)
+        # Only the person's own approval allows the network; the model's request does not.
+        network = isinstance(decision, Approve) and decision.network
+        outcome = await deps.executor.execute(ticket_id, arguments, network=network)
         for rel in outcome.changed:
             deps.file_cache.invalidate([deps.repo_root / rel])
             await deps.emit(

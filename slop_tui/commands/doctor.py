@@ -12,13 +12,18 @@ import argparse
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from slop_tui.config import Config
 
 NAME = "doctor"
 HELP = "check the configuration: files in use, each tier's model and key (masked), what is missing"
 DESCRIPTION = (
     "Print the config files in use, the overrides the repository's .slop.toml makes, each "
     "tier's provider and model, whether a key was found (masked), file-permission problems, and "
-    "what is missing with the fix. Exits 1 when a tier cannot run."
+    "what is missing with the fix, and which bwrap runs commands with its self-test. Exits 1 "
+    "when a tier cannot run or the sandbox's self-test fails."
 )
 
 
@@ -110,11 +115,38 @@ def run(args: argparse.Namespace) -> int:
         where = f" at {spec.provider.base_url}" if spec.provider.base_url else ""
         _print(f"  {tier.value:<14} {spec.label:<36} ok: {what}{where}")
     print()
+    problems += _sandbox(root, config)
+    print()
     for warning in config.warnings:
         _print(f"warning: {warning}")
     if config.warnings:
         print()
     return _report(problems, cannot_run=failed or bool(problems))
+
+
+def _sandbox(root: Path, config: Config) -> list[str]:
+    """Print which bwrap commands run under and the self-test's findings; the problems."""
+    from slop_tui.sandbox import detect, self_test
+
+    print("sandbox")
+    info = detect()
+    if not info.available:
+        # The reason names the fix (`sandbox.detect`).
+        _print(f"  unavailable: {info.reason or 'no usable bwrap'}")
+        if config.run.allow_unsandboxed:
+            _print("  commands run unsandboxed ([run] allow_unsandboxed = true in your config)")
+        else:
+            _print("  commands are marked unsandboxed at the clutch, and --yes is refused "
+                   "(unless [run] allow_unsandboxed = true in your own config)")
+        return []
+    _print(f"  bwrap              {info.bwrap} ({info.version or 'version unknown'})")
+    _print(f"  network            {config.run.network} ([run] network)")
+    found = self_test(root)
+    if not found:
+        _print("  self-test          ok: namespaces created, network off, home hidden")
+        return []
+    _print(f"  self-test          FAILED: {len(found)} problem{'s' if len(found) != 1 else ''}")
+    return [f"sandbox self-test: {problem}" for problem in found]
 
 
 def _state(path: Path, *, follow: bool, mode: bool = False) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from slop_tui.commands.run import add_run_options
+from slop_tui.commands.run import add_run_options, refuse_unsandboxed_yes
 
 NAME = "resume"
 HELP = "continue the last run: interrupted, blocked and undone tickets run again"
@@ -43,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from slop_tui.config import load_config
 
     config = load_config(repo)  # refused before anything is touched
+    if args.yes:
+        refuse_unsandboxed_yes(config)
     with RepoLock(repo):  # one writer: a run still going on this repository refuses the resume
         from slop_tui.conductor.headless import run_headless
         from slop_tui.conductor.interrupt import run_interruptible

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from slop_tui.config import Config
 
 NAME = "run"
 HELP = "run a request through planning, review and every ticket, without the TUI"
@@ -76,6 +80,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_abandon_option(parser)
 
 
+def refuse_unsandboxed_yes(config: Config) -> None:
+    """`--yes` approves every command unseen: where no OS sandbox can be made, that is refused
+    (one line naming the fix) unless the user's own config says `[run] allow_unsandboxed = true`
+    (a repository cannot: `config/overrides.py`)."""
+    if config.run.allow_unsandboxed:
+        return
+    from slop_tui.errors import SlopError
+    from slop_tui.sandbox import detect
+
+    info = detect()
+    if info.available:
+        return
+    raise SlopError(
+        f"--yes refused: commands cannot run in an OS sandbox here ({info.reason or 'bwrap unavailable'}); "
+        f"run without --yes to approve each command, or set [run] allow_unsandboxed = true in "
+        f"{config.agents_path} (see slop doctor)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from slop_tui.errors import SlopError
     from slop_tui.store.lock import RepoLock
@@ -89,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
     # makes `.slop/`); then, before the heavy imports, a second run is refused at once, and the
     # question about the last run is answered about a run nobody else is changing.
     config = load_config(repo)
+    if args.yes:
+        refuse_unsandboxed_yes(config)
     with RepoLock(repo):
         from slop_tui.conductor.headless import confirm_new_run, run_headless
         from slop_tui.conductor.interrupt import run_interruptible

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from slop_tui.commands.run import add_abandon_option
+from slop_tui.commands.run import add_abandon_option, refuse_unsandboxed_yes
 
 if TYPE_CHECKING:
     from slop_tui.config import Config
@@ -80,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     root = repo.resolve()
     targets = [repo_relative(root, resolve_in_repo(root, target)) for target in args.target]
     config = load_config(repo)  # refused before anything is touched (the lock makes `.slop/`)
+    if args.yes:
+        refuse_unsandboxed_yes(config)
     with RepoLock(root):
         # A ticket is a run of its own: it archives the last run as `slop run` does.
         if not confirm_new_run(root, yes=args.yes, abandon_last=args.abandon_last):

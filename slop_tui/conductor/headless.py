@@ -153,6 +153,7 @@ async def run_headless(
     err = stderr if stderr is not None else sys.stderr
     stdin = stdin if stdin is not None else sys.stdin
     print_repo_overrides(config, out)
+    print_sandbox_notice(err)
     holder: list[Printer] = []
     clutch: Clutch
     reviewer: TerminalPlanReviewer | None = None
@@ -190,6 +191,16 @@ async def run_headless(
     if steps:
         print(steps, file=out)
     return 0 if summary.ok else 1
+
+
+def print_sandbox_notice(err: TextIO) -> None:
+    """Say once, at the start, when commands will run without the OS sandbox, and why."""
+    from slop_tui.sandbox import detect
+
+    info = detect()
+    if not info.available:
+        reason = sanitize(info.reason or "no bwrap", one_line=True)
+        print(f"slop: warning: commands run unsandboxed (with your powers): {reason}", file=err)
 
 
 async def run_branch_steps(repo: Path) -> str:

@@ -213,7 +213,7 @@ class Session:
         self._workers = max(1, workers if workers is not None else self.settings.workers)
         self._given_providers = dict(providers) if providers is not None else {}
         self._providers: dict[Tier, Provider] = {}
-        secrets = [key for key in config.keys.values()]
+        secrets = config.secrets()  # used, shadowed and refused keys, and secret-looking env
         self.store = Store(self.repo_root, secrets=secrets)
         self._checkpoints = _Checkpoints(Store(self.repo_root, secrets=secrets))
         self.bus = EventBus(self.store)
@@ -229,6 +229,8 @@ class Session:
             scrub_env=sorted(config.key_env_names()),
             command_timeout_s=self.settings.command_timeout_s,
             max_write_bytes=self.settings.max_write_bytes,
+            network=self.settings.network == "on",
+            env_extra=self.settings.env,
         )
         self.restorer = Restorer(self.store, self.executor, self.repo_root, self.file_cache, self.emit)
         self.clutch = _SessionClutch(clutch, linear)

@@ -1,8 +1,9 @@
 """The clutch in a plain terminal, for headless runs (`slop run`, `slop ticket`).
 
-For each proposal it prints the diff (coloured with Rich's `diff` lexer) or the command and its
-working directory, then reads one answer line: `a` approves, `r` rejects (the reason on the same
-line or the next), `e` opens the arguments as JSON in `$EDITOR`. An edited payload is validated
+For each proposal it prints the diff (coloured with Rich's `diff` lexer) or the command, its
+working directory and what it may reach (`network: off`, or `unsandboxed`), then reads one
+answer line: `a` approves, `w` approves a command with the network allowed for it alone, `r`
+rejects (the reason on the same line or the next), `e` opens the arguments as JSON in `$EDITOR`. An edited payload is validated
 against the tool's Struct; an invalid one is refused with the error, and the next `e` reopens
 the text as it was left, so a typo costs one fix, not the whole edit.
 
@@ -43,6 +44,25 @@ from slop_tui.tools.clutch import (
 )
 
 PROMPT = "[a]pprove  [r]eject  [e]dit > "
+# For a command: `w` approves it with the network allowed, for this one command.
+COMMAND_PROMPT = "[w] approve with network  [a]pprove  [r]eject  [e]dit > "
+NETWORK_ALLOWED = "network: on (allowed for this command)"
+
+
+def access_line(proposal: Proposal) -> str | None:
+    """What a proposed command may reach, as the clutch shows it (None: not a command).
+
+    The model's `network: true` is a request, shown here; only the person grants it."""
+    args = proposal.arguments
+    if not isinstance(args, RunCommandArgs):
+        return None
+    if not proposal.sandboxed:
+        return "unsandboxed: no OS sandbox here (see slop doctor); it runs with your full powers and network"
+    if proposal.network:
+        return 'network: on ([run] network = "on" in your config)'
+    if args.network:
+        return "network: off · the model asks for network; w allows it for this command"
+    return "network: off"
 
 
 class ClutchClosed(SlopError):
@@ -103,12 +123,16 @@ class TerminalClutch:
     async def _decide(self, proposal: Proposal) -> Decision:
         self.show(proposal)
         draft: str | None = None  # an invalid edit, reopened as it was left
+        command = isinstance(proposal.arguments, RunCommandArgs)
         while True:
-            answer = (await self._ask(PROMPT, proposal)).strip()
+            answer = (await self._ask(COMMAND_PROMPT if command else PROMPT, proposal)).strip()
             word, _, rest = answer.partition(" ")
             choice = word.lower()
             if choice in ("a", "approve", "y", "yes"):
                 return Approve()
+            if command and choice in ("w", "network"):
+                self.console.print(Text(NETWORK_ALLOWED, style="yellow"))
+                return Approve(network=True)
             if choice in ("r", "reject", "n", "no"):
                 reason = rest.strip()
                 while not reason:
@@ -123,8 +147,9 @@ class TerminalClutch:
             if choice in ("?", "h", "help", "s", "show"):
                 self.show(proposal)
                 continue
+            allow = ", w (approve with network)" if command else ""
             self.console.print(
-                Text("answer a (approve), r (reject, with a reason) or e (edit the JSON)", style="yellow")
+                Text(f"answer a (approve){allow}, r (reject, with a reason) or e (edit the JSON)", style="yellow")
             )
 
     async def _ask(self, prompt: str, proposal: Proposal) -> str:
@@ -199,6 +224,10 @@ class TerminalClutch:
             # Wrapped, never cropped: the end of a long command is where a trick would hide.
             console.print(Text("$ ", style="bold") + display_text(args.command), overflow="fold")
             console.print(display_text(f"in {proposal.cwd or '.'} · timeout {args.timeout_s:g}s", "dim"))
+            access = access_line(proposal)
+            if access is not None:
+                warn = not proposal.sandboxed or proposal.network or args.network
+                console.print(Text(access, style="bold yellow" if warn else "dim"))
         elif proposal.diff:
             console.print(Syntax(sanitize(proposal.diff), "diff", word_wrap=True, background_color="default"))
         elif type(args).WRITES:

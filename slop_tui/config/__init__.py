@@ -12,7 +12,7 @@ from slop_tui.config.files import (
     CredentialsPermissionError,
 )
 from slop_tui.config.load import load_config
-from slop_tui.config.overrides import REPO_OVERRIDES, RUN_MINIMUM, Rule
+from slop_tui.config.overrides import REPO_OVERRIDES, REPO_REFUSED_RUN, RUN_MINIMUM, Rule
 from slop_tui.config.spec import (
     AGENTS_FILE,
     BUILTIN_PROVIDERS,
@@ -28,6 +28,7 @@ from slop_tui.config.spec import (
     Config,
     KeyOrigin,
     ModelSpec,
+    NetworkSetting,
     PriceSpec,
     ProviderKind,
     ProviderSpec,
@@ -48,6 +49,7 @@ __all__ = [
     "OTHER_KEY_ENVS",
     "REPO_AGENTS",
     "REPO_OVERRIDES",
+    "REPO_REFUSED_RUN",
     "RUN_MINIMUM",
     "USUAL_KEY_ENVS",
     "Config",
@@ -56,6 +58,7 @@ __all__ = [
     "CredentialsPermissionError",
     "KeyOrigin",
     "ModelSpec",
+    "NetworkSetting",
     "PriceSpec",
     "ProviderKind",
     "ProviderSpec",

@@ -21,13 +21,14 @@ from slop_tui.config.files import (
     CredentialsError,
     CredentialsPermissionError,
     TomlFile,
+    dotted,
     number,
     parse_toml,
     read_config_text,
     read_toml,
     type_name,
 )
-from slop_tui.config.overrides import RUN_MINIMUM, apply_repo_file
+from slop_tui.config.overrides import RUN_MINIMUM, apply_repo_file, network_setting
 from slop_tui.config.spec import (
     AGENTS_FILE,
     BUILTIN_PROVIDERS,
@@ -108,6 +109,7 @@ def load_config(
     key_sources: dict[str, str] = {}
     key_problems: dict[str, str] = {}
     credentials_path = directory / CREDENTIALS_FILE
+    stored: dict[str, tuple[int | None, str]] | None = None
     if read_credentials:
         stored = _read_credentials(credentials_path, warnings)
         if stored is not None:
@@ -119,10 +121,17 @@ def load_config(
                     )
                 where = f"{credentials_path}{f':{line}' if line else ''}: [{name}] api_key"
                 _take_key(name, secret, where, keys, key_sources, key_problems, str(credentials_path))
+    # Every configured key is masked wherever slop writes: the one used, one the credentials
+    # file shadows, and one refused for a bad character alike.
+    known_keys = [Secret(secret) for _line, secret in (stored or {}).values()]
     for name, spec in providers.items():
-        if name in keys or name in key_problems or not spec.key_env:
+        if not spec.key_env:
             continue
         value = env.get(spec.key_env, "")
+        if value.strip():
+            known_keys.append(Secret(value))
+        if name in keys or name in key_problems:
+            continue
         if value.strip():
             source = f"${spec.key_env}"
             _take_key(name, value.strip(), source, keys, key_sources, key_problems, source)
@@ -141,6 +150,7 @@ def load_config(
         origins=origins,
         warnings=warnings,
         repo_overrides=repo_overrides,
+        known_keys=known_keys,
     )
 
 
@@ -302,8 +312,36 @@ def _run(file: TomlFile) -> dict[str, Any]:
             raise ConfigError(
                 f"{file.where('run', key)}: unknown key (allowed: {', '.join(fields)})"
             )
-        minimum, inclusive = RUN_MINIMUM.get(key, (0, True))
-        found[key] = number(file, ("run", key), value, fields[key], minimum, inclusive)
+        if key == "network":
+            found[key] = network_setting(file, value)
+        elif key == "allow_unsandboxed":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{file.where('run', key)}: must be true or false, not {type_name(value)}")
+            found[key] = value
+        elif key == "env":
+            found[key] = _run_env(file, value)
+        else:
+            minimum, inclusive = RUN_MINIMUM.get(key, (0, True))
+            found[key] = number(file, ("run", key), value, fields[key], minimum, inclusive)
+    return found
+
+
+def _run_env(file: TomlFile, value: Any) -> dict[str, str]:
+    """`[run] env`: variable name -> text, added to every command's environment."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{file.where('run', 'env')}: must be a table of NAME = \"value\"")
+    found: dict[str, str] = {}
+    for name, text in value.items():
+        # An inline table's keys have no line of their own: the `env` line names them.
+        line = file.line("run", "env", name) or file.line("run", "env")
+        where = f"{file.path}{f':{line}' if line else ''}: {dotted(('run', 'env', name))}"
+        if not _ENV_NAME.match(name):
+            raise ConfigError(f"{where}: not an environment variable name")
+        if not isinstance(text, str):
+            raise ConfigError(f"{where}: must be a string, not {type_name(text)}")
+        if "\0" in text:
+            raise ConfigError(f"{where}: an environment variable cannot hold a NUL character")
+        found[name] = text
     return found
 
 

@@ -32,6 +32,7 @@ class Rule(enum.Enum):
 
     CHOOSE_MODEL = "one of your providers' models, never a scripted one"
     LOWER = "lower only, never above your own value"
+    NETWORK_OFF = "\"off\" only: a repository may turn the network off, never on"
 
 
 # The one table. A key not listed here cannot be set by a repository.
@@ -47,6 +48,15 @@ REPO_OVERRIDES: dict[str, Rule] = {
     "run.max_tickets_per_track": Rule.LOWER,
     "run.max_field_chars": Rule.LOWER,
     "run.max_tool_calls_per_reply": Rule.LOWER,
+    "run.network": Rule.NETWORK_OFF,
+}
+
+# Keys of the user's `[run]` a repository may never set, and why (refused with the reason).
+REPO_REFUSED_RUN: dict[str, str] = {
+    "allow_unsandboxed": "running commands without a sandbox under --yes is your decision alone; "
+    "set it in your own {agents}",
+    "env": "variables such as LD_PRELOAD, BASH_ENV or PYTHONSTARTUP would run a repository's code "
+    "in every command; set [run] env in your own {agents}",
 }
 
 # Smallest allowed value per [run] key, and whether the bound itself is allowed; for the
@@ -99,6 +109,11 @@ def apply_repo_file(
             raise ConfigError(f"{file.where(table)}: a repository's {REPO_AGENTS} may not set this; {reason}")
         for key, value in body.items():
             rule = REPO_OVERRIDES.get(f"{table}.{key}")
+            if rule is None and table == "run" and key in REPO_REFUSED_RUN:
+                reason = REPO_REFUSED_RUN[key].format(agents=user_agents)
+                raise ConfigError(
+                    f"{file.where(table, key)}: a repository's {REPO_AGENTS} may not set this; {reason}"
+                )
             if rule is None:
                 known = ", ".join(k.split(".", 1)[1] for k in REPO_OVERRIDES if k.startswith(f"{table}."))
                 raise ConfigError(
@@ -113,6 +128,15 @@ def apply_repo_file(
                     )
                 changes.models[key] = chosen
                 changes.origins[f"models.{key}"] = KeyOrigin(file=str(file.path), line=file.line("models", key))
+            elif rule is Rule.NETWORK_OFF:
+                if network_setting(file, value) != "off":
+                    raise ConfigError(
+                        f"{file.where('run', key)}: a repository may only set network = \"off\"; "
+                        f"allowing the network is your decision: set it in your own {user_agents}"
+                    )
+                if run.network != "off":
+                    changes.lines.append(f"{REPO_AGENTS}: run.network on → off")
+                changes.run[key] = "off"
             else:
                 minimum, inclusive = RUN_MINIMUM.get(key, (0, True))
                 lowered = number(file, ("run", key), value, fields[key], minimum, inclusive)
@@ -166,6 +190,14 @@ def _choose_model(
             f"{where}: {clip(value)!r} is not \"provider:model\" (for example \"{DEFAULT_MODELS[tier]}\")"
         )
     return value.strip()
+
+
+def network_setting(file: TomlFile, value: Any) -> str:
+    """`[run] network`: "off" or "on", or `ConfigError` naming the file and line."""
+    if value not in ("off", "on"):
+        shown = repr(clip(value)) if isinstance(value, str) else type_name(value)
+        raise ConfigError(f"{file.where('run', 'network')}: must be \"off\" or \"on\", not {shown}")
+    return str(value)
 
 
 def show(value: float) -> str:

@@ -16,7 +16,7 @@ import msgspec
 import platformdirs
 
 from slop_tui.config.files import ConfigError, clip, dotted
-from slop_tui.models import Secret, Tier
+from slop_tui.models import Secret, Tier, environment_secrets
 
 ProviderKind = Literal["openai", "anthropic", "scripted"]
 
@@ -54,8 +54,17 @@ class ModelSpec(msgspec.Struct, kw_only=True):
         return f"{self.provider.name}:{self.model}"
 
 
+NetworkSetting = Literal["off", "on"]
+
+
 class RunSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """`[run]`. Every field is a limit: a repository may lower it, never raise it."""
+    """`[run]`. Every numeric field is a limit: a repository may lower it, never raise it.
+
+    `network` is whether commands reach the network without the person allowing it per command
+    (a repository may only set "off"); `allow_unsandboxed` (let `--yes` run commands where no
+    sandbox can be made) and `env` (variables added to every command's environment) are the
+    user's alone: from a repository, `env` would be code execution (`LD_PRELOAD`, `BASH_ENV`).
+    """
 
     workers: int = 4
     plan_retries: int = 2
@@ -67,6 +76,9 @@ class RunSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_tickets_per_track: int = 50
     max_field_chars: int = 4096
     max_tool_calls_per_reply: int = 16
+    network: NetworkSetting = "off"
+    allow_unsandboxed: bool = False
+    env: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------
@@ -164,6 +176,8 @@ class Config(msgspec.Struct, kw_only=True):
     warnings: list[str] = msgspec.field(default_factory=list)
     # What the repository's .slop.toml changed, one human-readable line each; empty if nothing.
     repo_overrides: list[str] = msgspec.field(default_factory=list)
+    # Every key value configured anywhere (used, shadowed by another source, or refused).
+    known_keys: list[Secret] = msgspec.field(default_factory=list)
 
     @property
     def agents_path(self) -> Path:
@@ -223,6 +237,14 @@ class Config(msgspec.Struct, kw_only=True):
             f"{how}[{provider.name}] api_key = \"...\" to {self.credentials_path} "
             f"(then chmod 600 it)"
         )
+
+    def secrets(self, env: Mapping[str, str] | None = None) -> list[Secret]:
+        """Every value slop masks in what it writes or passes on: each configured key (used,
+        shadowed or refused) and each variable of `env` (default: slop's own environment)
+        whose name looks secret (`models.looks_secret`)."""
+        env = os.environ if env is None else env
+        found = {*self.keys.values(), *self.known_keys, *(Secret(v) for v in environment_secrets(env))}
+        return sorted(found, key=lambda s: len(s.reveal()), reverse=True)
 
     def key_env_names(self) -> set[str]:
         """Every variable that may hold a key: scrubbed from the environment of commands."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Self
 
 import msgspec
 
-from slop_tui.models import Secret, enc_hook
+from slop_tui.models import Secret, enc_hook, environment_secrets, secret_forms
 from slop_tui.store.atomic import fsync_dir
 from slop_tui.store.guard import check_private_state
 from slop_tui.store.layout import EVENTS_FILE, SLOP_DIR, STATE_FILE, StoreError, exclude_from_git
@@ -50,7 +50,9 @@ class StoreBase:
         self._unsettled: collections.deque[LogWrite] = collections.deque()
         self._writes = 0
         self._secrets: list[tuple[bytes, bytes]] = []
-        self.add_secrets(*secrets)
+        self._values: list[str] = []
+        # Slop's own secret-looking variables are masked whether or not they are configured keys.
+        self.add_secrets(*secrets, *environment_secrets(os.environ))
 
     # -- paths ---------------------------------------------------------------
 
@@ -70,18 +72,22 @@ class StoreBase:
             if secret is None:
                 continue
             value = secret.reveal() if isinstance(secret, Secret) else secret
-            if len(value) < _MIN_SECRET:
+            if len(value) < _MIN_SECRET or value in self._values:
                 continue
-            escaped = msgspec.json.encode(value)[1:-1]
-            pair = (escaped, value.encode())
-            if pair not in self._secrets:
-                self._secrets.append(pair)
+            self._values.append(value)
+            # Each form (plain, repr, JSON, URL-quoted) as it stands in a JSON string and raw.
+            for form in secret_forms(value):
+                pair = (msgspec.json.encode(form)[1:-1], form.encode("utf-8", "surrogatepass"))
+                if pair not in self._secrets:
+                    self._secrets.append(pair)
+        # Longest first, so a form that contains another is masked whole.
+        self._secrets.sort(key=lambda pair: len(pair[0]), reverse=True)
 
     @property
     def secret_values(self) -> list[str]:
         """The registered credential values (for callers that must mask them in text they pass
         on, such as a command's output on its way to a model). Never print this list."""
-        return [raw.decode("utf-8", "replace") for _, raw in self._secrets]
+        return list(self._values)
 
     def _redact(self, data: bytes) -> bytes:
         for escaped, raw in self._secrets:

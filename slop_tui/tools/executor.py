@@ -23,7 +23,7 @@ import hashlib
 import os
 import stat
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import cast
 
@@ -42,6 +42,8 @@ from slop_tui.models import (
     RunCommandArgs,
     ToolArgs,
     WriteFileArgs,
+    environment_secrets,
+    secret_forms,
 )
 from slop_tui.tools.clutch import check_arguments
 from slop_tui.tools.ownership import FileBusy, FileOwners
@@ -184,9 +186,17 @@ class ToolExecutor:
         max_read_bytes: int = 2_000_000,
         max_write_bytes: int = DEFAULT_MAX_WRITE_BYTES,
         secrets: Iterable[Secret | str] = (),
+        network: bool = False,
+        env_extra: Mapping[str, str] | None = None,
+        sandboxed: bool | None = None,
     ) -> None:
         self.root = resolve_root(Path(repo_root))
         self._secrets = [s.reveal() if isinstance(s, Secret) else s for s in secrets]
+        # `[run] network = "on"`: every command has the network without the person's per-command
+        # allow. Otherwise only an `Approve(network=True)` gives it (never `--yes`).
+        self.network = network
+        self.env_extra = dict(env_extra or {})  # `[run] env`, the user's own config only
+        self._sandboxed = sandboxed  # None: whatever `sandbox.detect()` finds
         self.store = store
         self.scrub_env = tuple(scrub_env)
         self.command_timeout_s = command_timeout_s
@@ -196,6 +206,15 @@ class ToolExecutor:
         self._memory = _Memory()
         # Files a running ticket changed; the session releases a ticket when it ends.
         self.owners = FileOwners()
+
+    @property
+    def sandboxed(self) -> bool:
+        """Whether commands run in the OS sandbox (False: bwrap is missing or cannot work)."""
+        if self._sandboxed is None:
+            from slop_tui.sandbox import detect
+
+            self._sandboxed = detect().available
+        return self._sandboxed
 
     # -- checks -------------------------------------------------------------------------
 
@@ -321,6 +340,8 @@ class ToolExecutor:
             diff=diff,
             cwd=cwd,
             error=error,
+            sandboxed=self.sandboxed if isinstance(args, RunCommandArgs) else True,
+            network=self.network and isinstance(args, RunCommandArgs),
         )
 
     # -- execution ----------------------------------------------------------------------
@@ -329,9 +350,13 @@ class ToolExecutor:
         values = list(self._secrets)
         if self.store is not None:
             values += self.store.secret_values
-        # Longest first, so a key that contains another is masked whole. Short strings are not
-        # keys (and masking them would maul ordinary output).
-        return sorted({v for v in values if len(v) >= 8}, key=len, reverse=True)
+        # Slop's own secret-looking variables, configured as keys or not (`GITHUB_TOKEN`, ...).
+        values += environment_secrets(os.environ)
+        # Each in the forms a repr, JSON or a URL gives it; longest first, so a key that
+        # contains another is masked whole. Short strings are not keys (and masking them would
+        # maul ordinary output): `secret_forms` drops them.
+        forms = {form for value in values for form in secret_forms(value)}
+        return sorted(forms, key=len, reverse=True)
 
     def _mask(self, text: str) -> str:
         for value in self._secret_values():
@@ -352,12 +377,14 @@ class ToolExecutor:
             command_result=self._masked_result(result) if result is not None else None,
         )
 
-    async def execute(self, ticket_id: str, args: ToolArgs) -> ToolOutcome:
+    async def execute(self, ticket_id: str, args: ToolArgs, *, network: bool = False) -> ToolOutcome:
         """Do what `args` asks. Refusals and failures come back as `ok=False` outcomes, and
-        every known credential value in what comes back is masked."""
-        return self._masked(await self._execute(ticket_id, args))
+        every known credential value in what comes back is masked. `network`: the person's
+        `Approve(network=True)` for this command; the model's `args.network` is only a request
+        and grants nothing by itself."""
+        return self._masked(await self._execute(ticket_id, args, network=network))
 
-    async def _execute(self, ticket_id: str, args: ToolArgs) -> ToolOutcome:
+    async def _execute(self, ticket_id: str, args: ToolArgs, *, network: bool = False) -> ToolOutcome:
         try:
             check_arguments(args)
             self._check_size(args)
@@ -387,7 +414,7 @@ class ToolExecutor:
                     hashes={rel: written},
                 )
             if isinstance(args, RunCommandArgs):
-                return await self._run(args)
+                return await self._run(args, network=network or self.network)
             if isinstance(args, FinishArgs):
                 return ToolOutcome(ok=True, output=args.summary)
             raise SlopError(f"unknown tool {args.TOOL!r}")
@@ -451,11 +478,17 @@ class ToolExecutor:
             lines.append(f"[… {more} more entries; list a subdirectory to see them]")
         return "\n".join(lines) if lines else f"{rel}: (empty directory)"
 
-    async def _run(self, args: RunCommandArgs) -> ToolOutcome:
+    async def _run(self, args: RunCommandArgs, *, network: bool) -> ToolOutcome:
         # The user's configured timeout is the ceiling; a model may ask for less, not more.
         timeout = min(args.timeout_s, self.command_timeout_s)
         result = await run_command(
-            args.command, self.root, timeout_s=timeout, scrub_env=self.scrub_env
+            args.command,
+            self.root,
+            timeout_s=timeout,
+            scrub_env=self.scrub_env,
+            network=network,
+            sandboxed=self.sandboxed,
+            env_extra=self.env_extra,
         )
         # Masked before the head and tail are cut, so no cut can leave half a key behind.
         result = self._masked_result(result)

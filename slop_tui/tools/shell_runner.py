@@ -1,8 +1,16 @@
-"""Run one shell command for the worker: own process group, timeout, capped output, clean env.
+"""Run one shell command for the worker: OS sandbox, own process group, timeout, capped output,
+allow-listed environment.
 
-The command runs through `/bin/sh -c` in a new session (so its process group is its own and a
-terminal's Ctrl+C does not reach it twice), with stdin from /dev/null, and with every provider
-key variable removed from its environment. When it overruns its timeout the whole group gets
+The command runs through `/bin/sh -c` under bubblewrap (`slop_tui.sandbox`: what it sees is the
+table there) when `sandboxed` and a working `bwrap` exists; `CommandResult.sandboxed` and
+`.network` say what really happened, and callers decide whether an unsandboxed run is allowed.
+Its environment is built from an allow-list (`sandbox.mounts.ALLOWED_VARIABLES`, `LC_*`) plus
+`env_extra` (the user's own `[run] env`), never slop's environment minus a deny-list; inside the
+sandbox `HOME` is a private empty folder. The shell (or `bwrap`) starts in a new session (so its
+process group is its own and a terminal's Ctrl+C does not reach it twice), with stdin from
+/dev/null. Inside the sandbox the PID namespace and `--die-with-parent` make leftovers
+impossible: when `bwrap` dies, everything in the namespace dies; what follows is the belt for
+unsandboxed runs. When it overruns its timeout the whole group gets
 SIGTERM and, after a short grace, SIGKILL: children that ignore SIGTERM die too. When the shell
 itself ends, anything it left running in its group is killed as well, so no command leaves a
 daemon behind and the pipes close. A process that left the group (`setsid`, a daemonising
@@ -34,6 +42,8 @@ from pathlib import Path
 
 import msgspec
 
+from slop_tui import sandbox
+from slop_tui.config.spec import config_dir
 from slop_tui.tokens import estimate_tokens
 
 # Variables no command ever sees, whatever the configuration says: the providers' usual key
@@ -67,6 +77,8 @@ class CommandResult(msgspec.Struct, kw_only=True):
     timed_out: bool
     truncated: bool
     duration_s: float
+    sandboxed: bool = False  # ran under bwrap
+    network: bool = False  # had the network (always true unsandboxed)
 
     @property
     def output(self) -> str:
@@ -153,6 +165,27 @@ class _Collector(asyncio.SubprocessProtocol):
         # Called once the process has exited and every pipe is closed.
         if not self.closed.done():
             self.closed.set_result(None)
+
+
+def command_environment(
+    *,
+    home: str | None,
+    env_extra: Mapping[str, str] | None = None,
+    scrub_env: Iterable[str] = (),
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """A command's environment: the allow-listed part of `base` (default `os.environ`), `HOME`
+    = `home` (the real one when None), then `env_extra`; `scrub_env` names and key-looking
+    variables removed from the allow-listed part all the same (a `LC_*` named like a key)."""
+    source = os.environ if base is None else base
+    real_home = source.get("HOME", "")
+    env = sandbox.allowed_environment(source, home if home is not None else real_home)
+    if home is None and not real_home:
+        del env["HOME"]
+    extra = {name for name in scrub_env if name}
+    env = {k: v for k, v in env.items() if k not in extra and not is_key_variable(k)}
+    env.update(env_extra or {})
+    return env
 
 
 def _kill_group(pgid: int, sig: signal.Signals) -> None:
@@ -256,20 +289,42 @@ async def run_command(
     scrub_env: Iterable[str] = (),
     output_cap_bytes: int = 1_000_000,
     repo_root: Path | None = None,
+    network: bool = False,
+    sandboxed: bool = True,
+    env_extra: Mapping[str, str] | None = None,
 ) -> CommandResult:
     """Run `command` with `/bin/sh -c` in `cwd`; never raises for what the command does.
-    Its id is tagged with `repo_root` (default `cwd`), the repository it works for."""
-    env = with_git_safety(scrubbed_environment(scrub_env))
-    command_id = f"{repository_tag(repo_root if repo_root is not None else cwd)}.{uuid.uuid4().hex}"
+    Its id is tagged with `repo_root` (default `cwd`), the repository it works for. Under the
+    sandbox when `sandboxed` and one is available (`sandbox.detect()`), with the network only
+    when `network`; without a sandbox, as the user (the caller's policy allowed it)."""
+    root = repo_root if repo_root is not None else cwd
+    info = sandbox.detect() if sandboxed else None
+    use_sandbox = info is not None and info.available and info.bwrap is not None
+    real_home = os.environ.get("HOME")
+    private_home = sandbox.sandbox_home(real_home, os.path.realpath(root)) if use_sandbox else None
+    env = with_git_safety(
+        command_environment(home=private_home, env_extra=env_extra or {}, scrub_env=scrub_env)
+    )
+    command_id = f"{repository_tag(root)}.{uuid.uuid4().hex}"
     env[COMMAND_ID_VARIABLE] = command_id
+    argv: list[str] = ["/bin/sh", "-c", command]
+    if use_sandbox and info is not None and info.bwrap is not None:
+        argv = sandbox.bwrap_argv(
+            info.bwrap,
+            argv,
+            repo_root=root,
+            cwd=cwd,
+            env=env,
+            network=network,
+            real_home=real_home,
+            hidden=[config_dir()],
+        )
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     spawn = asyncio.ensure_future(
         loop.subprocess_exec(
             lambda: _Collector(loop, output_cap_bytes),
-            "/bin/sh",
-            "-c",
-            command,
+            *argv,
             cwd=str(cwd),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -329,6 +384,8 @@ async def run_command(
         timed_out=timed_out,
         truncated=bool(collector.stdout.dropped or collector.stderr.dropped),
         duration_s=round(time.monotonic() - started, 3),
+        sandboxed=use_sandbox,
+        network=network or not use_sandbox,
     )
 
 

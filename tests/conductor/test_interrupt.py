@@ -67,7 +67,7 @@ async def test_a_cancel_while_the_shell_is_being_started_kills_its_children_at_o
     daemon. The runner must end at once and take the child with it."""
     pid_file = tmp_path / "pid"
     before = _children()
-    task = asyncio.create_task(run_command(f"sleep 30 & echo $! > {pid_file}; wait", tmp_path, timeout_s=60))
+    task = asyncio.create_task(run_command(f"sleep 30 & echo $! > {pid_file}; wait", tmp_path, timeout_s=60, sandboxed=False))
     for _ in range(100):  # turn by turn, until the shell exists (its pipes come turns later)
         await asyncio.sleep(0)
         if _children() - before:
@@ -96,7 +96,7 @@ from slop_tui.tools.shell_runner import run_command
 async def main() -> int:
     pid_file = Path(sys.argv[1])
     command = asyncio.ensure_future(
-        run_command(f"sleep 30 & echo $! > {pid_file}; wait", pid_file.parent, timeout_s=60)
+        run_command(f"sleep 30 & echo $! > {pid_file}; wait", pid_file.parent, timeout_s=60, sandboxed=False)
     )
     while True:
         try:

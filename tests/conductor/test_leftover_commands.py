@@ -47,7 +47,11 @@ def _config(base: Path) -> Path:
     models = "\n".join(
         f'{tier} = "scripted:{config / "scenario.json"}"' for tier in ("planner", "lead", "worker", "default_cheap")
     )
-    (config / "agents.toml").write_text(f"[models]\n{models}\n[run]\ncommand_timeout_s = 120\n")
+    # Unsandboxed on purpose: inside the sandbox a command dies with slop (`--die-with-parent`,
+    # tests/tools/test_sandbox_bwrap.py); without one, resume is what reaps it.
+    (config / "agents.toml").write_text(
+        f"[models]\n{models}\n[run]\ncommand_timeout_s = 120\nallow_unsandboxed = true\n"
+    )
     return config
 
 
@@ -73,7 +77,7 @@ def test_resume_kills_the_command_a_killed_slop_left_running_and_only_that(tmp_p
     (repo / "mod.py").write_text("x = 1\n")
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_AUTH_TOKEN"))}
     env.pop(COMMAND_ID_VARIABLE, None)
-    env.update(SLOP_CONFIG_DIR=str(_config(tmp_path)), PYTHONPATH=str(PROJECT))
+    env.update(SLOP_CONFIG_DIR=str(_config(tmp_path)), PYTHONPATH=str(PROJECT), SLOP_BWRAP="")
     slop = [sys.executable, "-m", "slop_tui"]
     other = tmp_path / "other-repo"
     other.mkdir()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from slop_tui.config import REPO_OVERRIDES, ConfigError, Rule, RunSettings, load_config
+from slop_tui.config import REPO_OVERRIDES, REPO_REFUSED_RUN, ConfigError, Rule, RunSettings, load_config
 from slop_tui.models import Tier
 from tests.config.helpers import ALL_KEYS, Setup
 
@@ -22,13 +22,21 @@ def _refused(setup: Setup) -> str:
 def test_the_table_covers_every_tier_and_every_run_limit() -> None:
     # A [run] key added without a rule would silently be refused to repositories; decide it here.
     run_fields = {f.name for f in msgspec.structs.fields(RunSettings)}
-    assert {k.split(".", 1)[1] for k in REPO_OVERRIDES if k.startswith("run.")} == run_fields
+    allowed = {k.split(".", 1)[1] for k in REPO_OVERRIDES if k.startswith("run.")}
+    assert allowed | set(REPO_REFUSED_RUN) == run_fields
+    assert not allowed & set(REPO_REFUSED_RUN)
     assert {k.split(".", 1)[1] for k in REPO_OVERRIDES if k.startswith("models.")} == {t.value for t in Tier}
     assert {k.split(".", 1)[0] for k in REPO_OVERRIDES} == {"models", "run"}
-    assert all(REPO_OVERRIDES[f"run.{name}"] is Rule.LOWER for name in run_fields)
+    assert all(REPO_OVERRIDES[f"run.{name}"] is Rule.LOWER for name in NUMERIC_RUN_FIELDS)
+    assert REPO_OVERRIDES["run.network"] is Rule.NETWORK_OFF
 
 
-@pytest.mark.parametrize("key", [f.name for f in msgspec.structs.fields(RunSettings)])
+NUMERIC_RUN_FIELDS = [
+    f.name for f in msgspec.structs.fields(RunSettings) if f.type in (int, float)
+]
+
+
+@pytest.mark.parametrize("key", NUMERIC_RUN_FIELDS)
 def test_every_run_limit_may_be_lowered_and_is_listed(setup: Setup, key: str) -> None:
     default = getattr(RunSettings(), key)
     lowered = 1 if isinstance(default, int) else 0.5
@@ -39,7 +47,7 @@ def test_every_run_limit_may_be_lowered_and_is_listed(setup: Setup, key: str) ->
     assert config.repo_overrides == [f".slop.toml: run.{key} {shown} → {lowered} (lowered)"]
 
 
-@pytest.mark.parametrize("key", [f.name for f in msgspec.structs.fields(RunSettings)])
+@pytest.mark.parametrize("key", NUMERIC_RUN_FIELDS)
 def test_raising_any_run_limit_is_refused_naming_both_values(setup: Setup, key: str) -> None:
     default = getattr(RunSettings(), key)
     local = setup.repo_agents(f"# team settings\n[run]\n{key} = {int(default) + 1}\n")
@@ -169,3 +177,32 @@ def test_the_old_location_is_no_longer_read(setup: Setup) -> None:
     old.write_text('[models]\nworker = "scripted:demo"\n[run]\ncommand_timeout_s = inf\n')
     config = load_config(setup.repo, env=setup.env(**ALL_KEYS))
     assert config.models["worker"] == "deepseek:deepseek-chat" and str(old) not in config.sources
+
+
+def test_a_repository_may_turn_the_network_off_never_on(setup: Setup) -> None:
+    setup.agents('[run]\nnetwork = "on"\n')
+    setup.repo_agents('[run]\nnetwork = "off"\n')
+    config = load_config(setup.repo, env=setup.env(**ALL_KEYS))
+    assert config.run.network == "off"
+    assert config.repo_overrides == [".slop.toml: run.network on → off"]
+
+    setup.repo_agents('[run]\nnetwork = "on"\n')
+    message = _refused(setup)
+    assert ".slop.toml:2: run.network" in message and 'may only set network = "off"' in message
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("allow_unsandboxed = true", "your decision alone"),
+        ('env = { LD_PRELOAD = "/tmp/evil.so" }', "LD_PRELOAD"),
+        ('[run.env]\nBASH_ENV = "/tmp/x"', "BASH_ENV"),
+    ],
+)
+def test_user_only_run_keys_are_refused_from_a_repository_with_the_reason(
+    setup: Setup, body: str, reason: str
+) -> None:
+    setup.repo_agents(f"[run]\n{body}\n")
+    message = _refused(setup)
+    assert "may not set this" in message and reason in message and "agents.toml" in message
+    assert "/tmp/evil.so" not in message

@@ -24,6 +24,7 @@ PROPOSALS: dict[str, ToolArgs] = {
     "write": WriteFileArgs(path="a.py", content="x = 2\n"),
     "edit": EditFileArgs(path="a.py", old="x = 1", new="x = 2"),
     "command": RunCommandArgs(command="pytest -q", timeout_s=30),
+    "command-network": RunCommandArgs(command="pip download x", timeout_s=30, network=True),
 }
 
 

@@ -46,7 +46,8 @@ def _no_inherited_git_config(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_git_status_and_commit_in_a_command_run_no_fsmonitor_and_no_hook(tmp_path: Path) -> None:
     repo, fsmonitor_marker, hook_marker = _hostile_repo(tmp_path)
-    executor = ToolExecutor(repo)
+    # Unsandboxed, where this is the only wall (in the sandbox `.git/` is read-only, no commit).
+    executor = ToolExecutor(repo, sandboxed=False)
     for command in ("git status --porcelain", COMMIT):
         outcome = await executor.execute("t", RunCommandArgs(command=command, timeout_s=30))
         assert outcome.ok, outcome.output
@@ -62,10 +63,12 @@ async def test_git_config_entries_already_in_the_environment_are_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo, fsmonitor_marker, _ = _hostile_repo(tmp_path)
+    # slop's own environment is not passed on (allow-list); the user's `[run] env` is.
     monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
     monkeypatch.setenv("GIT_CONFIG_KEY_0", "user.name")
-    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "From The Environment")
-    outcome = await ToolExecutor(repo).execute(
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "Not Passed On")
+    run_env = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "user.name", "GIT_CONFIG_VALUE_0": "From The Environment"}
+    outcome = await ToolExecutor(repo, env_extra=run_env).execute(
         "t", RunCommandArgs(command="git config user.name && git status --porcelain", timeout_s=30)
     )
     assert outcome.ok and "From The Environment" in outcome.output, outcome.output

@@ -59,8 +59,9 @@ async def test_timeout_kills_the_whole_group_even_children_that_ignore_sigterm(t
     script.write_text(STUBBORN)
     pid_file = tmp_path / "pids"
     started = time.monotonic()
+    # Unsandboxed: the group and tag belt (in the sandbox, `tests/tools/test_sandbox_bwrap.py`).
     result = await run_command(
-        f"{sys.executable} {script} {pid_file}", tmp_path, timeout_s=1.0
+        f"{sys.executable} {script} {pid_file}", tmp_path, timeout_s=1.0, sandboxed=False
     )
     elapsed = time.monotonic() - started
     assert result.timed_out
@@ -74,7 +75,7 @@ async def test_timeout_kills_the_whole_group_even_children_that_ignore_sigterm(t
 
 async def test_background_jobs_do_not_outlive_the_command(tmp_path: Path) -> None:
     started = time.monotonic()
-    result = await run_command("sleep 30 & echo $!", tmp_path, timeout_s=10)
+    result = await run_command("sleep 30 & echo $!", tmp_path, timeout_s=10, sandboxed=False)
     assert time.monotonic() - started < 3  # the open pipe of `sleep` did not hold us
     assert result.exit_code == 0 and not result.timed_out
     assert _wait_gone([int(result.stdout.strip())]) == []
@@ -83,7 +84,9 @@ async def test_background_jobs_do_not_outlive_the_command(tmp_path: Path) -> Non
 async def test_cancelling_the_runner_kills_the_group(tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
     task = asyncio.create_task(
-        run_command(f"sleep 30 & echo $! > {pid_file}; wait", tmp_path, timeout_s=60)
+        run_command(
+            f"sleep 30 & echo $! > {pid_file}; wait", tmp_path, timeout_s=60, sandboxed=False
+        )
     )
     for _ in range(200):
         if pid_file.exists() and pid_file.read_text().strip():
@@ -134,10 +137,10 @@ async def test_key_variables_never_reach_the_child(
     monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-ds-never-visible")
     monkeypatch.setenv("SOMEVENDOR_API_KEY", "sk-vendor-never-visible")
     monkeypatch.setenv("MY_TEAM_TOKEN", "custom-key-env-never-visible")  # a configured key_env
-    monkeypatch.setenv("SLOP_VISIBLE_MARKER", "still-here")
+    monkeypatch.setenv("SLOP_NOT_ALLOWED", "not-on-the-allow-list")
     probe = (
         "import os, json; print(json.dumps({k: v for k, v in os.environ.items()"
-        " if ('KEY' in k.upper() or 'TOKEN' in k.upper() or k == 'SLOP_VISIBLE_MARKER')"
+        " if ('KEY' in k.upper() or 'TOKEN' in k.upper() or k.startswith('SLOP_') and k != 'SLOP_COMMAND_ID')"
         " and not k.startswith('GIT_CONFIG_KEY_')}))"
     )
     result = await run_command(
@@ -145,6 +148,7 @@ async def test_key_variables_never_reach_the_child(
         tmp_path,
         timeout_s=20,
         scrub_env=["MY_TEAM_TOKEN"],
+        env_extra={"SLOP_VISIBLE_MARKER": "still-here"},  # the user's own `[run] env`
     )
     assert result.exit_code == 0, result.stderr
     seen = __import__("json").loads(result.stdout)

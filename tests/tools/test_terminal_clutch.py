@@ -51,8 +51,10 @@ def drive(
     *,
     editor_plan: list[str] | None = None,
     delay_s: float = 0.0,
+    extra_env: dict[str, str] | None = None,
 ) -> Run:
     env = {k: v for k, v in os.environ.items() if k not in ("VISUAL", "EDITOR")}
+    env.update(extra_env or {})
     env["PYTHONPATH"] = str(PROJECT)
     plan_path: Path | None = None
     if editor_plan is not None:
@@ -158,3 +160,31 @@ def test_closed_input_stops_with_a_clear_error(repo: Path) -> None:
     run = drive(repo, "write", [])
     assert run.code == 3
     assert "ERROR clutch: input ended before a decision" in run.stdout
+
+
+def test_a_command_shows_network_off_and_a_approves_without_it(repo: Path) -> None:
+    run = drive(repo, "command", ["a\n"])
+    assert run.code == 0
+    assert "network: off" in run.stdout and "[w] approve with network" in run.stdout
+    assert run.result["decision"] == {"type": "approve"}
+
+
+def test_w_approves_a_command_with_the_network_it_asked_for(repo: Path) -> None:
+    run = drive(repo, "command-network", ["w\n"])
+    assert run.code == 0
+    assert "network: off · the model asks for network; w allows it for this command" in run.stdout
+    assert "network: on (allowed for this command)" in run.stdout
+    assert run.result["decision"] == {"type": "approve", "network": True}
+
+
+def test_w_is_only_for_commands(repo: Path) -> None:
+    run = drive(repo, "write", ["w\n", "a\n"])
+    assert run.code == 0
+    assert "[w]" not in run.stdout and "answer a (approve), r" in run.stdout
+    assert run.result["decision"] == {"type": "approve"}
+
+
+def test_without_a_sandbox_the_command_is_marked_unsandboxed(repo: Path) -> None:
+    run = drive(repo, "command", ["a\n"], extra_env={"SLOP_BWRAP": ""})  # S1's "no sandbox" override
+    assert run.code == 0
+    assert "unsandboxed" in run.stdout and "network: off" not in run.stdout

@@ -1,7 +1,8 @@
 """The clutch: one proposal, and the person's decision on it.
 
-View mode shows the diff or the command; `a` approves, `r` asks for a reason (required) and
-rejects, `e` opens the JSON payload in an editor. An edited payload is validated against the
+View mode shows the diff or the command (with `network: off`, or `unsandboxed`, above it);
+`a` approves, `w` approves a command with the network allowed for it alone, `r` asks for a
+reason (required) and rejects, `e` opens the JSON payload in an editor. An edited payload is validated against the
 tool's Struct on save (`parse_edited_arguments`) with any error shown inline; a valid one goes
 back as an `Edit`, and the conductor re-proposes it, so the next clutch screen shows the diff
 redrawn from exactly the edited payload before anything is applied. `escape` leaves the
@@ -20,10 +21,10 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static, TextArea
 
-from slop_tui.conductor.terminal_clutch import escaped_json
+from slop_tui.conductor.terminal_clutch import access_line, escaped_json
 from slop_tui.display import display_text
 from slop_tui.errors import SlopError
-from slop_tui.models import Approve, Decision, Proposal, Reject
+from slop_tui.models import Approve, Decision, Proposal, Reject, RunCommandArgs
 from slop_tui.tools.clutch import editable_json, make_edit, parse_edited_arguments
 from slop_tui.ui.widgets.diff_view import DiffView
 
@@ -34,6 +35,7 @@ class ClutchScreen(ModalScreen[Decision]):
     CSS_PATH = "clutch.tcss"
     BINDINGS = [
         Binding("a", "approve", "approve"),
+        Binding("w", "approve_network", "approve, allow network"),
         Binding("r", "reject", "reject"),
         Binding("e", "edit", "edit JSON"),
         Binding("ctrl+s", "save", "save edit", priority=True),
@@ -56,6 +58,10 @@ class ClutchScreen(ModalScreen[Decision]):
             yield Static(display_text(f"Clutch · ticket {p.ticket_id} · {p.tool}{more}", one_line=True), id="clutch-title")
             if self.note:
                 yield Static(self.note, id="clutch-note", markup=False)
+            access = access_line(p)
+            if access is not None:
+                warn = not p.sandboxed or p.network or getattr(p.arguments, "network", False)
+                yield Static(access, id="clutch-access", classes="-warn" if warn else "", markup=False)
             yield DiffView(p, id="clutch-diff")
             with Vertical(id="reject-box"):
                 yield Label("Why reject it? The worker reads this. Enter sends, Esc goes back.")
@@ -98,6 +104,9 @@ class ClutchScreen(ModalScreen[Decision]):
         return editor
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "approve_network":
+            # Only a command has a network to allow; elsewhere the key is not shown at all.
+            return self.mode == "view" and isinstance(self.proposal.arguments, RunCommandArgs)
         if action in ("approve", "reject", "edit"):
             return self.mode == "view"
         if action == "save":
@@ -115,6 +124,13 @@ class ClutchScreen(ModalScreen[Decision]):
             )
             return
         self.dismiss(Approve())
+
+    def action_approve_network(self) -> None:
+        """Approve this one command with the network allowed (`network: on` for it alone)."""
+        if self.proposal.error:
+            self.action_approve()  # says why it cannot be approved
+            return
+        self.dismiss(Approve(network=True))
 
     def action_reject(self) -> None:
         self._set_mode("reject")
