@@ -35,14 +35,14 @@ async def test_429_with_retry_after_is_retried_after_the_wait(kind: str, streame
     provider = make_provider(spec_for(kind, srv))  # type: ignore[arg-type]
     srv.fail_next(429, retry_after=0.3)
     srv.push_text("after the wait")
-    started = time.monotonic()
     reply = await call(provider, user_request(), streamed)
-    elapsed = time.monotonic() - started
     assert reply.text == "after the wait"
     assert len(srv.requests) == 2
+    # Measured between the two requests the server saw: the SDK's first import (seconds on a
+    # loaded machine) is not the retry's business.
     gap = srv.requests[1].at - srv.requests[0].at
     assert gap >= 0.28, f"Retry-After not honoured: retried after {gap:.2f} s"
-    assert elapsed < 3
+    assert gap < 2.5, f"retried after {gap:.2f} s: the SDK's own backoff, not Retry-After's 0.3 s"
     await provider.aclose()
 
 
