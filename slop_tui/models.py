@@ -66,9 +66,32 @@ MIN_SECRET_CHARS = 8  # shorter values are not keys, and masking them would maul
 _SECRET_NAME = re.compile(r"^(?:.*_(?:KEY|TOKEN|SECRET|PASSWORD)|AWS_.*|GITHUB_TOKEN|GH_TOKEN|HF_TOKEN)$")
 
 
+# `AWS_*` names that hold settings, not secrets: masking `us-east-1` or a profile name would
+# maul ordinary output (every region name in a log) for nothing.
+_AWS_SETTINGS = frozenset(
+    {
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_DEFAULT_OUTPUT",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_CA_BUNDLE",
+        "AWS_PAGER",
+        "AWS_SDK_LOAD_CONFIG",
+        "AWS_STS_REGIONAL_ENDPOINTS",
+        "AWS_RETRY_MODE",
+        "AWS_MAX_ATTEMPTS",
+        "AWS_ENDPOINT_URL",
+    }
+)
+
+
 def looks_secret(name: str) -> bool:
     """Whether an environment variable's NAME says it holds a secret (`*_KEY`, `AWS_*`, ...)."""
-    return bool(_SECRET_NAME.match(name.upper()))
+    upper = name.upper()
+    return upper not in _AWS_SETTINGS and bool(_SECRET_NAME.match(upper))
 
 
 def environment_secrets(env: Mapping[str, str]) -> list[str]:

@@ -98,7 +98,12 @@ def detect() -> SandboxInfo:
             )
         else:
             bwrap = _find_bwrap(override)
-            if bwrap is None:
+            if override == "":
+                info = SandboxInfo(
+                    False, None, None,
+                    f"the sandbox is turned off ({BWRAP_ENV} is set empty): unset it to use bubblewrap",
+                )
+            elif bwrap is None:
                 info = SandboxInfo(
                     False, None, None,
                     "bubblewrap (`bwrap`) is not installed: install your distribution's `bubblewrap` "

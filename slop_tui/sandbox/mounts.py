@@ -13,6 +13,7 @@
 | a virtual environment on `PATH`, the repository's `.venv`, slop's own interpreter | the environment's base interpreter prefix (`pyvenv.cfg` `home`), read-only | `.venv/bin/python` is a symlink to it |
 | the repository | read-write at its real path | the work |
 | its `.git/` (and a worktree's or submodule's real git folder) | read-only | `git status`, `git diff`, `git log` work; commits are slop's job, outside |
+| the `.git/` of a repository nested in the work tree (not under `node_modules`, `.venv`) | read-only | no hook or `core.fsmonitor` planted for the user's next `git` there |
 | its `.slop/` | hidden (an empty tmpfs over it) | slop's log, state and pre-images |
 | slop's config folder (`$SLOP_CONFIG_DIR`), wherever it is | hidden | `credentials.toml` |
 | everything else (`/root`, `/home`, `/var`, `/run`, `/sys`, `/mnt`, `/media`, other repositories) | absent | not needed, may hold secrets |
@@ -136,6 +137,40 @@ def _git_dirs(repo: str) -> list[str]:
     return found
 
 
+# Folders never searched for embedded repositories: large, and a `.git` there is a package's, not
+# a repository the user works in.
+_NO_DESCENT = frozenset({".git", ".slop", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache"})
+EMBEDDED_SEARCH_LIMIT = 20_000  # folders visited at most: a huge tree costs a bounded walk per command
+
+
+def _embedded_git_dirs(repo: str) -> list[str]:
+    """`.git` folders of repositories nested inside the work tree (a vendored clone, a project
+    kept inside another): read-only like the repository's own, or a command could plant a hook
+    or a `core.fsmonitor` there that runs the next time the user types `git` in that folder.
+    Symlinks are not followed (a link out of the tree is not the repository's)."""
+    found: list[str] = []
+    stack = [repo]
+    visited = 0
+    while stack and visited < EMBEDDED_SEARCH_LIMIT:
+        folder = stack.pop()
+        visited += 1
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if not entry.is_dir(follow_symlinks=False):
+                    continue
+            except OSError:
+                continue
+            if entry.name == ".git" and folder != repo:
+                found.append(entry.path)
+            elif entry.name not in _NO_DESCENT:
+                stack.append(entry.path)
+    return sorted(found)
+
+
 def sandbox_home(real_home: str | None, repo: str) -> str:
     """Where the private HOME goes: over the real home's path (so `~` and the user database
     agree), unless that path is unusable (unset, `/`, a system folder, the repository's)."""
@@ -214,9 +249,10 @@ def bwrap_argv(
         argv += ["--ro-bind", path, path]
 
     argv += ["--bind", repo, repo]
-    for git_dir in _git_dirs(repo):
+    git_dirs = _git_dirs(repo) + _embedded_git_dirs(repo)
+    for git_dir in git_dirs:
         argv += ["--ro-bind", git_dir, git_dir]
-    bound = system + [repo] + binds.paths + _git_dirs(repo)
+    bound = system + [repo] + binds.paths + git_dirs
     for secret in never:
         if os.path.isdir(secret) and any(_inside(secret, b) for b in bound):
             argv += ["--tmpfs", secret]

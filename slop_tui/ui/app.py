@@ -177,10 +177,28 @@ class SlopApp(App[None]):
 
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._remember_theme)
+        # Probing bwrap starts a process: off the event loop, so the first frame does not wait.
+        self.run_worker(self._sandbox_notice, name="sandbox check", thread=True, exit_on_error=False)
         if self.config_problem is not None:
             self.open_doctor(problem=self.config_problem)
         elif self.resume_summary is not None:
             self.push_screen(ResumeScreen(self.resume_summary), callback=self._resume_chosen)
+
+    def _sandbox_notice(self) -> None:
+        """Say once, at the start, when commands will run without the OS sandbox, and why."""
+        from slop_tui.sandbox import detect
+
+        info = detect()
+        if not info.available:
+            reason = sanitize(info.reason or "no bwrap", one_line=True)
+            self.call_from_thread(
+                self.notify,
+                f"Commands will run UNSANDBOXED, with your full powers and network: {reason}. "
+                "Each clutch says so; `slop doctor` shows the fix.",
+                title="No sandbox",
+                severity="warning",
+                timeout=30,
+            )
 
     def _remember_theme(self, theme: object) -> None:
         name = getattr(theme, "name", None)

@@ -91,10 +91,12 @@ def test_secrets_hold_shadowed_and_refused_keys_and_secret_looking_variables(set
 
 
 def test_secret_names_and_forms() -> None:
-    for name in ("OPENAI_API_KEY", "MY_CUSTOM_TOKEN", "DB_PASSWORD", "X_SECRET", "AWS_REGION",
-                 "GITHUB_TOKEN", "GH_TOKEN", "HF_TOKEN", "gemini_api_key"):
+    for name in ("OPENAI_API_KEY", "MY_CUSTOM_TOKEN", "DB_PASSWORD", "X_SECRET", "AWS_SECRET_ACCESS_KEY",
+                 "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "GITHUB_TOKEN", "GH_TOKEN", "HF_TOKEN", "gemini_api_key"):
         assert looks_secret(name), name
-    for name in ("PATH", "HOME", "KEYBOARD", "TOKENIZERS_PARALLELISM", "EDITOR"):
+    for name in ("PATH", "HOME", "KEYBOARD", "TOKENIZERS_PARALLELISM", "EDITOR",
+                 # AWS settings, not secrets: a region in every log line must stay readable.
+                 "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "aws_config_file"):
         assert not looks_secret(name), name
     forms = secret_forms('sk-a"b\\c/d+e f\n')
     assert 'sk-a"b\\c/d+e f\n' in forms

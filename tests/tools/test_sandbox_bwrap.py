@@ -179,6 +179,27 @@ async def test_git_is_read_only_but_works(repo: Path) -> None:
     assert len(log.stdout.splitlines()) == 1
 
 
+async def test_an_embedded_repositorys_git_folder_is_read_only_too(repo: Path) -> None:
+    # A clone kept inside the work tree: a hook planted in its .git would run at the user's next
+    # `git commit` there. Its work tree stays writable; a `.git` under node_modules is skipped.
+    nested = repo / "vendor" / "lib"
+    nested.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(nested)], check=True)
+    (repo / "node_modules" / "pkg" / ".git").mkdir(parents=True)
+    code, out = await _run(
+        "echo evil > vendor/lib/.git/hooks/pre-commit; echo hook=$?; "
+        "git -C vendor/lib config core.fsmonitor 'touch /tmp/pwned'; echo config=$?; "
+        "echo work > vendor/lib/file.txt; echo work=$?; "
+        "touch node_modules/pkg/.git/x; echo modules=$?",
+        repo,
+    )
+    assert not (nested / ".git" / "hooks" / "pre-commit").exists(), out
+    assert "fsmonitor" not in (nested / ".git" / "config").read_text(), out
+    assert "hook=0" not in out and "config=0" not in out
+    assert (nested / "file.txt").read_text() == "work\n"
+    assert "modules=0" in out  # not searched: writable like any other folder of the work tree
+
+
 async def test_slop_folder_is_invisible(repo: Path) -> None:
     (repo / ".slop").mkdir()
     (repo / ".slop" / "events.jsonl").write_text("private log\n")
