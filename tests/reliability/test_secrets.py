@@ -2,9 +2,13 @@
 
 The demo run goes through the real SDK clients over HTTP: the planner and QA on an
 Anthropic-style server, the lead and the worker on an OpenAI-style one, each server knowing only
-its own key, the keys in `credentials.toml` (mode 600). The repository is hostile: its model
-asks, through ordinary commands, for the credentials file and the environment (a prompt
-injection in a real repository could), and one such command fails so QA reads its output.
+its own key, the keys in `credentials.toml` (mode 600) and, at the same time, more in slop's
+environment: a key the credentials file shadows and tokens slop was never told about
+(`GITHUB_TOKEN`, `MY_CUSTOM_TOKEN`, `AWS_SECRET_ACCESS_KEY`). The repository is hostile: its model
+asks, through ordinary commands, for the credentials file, the environment and slop's own
+environment through `/proc/$PPID/environ` (a prompt injection in a real repository could), and
+one such command fails so QA reads its output. The headless run is played twice: in the sandbox
+(where none of it is in reach) and without one (where masking is the only wall).
 
 Then every place a key could end up is searched: `.slop/` (state, log, pre-images, archived
 runs), the repository, what `slop run` and `slop status` print, every request body each server
@@ -23,7 +27,9 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import pytest
 
 from slop_tui.demo import DEMO_PROMPT, copy_sample_repo, demo_paths
 from slop_tui.models import TicketState
@@ -35,9 +41,20 @@ COUNTS = tally("secrets", "places searched", "occurrences", "world-readable cred
 PROJECT = Path(__file__).resolve().parents[2]
 ANTHROPIC_KEY = "sk-ant-reliability-FAKE-4f3e2d1c0b9a8877"
 OPENAI_KEY = "sk-oai-reliability-FAKE-0a1b2c3d4e5f6071"
-KEYS = (ANTHROPIC_KEY, OPENAI_KEY)
-# What the hostile repository makes the worker run (before its real work).
-SNOOP = 'cat "{creds}"; env | sort; printenv'
+# slop's own environment at the same time: a key the credentials file shadows (under a name that
+# does not look secret, so only "configured" makes it one), and tokens slop was never told about.
+SHADOWED_KEY = "sk-shadowed-reliability-FAKE-77aa88bb99"
+ENV_SECRETS = {
+    "GPT_ACCESS": SHADOWED_KEY,  # gptish's key_env; credentials.toml wins
+    "OPENAI_API_KEY": "sk-env-openai-reliability-FAKE-1357",
+    "GITHUB_TOKEN": "ghp_reliabilityFAKE0123456789abcdefXYZ",
+    "MY_CUSTOM_TOKEN": "custom-reliability-FAKE-24680",
+    "AWS_SECRET_ACCESS_KEY": "aws/reliability+FAKE/secret==",
+}
+KEYS = (ANTHROPIC_KEY, OPENAI_KEY, *ENV_SECRETS.values())
+# What the hostile repository makes the worker run (before its real work): the credentials file,
+# its own environment, and slop's through /proc (the command's parent).
+SNOOP = 'cat "{creds}"; env | sort; printenv; tr "\\0" "\\n" < /proc/$PPID/environ'
 SNOOP_FAILING = 'cat "{creds}" >&2; exit 3'
 
 
@@ -71,10 +88,15 @@ def script_servers(anthropic: LLMServer, openai: LLMServer, config_dir: Path) ->
             openai.push(_http(reply), "chat")
 
 
-def write_config(config_dir: Path, anthropic: LLMServer, openai: LLMServer, *, mode: int = 0o600) -> None:
+def write_config(
+    config_dir: Path, anthropic: LLMServer, openai: LLMServer, *, mode: int = 0o600, sandboxed: bool = True
+) -> None:
     config_dir.mkdir(parents=True, exist_ok=True)
+    # Without a sandbox, `--yes` needs the user's own consent; masking is then the only wall.
+    run = "" if sandboxed else "[run]\nallow_unsandboxed = true\n"
     (config_dir / "agents.toml").write_text(
-        f"""
+        run
+        + f"""
 [providers.claudeish]
 kind = "anthropic"
 base_url = "{anthropic.base_url}"
@@ -83,6 +105,7 @@ max_retries = 0
 [providers.gptish]
 kind = "openai"
 base_url = "{openai.base_url}/v1"
+key_env = "GPT_ACCESS"
 max_retries = 0
 
 [models]
@@ -99,17 +122,19 @@ default_cheap = "claudeish:claude-test"
     credentials.chmod(mode)
 
 
-def environment(config_dir: Path) -> dict[str, str]:
+def environment(config_dir: Path, *, sandboxed: bool = True) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_AUTH_TOKEN"))}
-    env.update(SLOP_CONFIG_DIR=str(config_dir), PYTHONPATH=str(PROJECT))
+    env.update(ENV_SECRETS, SLOP_CONFIG_DIR=str(config_dir), PYTHONPATH=str(PROJECT))
+    if not sandboxed:
+        env["SLOP_BWRAP"] = ""  # the detector's own "no bwrap": the path a macOS user takes
     return env
 
 
-def slop(*args: str, config_dir: Path) -> subprocess.CompletedProcess[str]:
+def slop(*args: str, config_dir: Path, sandboxed: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "slop_tui", *args],
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180,
-        env=environment(config_dir),
+        env=environment(config_dir, sandboxed=sandboxed),
     )
 
 
@@ -123,9 +148,10 @@ class Search:
         COUNTS.add("places searched")
         blob = data.encode("utf-8", "replace") if isinstance(data, str) else data
         for key in keys:
-            # The key itself, and its JSON-escaped or prefix forms (the first 16 characters are
-            # already enough to identify it).
-            if key.encode() in blob or key[:16].encode() in blob:
+            # The key itself, its JSON-escaped or URL-quoted form, or its first 16 characters
+            # (already enough to identify it).
+            forms = {key, key[:16], json.dumps(key)[1:-1], quote(key, safe="")}
+            if any(form.encode() in blob for form in forms):
                 COUNTS.add("occurrences")
                 self.found.append(f"{where}: {key[:10]}…")
 
@@ -144,22 +170,38 @@ class Search:
                 self.look(f"{label} request {number} header {name}", value, others if allowed else KEYS)
 
 
-def test_a_whole_headless_run_leaks_no_key(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sandboxed", [True, False], ids=["sandboxed", "unsandboxed"])
+def test_a_whole_headless_run_leaks_no_key(tmp_path: Path, sandboxed: bool) -> None:
+    if sandboxed:
+        from slop_tui.sandbox import detect
+
+        if not detect().available:
+            pytest.skip("bwrap cannot create namespaces here")
     search = Search()
     repo = copy_sample_repo(tmp_path / "repo")
+    config = tmp_path / "config"
     with LLMServer(api_key=ANTHROPIC_KEY) as anthropic, LLMServer(api_key=OPENAI_KEY) as openai:
-        script_servers(anthropic, openai, tmp_path / "config")
-        write_config(tmp_path / "config", anthropic, openai)
+        script_servers(anthropic, openai, config)
+        write_config(config, anthropic, openai, sandboxed=sandboxed)
         done = slop("run", DEMO_PROMPT, "--repo", str(repo), "--yes", "--workers", "1",
-                    config_dir=tmp_path / "config")
+                    config_dir=config, sandboxed=sandboxed)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-        status = slop("status", "--repo", str(repo), config_dir=tmp_path / "config")
+        status = slop("status", "--repo", str(repo), config_dir=config, sandboxed=sandboxed)
         assert status.returncode == 0, status.stderr
-        # The snoops ran and their output reached the log (the sandbox hides the credentials
-        # file, `cat` says so; unsandboxed, its key would be masked) and QA was asked about one.
+        # The snoops ran and their output reached the log and QA was asked about one. Sandboxed,
+        # the credentials file and slop's environment are out of reach (`cat` says so);
+        # unsandboxed, the command read both (slop's own config folder is in its environment)
+        # and only masking kept the keys out.
         log = (repo / ".slop" / "events.jsonl").read_text()
-        results = [json.loads(line) for line in log.splitlines() if '"kind":"tool_result"' in line]
-        assert any("credentials.toml" in r.get("output", "") for r in results), "the snoop did not run"
+        outputs = "".join(json.loads(line).get("output", "") for line in log.splitlines() if '"kind":"tool_result"' in line)
+        if sandboxed:
+            assert "credentials.toml: No such file" in outputs, "the snoop did not run"
+            assert f"SLOP_CONFIG_DIR={config}" not in outputs, "slop's environment seen through /proc"
+        else:
+            assert f"SLOP_CONFIG_DIR={config}" in outputs, "the snoop did not read slop's environment"
+            assert 'api_key = "***"' in outputs, "the credentials file was not read, or not masked"
+            # Every planted variable was printed by name: its value is what masking removed.
+            assert all(f"{name}=" in outputs for name in ENV_SECRETS), outputs[-2000:]
         assert len(anthropic.requests) == 2
         search.server("anthropic", anthropic, ANTHROPIC_KEY)
         search.server("openai", openai, OPENAI_KEY)
@@ -187,7 +229,7 @@ def test_a_world_readable_credentials_file_is_refused_without_quoting_it(tmp_pat
     COUNTS.add("world-readable credentials refused")
 
 
-async def test_the_tui_run_shows_no_key_on_any_screen(tmp_path: Path) -> None:
+async def test_the_tui_run_shows_no_key_on_any_screen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from slop_tui.ui.launch import build_app
     from slop_tui.ui.screens.clutch import ClutchScreen
     from slop_tui.ui.screens.plan_review import PlanReviewScreen
@@ -200,6 +242,8 @@ async def test_the_tui_run_shows_no_key_on_any_screen(tmp_path: Path) -> None:
         script_servers(anthropic, openai, tmp_path / "config")
         write_config(tmp_path / "config", anthropic, openai)
         env = environment(tmp_path / "config")
+        for name, value in ENV_SECRETS.items():  # the TUI runs in this process: its environment
+            monkeypatch.setenv(name, value)
         app = build_app(repo, env=env, initial_prompt=DEMO_PROMPT,
                         prefs_env={"SLOP_CONFIG_DIR": str(tmp_path / "prefs")})
 
