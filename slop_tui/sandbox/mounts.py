@@ -10,6 +10,7 @@
 | each directory on the command's `PATH` (even under the home) | read-only | the user's toolchains keep working |
 | a pyenv root (a `PATH` entry `<root>/shims` beside `<root>/libexec`) | read-only | a pyenv shim runs `<root>/libexec/pyenv` and `<root>/versions/...` |
 | `~/.rustup`, when `~/.cargo/bin` is on `PATH` | read-only | rustup's proxies in `~/.cargo/bin` run toolchains from there |
+| where the symlinks of such a `PATH` folder point: a pipx venv (and its base interpreter), nvm's `lib/node_modules`, else the target's folder | read-only | `~/.local/bin/black` and `npm` are links out of their folder |
 | a virtual environment on `PATH`, the repository's `.venv`, slop's own interpreter | the environment's base interpreter prefix (`pyvenv.cfg` `home`), read-only | `.venv/bin/python` is a symlink to it |
 | the repository | read-write at its real path | the work |
 | its `.git/` (and a worktree's or submodule's real git folder) | read-only | `git status`, `git diff`, `git log` work; commits are slop's job, outside |
@@ -111,6 +112,42 @@ class _Binds:
             return
         self.paths = [p for p in self.paths if not _inside(p, real)]  # a wider bind replaces them
         self.paths.append(real)
+
+
+LINKS_SCANNED = 2_000  # symlinks followed per PATH folder at most
+
+
+def _link_homes(folder: str) -> list[str]:
+    """What the symlinks in a `PATH` folder need bound for their targets to run: pipx puts
+    `~/.local/bin/black -> ~/.local/share/pipx/venvs/black/bin/black` (the venv is needed, with
+    its base interpreter), nvm `bin/npm -> ../lib/node_modules/npm/bin/npm-cli.js` (the
+    `node_modules` folder). Anything else: the target's own folder. Only links are followed:
+    the folder's plain files are bound with it."""
+    found: list[str] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return found
+    for entry in entries[:LINKS_SCANNED]:
+        if not entry.is_symlink():
+            continue
+        target = _real(entry.path)
+        if _inside(target, folder) or not os.path.exists(target):
+            continue
+        parent = os.path.dirname(target)
+        home = parent
+        for ancestor in [Path(parent), *Path(parent).parents]:
+            if (ancestor / "pyvenv.cfg").is_file():
+                home = str(ancestor)
+                base = _venv_base(home)
+                if base:
+                    found.append(base)
+                break
+            if ancestor.name == "node_modules":
+                home = str(ancestor)
+                break
+        found.append(home)
+    return found
 
 
 def _git_dirs(repo: str) -> list[str]:
@@ -236,7 +273,11 @@ def bwrap_argv(
             binds.add(parent)
             binds.add(_venv_base(parent))
         else:
+            covered = any(_inside(real, c) for c in binds.covered + binds.paths)
             binds.add(real)
+            if not covered and real in binds.paths:
+                for needed in _link_homes(real):
+                    binds.add(needed)
             if os.path.basename(parent) == ".cargo" and os.path.basename(real) == "bin":
                 # rustup's proxies there run toolchains from ~/.rustup (no secrets; the rest of
                 # ~/.cargo holds registry credentials and stays hidden).

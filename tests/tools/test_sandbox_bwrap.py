@@ -372,3 +372,33 @@ def test_argv_puts_git_read_only_and_hides_slop_after_the_repository(repo: Path)
     assert joined.index(f"--bind {real} {real}") < joined.index(f"--ro-bind {real}/.git {real}/.git")
     assert joined.index(f"--bind {real} {real}") < joined.index(f"--tmpfs {real}/.slop")
     assert argv[argv.index("--chdir") + 1] == real
+
+
+async def test_pipx_and_nvm_style_links_on_path_keep_working(
+    repo: Path, fake_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pipx: ~/.local/bin/tool -> ~/.local/share/pipx/venvs/tool/bin/tool (a venv);
+    # nvm: ~/.nvm/versions/node/v1/bin/npm -> ../lib/node_modules/npm/bin/cli.sh, which reads
+    # a file beside it. Both folders lie under the home, which stays hidden otherwise.
+    venv = fake_home / ".local" / "share" / "pipx" / "venvs" / "tool"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text(f"home = {Path(sys.base_prefix) / 'bin'}\n")
+    (venv / "bin" / "tool").write_text("#!/bin/sh\necho pipx-tool-ran\n")
+    (venv / "bin" / "tool").chmod(0o755)
+    (fake_home / ".local" / "bin").mkdir(parents=True)
+    (fake_home / ".local" / "bin" / "tool").symlink_to(venv / "bin" / "tool")
+    (fake_home / ".local" / "share" / "keyring.txt").write_text("PLANTED keyring\n")
+    node = fake_home / ".nvm" / "versions" / "node" / "v1"
+    (node / "lib" / "node_modules" / "npm" / "bin").mkdir(parents=True)
+    (node / "lib" / "node_modules" / "npm" / "version.txt").write_text("npm-1.2.3\n")
+    cli = node / "lib" / "node_modules" / "npm" / "bin" / "cli.sh"
+    cli.write_text('#!/bin/sh\ncat "$(dirname "$(readlink -f "$0")")/../version.txt"\n')
+    cli.chmod(0o755)
+    (node / "bin").mkdir()
+    (node / "bin" / "npm").symlink_to("../lib/node_modules/npm/bin/cli.sh")
+    monkeypatch.setenv("PATH", f"{fake_home}/.local/bin:{node}/bin:{os.environ['PATH']}")
+    code, out = await _run(
+        f"exec 2>&1; tool; npm; cat {fake_home}/.local/share/keyring.txt {fake_home}/.ssh/id_rsa", repo
+    )
+    assert "pipx-tool-ran" in out and "npm-1.2.3" in out, out
+    assert "PLANTED" not in out
