@@ -71,14 +71,24 @@ def drive(
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert proc.stdin is not None
+    assert proc.stdin is not None and proc.stdout is not None
+    early = ""
     if delay_s:
-        time.sleep(delay_s)  # the driver is now waiting on its stdin
+        # Answer only once the driver is asking and has waited `delay_s` on its stdin (a fixed
+        # sleep from the start raced the interpreter's start-up on a loaded machine).
+        deadline = time.monotonic() + 30
+        while "[a]pprove" not in early:
+            assert time.monotonic() < deadline, early
+            chunk = os.read(proc.stdout.fileno(), 4096).decode()
+            assert chunk, "the driver ended before asking"
+            early += chunk
+        time.sleep(delay_s)
     try:
         stdout, stderr = proc.communicate("".join(answers), timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
         raise
+    stdout = early + stdout
     assert "Traceback" not in stderr, stderr
     return Run(stdout, proc.returncode, plan_path)
 
