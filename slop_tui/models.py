@@ -766,6 +766,16 @@ def decode_tool_args(tool: str, payload: str | bytes) -> ToolArgs:
 # ---------------------------------------------------------------------------
 
 
+class ProposalContext(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """Why this call: shown at the clutch so identical-looking calls can be told apart."""
+
+    reason: str = ""  # the worker's latest text before this call (hostile: sanitize to show)
+    ticket_title: str = ""
+    number: int = 0  # "proposal N" of this ticket, 1-based (every proposal counts)
+    model: str = ""  # the worker's model, e.g. "openai:gpt-4.1"
+    tokens: int = 0  # tokens this ticket has spent so far (input + output)
+
+
 class Proposal(msgspec.Struct, kw_only=True):
     """A tool call waiting at the clutch, with exactly what it would do."""
 
@@ -780,11 +790,16 @@ class Proposal(msgspec.Struct, kw_only=True):
     # asking (`[run] network = "on"`). Shown at the clutch.
     sandboxed: bool = True
     network: bool = False
+    # Why the worker asks, and where it stands (None: proposals logged before it existed).
+    context: ProposalContext | None = None
 
 
 class Approve(msgspec.Struct, tag="approve", omit_defaults=True):
     # The person allows the network for this one command; `--yes` never sets it.
     network: bool = False
+    # "Always allow this command for this run": the exact command, or a prefix the person
+    # confirmed (`tools/clutch.AllowList`); "" = this once. Omitted when empty: old logs decode.
+    always: str = ""
 
 
 class Reject(msgspec.Struct, tag="reject"):
@@ -797,7 +812,14 @@ class Edit(msgspec.Struct, tag="edit"):
     arguments: AnyToolArgs
 
 
-Decision = Union[Approve, Reject, Edit]
+class ApproveHunks(msgspec.Struct, tag="approve_hunks"):
+    """Apply only some hunks of a write's or an edit's diff; the worker is told about the rest."""
+
+    hunks: list[int]  # 0-based indexes into `tools.hunks.split_hunks(proposal.diff)`
+    reason: str  # why the others were left out
+
+
+Decision = Union[Approve, Reject, Edit, ApproveHunks]
 
 
 # ---------------------------------------------------------------------------

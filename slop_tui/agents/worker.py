@@ -30,6 +30,7 @@ from slop_tui.memory.file_cache import FileCache
 from slop_tui.models import (
     TOOL_ARGS,
     Approve,
+    ApproveHunks,
     ChatMessage,
     ContextBuilt,
     ContextFile,
@@ -40,6 +41,7 @@ from slop_tui.models import (
     FinishArgs,
     ModelText,
     Proposal,
+    ProposalContext,
     ProposalMade,
     Reject,
     RunCommandArgs,
@@ -55,6 +57,7 @@ from slop_tui.providers import ModelRequest, Provider, UsageLedger, tool_specs_f
 from slop_tui.tools.clutch import Clutch, editable_json
 from slop_tui.tools.clutch_loop import pass_clutch
 from slop_tui.tools.executor import ToolExecutor
+from slop_tui.tools.hunks import split_hunks
 
 __all__ = [
     "ContextFile",
@@ -70,6 +73,8 @@ TOOLS = tool_specs_for(TOOL_ARGS.values())
 EVENT_OUTPUT_CHARS = 4000
 # The `tool` of the one event that reports a reply's calls past `max_tool_calls_per_reply`.
 TOO_MANY_CALLS = "(too many calls)"
+# What a proposal's context keeps of the worker's reason: the log writes it with every proposal.
+REASON_CHARS = 4000
 NUDGE = (
     "Reply with tool calls only: change files, run checks, or call finish(summary) if the "
     "ticket is done."
@@ -144,6 +149,8 @@ class _WorkerRun:
         self.usage = Usage()
         self.steps = 0
         self.announced: set[str] = set()  # proposal ids already published
+        self.proposals = 0  # every call proposed so far: "proposal N" at the clutch
+        self.reason = ""  # the text of the reply whose calls are being handled
 
     def discard(self) -> None:
         """Forget the conversation: nothing of it outlives the ticket."""
@@ -189,6 +196,7 @@ class _WorkerRun:
             await self._account(reply.usage)
             if reply.text.strip():
                 await deps.emit(ModelText(ticket_id=self.ticket.id, tier=Tier.WORKER, text=reply.text))
+            self.reason = reply.text.strip()
             self.messages.append(
                 ChatMessage(role="assistant", content=reply.text, tool_calls=list(reply.tool_calls))
             )
@@ -283,17 +291,23 @@ class _WorkerRun:
                 "Not finished: a call before it in the same reply failed or was rejected; "
                 "deal with that result first.",
             )
-        proposal = deps.executor.propose(ticket_id, args)
+        proposal = self._with_context(deps.executor.propose(ticket_id, args))
         if proposal.error is not None:
             # It cannot apply as asked (a path outside the repository, an `old` text that is
             # not in the file): nothing would change, so the person is not asked.
             await self._announce(proposal)
             return await self._result(proposal.tool, False, f"error: {proposal.error}")
-        decision, final = await self._decide(proposal)
+        decision, final, shown = await self._decide(proposal)
         if isinstance(decision, Reject):
             return await self._result(final.tool, False, f"Rejected by the person: {decision.reason}")
         edited = ""
-        if final.id != proposal.id:  # pass_clutch re-proposes after every accepted edit
+        if isinstance(decision, ApproveHunks):
+            await self._announce(final)
+            # What ran is the person's choice of hunks: logged as approved, like any proposal
+            # that runs (undo and resume read the proposals that ran).
+            await deps.emit(DecisionMade(proposal_id=final.id, ticket_id=ticket_id, decision=Approve()))
+            edited = hunks_told(shown, decision)
+        elif final.arguments != proposal.arguments:  # an unchanged "edit" is no edit
             edited = (
                 "The person edited your call before it ran; it ran with: "
                 + " ".join(editable_json(final.arguments).split())
@@ -323,12 +337,27 @@ class _WorkerRun:
             return await self._result(final.tool, False, edited + worker_message(command, hint))
         return await self._result(final.tool, outcome.ok, edited + outcome.output)
 
+    def _with_context(self, proposal: Proposal) -> Proposal:
+        """`proposal` with why it is asked and where the ticket stands, for the clutch."""
+        self.proposals += 1
+        reason = self.reason
+        if len(reason) > REASON_CHARS:
+            reason = reason[:REASON_CHARS] + " […]"
+        context = ProposalContext(
+            reason=reason,
+            ticket_title=self.ticket.title,
+            number=self.proposals,
+            model=self.deps.provider.label,
+            tokens=self.ticket.usage.total_tokens,
+        )
+        return msgspec.structs.replace(proposal, context=context)
+
     async def _announce(self, proposal: Proposal) -> None:
         if proposal.id not in self.announced:
             self.announced.add(proposal.id)
             await self.deps.emit(ProposalMade(proposal=proposal))
 
-    async def _decide(self, proposal: Proposal) -> tuple[Decision, Proposal]:
+    async def _decide(self, proposal: Proposal) -> tuple[Decision, Proposal, Proposal]:
         """Pass the clutch; the ticket is `awaiting_approval` only while the clutch waits.
 
         Only the clutch's own `decide` is watched: it runs as a task given one turn of the loop.
@@ -337,8 +366,12 @@ class _WorkerRun:
         ticket moves to `awaiting_approval` until it answers. Publishing the proposal and the
         decision (which may take several turns while the store fsyncs) is outside that window,
         so a slow disk never makes an automatic approval look like a wait.
+
+        Returns the decision, the proposal it leads to, and the proposal the person answered
+        last (for `ApproveHunks`, the one whose hunks were chosen).
         """
         run = self
+        shown: list[Proposal] = [proposal]
 
         class _Watching:
             async def decide(self, current: Proposal) -> Decision:
@@ -359,8 +392,29 @@ class _WorkerRun:
                 return decision
 
         async def on_decision(current: Proposal, decision: Decision) -> None:
+            shown[0] = current
             await self.deps.emit(
                 DecisionMade(proposal_id=current.id, ticket_id=self.ticket.id, decision=decision)
             )
 
-        return await pass_clutch(_Watching(), self.deps.executor, proposal, on_decision=on_decision)
+        decision, final = await pass_clutch(
+            _Watching(), self.deps.executor, proposal, on_decision=on_decision
+        )
+        return decision, final, shown[0]
+
+
+def hunks_told(proposal: Proposal, decision: ApproveHunks) -> str:
+    """What the worker reads of a partial approval: the hunks applied, those left out, why."""
+    hunks = split_hunks(proposal.diff)
+    chosen = set(decision.hunks)
+    applied = [h.header for h in hunks if h.index in chosen]
+    left = [h.header for h in hunks if h.index not in chosen]
+    path = getattr(proposal.arguments, "path", "")
+    lines = [
+        f"The person applied only part of your change to {path}: "
+        f"{len(applied)} of {len(hunks)} hunks. The file now differs from what you proposed.",
+        "Applied: " + ("; ".join(applied) or "none"),
+        "Left out: " + ("; ".join(left) or "none"),
+        f"Why the rest was left out: {decision.reason.strip() or '(no reason given)'}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -132,7 +132,7 @@ async def run_ticket(
         clutch = ApproveAll()
     else:
         terminal = TerminalClutch(
-            stdin=stdin if stdin is not None else sys.stdin, console=terminal_console(out)
+            stdin=stdin if stdin is not None else sys.stdin, console=terminal_console(out), repo=repo
         )
         clutch = AskForChanges(HoldingClutch(terminal, holder))
     session = Session(repo, config, clutch=clutch)

@@ -160,7 +160,7 @@ async def run_headless(
     if yes:
         clutch = ApproveAll()
     else:
-        terminal = TerminalClutch(stdin=stdin, console=terminal_console(out))
+        terminal = TerminalClutch(stdin=stdin, console=terminal_console(out), repo=repo)
         policy = AskForEverything if linear else AskForChanges
         clutch = policy(HoldingClutch(terminal, holder))
         reviewer = TerminalPlanReviewer(

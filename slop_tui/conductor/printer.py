@@ -30,6 +30,8 @@ from rich.text import Text
 from slop_tui.display import display_text, has_unsafe, sanitize
 from slop_tui.models import (
     AnyEvent,
+    Approve,
+    ApproveHunks,
     DecisionMade,
     ErrorRaised,
     FileChanged,
@@ -254,6 +256,14 @@ class Printer:
                 return Text(f"[{event.ticket_id}] rejected: {_one_line(decision.reason)}", style="yellow")
             if isinstance(decision, Edit):
                 return Text(f"[{event.ticket_id}] edited and approved", style="yellow")
+            if isinstance(decision, ApproveHunks):
+                chosen = ", ".join(str(i + 1) for i in decision.hunks)
+                return Text(
+                    f"[{event.ticket_id}] approved hunk(s) {chosen} only: {_one_line(decision.reason)}",
+                    style="yellow",
+                )
+            if isinstance(decision, Approve) and decision.always:
+                return Text(f"[{event.ticket_id}] always allowed for this run: {_one_line(decision.always)}", style="yellow")
             return None  # approvals are the common case; the result line follows
         if isinstance(event, ToolResult):
             if event.ok:

@@ -68,7 +68,7 @@ from slop_tui.providers.base import Provider
 from slop_tui.providers.factory import make_provider
 from slop_tui.providers.usage import UsageLedger
 from slop_tui.store import SessionState, Store, apply_event
-from slop_tui.tools.clutch import AskForChanges, AskForEverything, Clutch
+from slop_tui.tools.clutch import AllowList, AskForChanges, AskForEverything, Clutch
 from slop_tui.tools.executor import ToolExecutor
 from slop_tui.tools.shell_runner import kill_repository_commands
 
@@ -128,6 +128,8 @@ class _SessionClutch:
     def __init__(self, clutch: Clutch, linear: bool) -> None:
         self.base = clutch
         self.linear = linear
+        allow = getattr(clutch, "allow", None)
+        self.allow = allow if isinstance(allow, AllowList) else AllowList()
 
     def _asker(self) -> Clutch:
         clutch: Clutch = self.base
@@ -137,7 +139,8 @@ class _SessionClutch:
 
     async def decide(self, proposal: Proposal) -> Decision:
         if self.linear:
-            return await AskForEverything(self._asker()).decide(proposal)
+            # The run's always-allow rules hold in linear mode too.
+            return await AskForEverything(self._asker(), self.allow).decide(proposal)
         return await self.base.decide(proposal)
 
 

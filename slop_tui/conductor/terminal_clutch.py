@@ -1,11 +1,16 @@
 """The clutch in a plain terminal, for headless runs (`slop run`, `slop ticket`).
 
-For each proposal it prints the diff (coloured with Rich's `diff` lexer) or the command, its
-working directory and what it may reach (`network: off`, or `unsandboxed`), then reads one
-answer line: `a` approves, `w` approves a command with the network allowed for it alone, `r`
-rejects (the reason on the same line or the next), `e` opens the arguments as JSON in `$EDITOR`. An edited payload is validated
-against the tool's Struct; an invalid one is refused with the error, and the next `e` reopens
-the text as it was left, so a typo costs one fix, not the whole edit.
+For each proposal it prints why the worker asks (its latest text, the ticket, `proposal N`, the
+model, the tokens spent so far), then the diff (coloured with Rich's `diff` lexer, numbered by
+hunk when there are several) or the command, its working directory and what it may reach
+(`network: off`, or `unsandboxed`), then reads one answer line: `a` approves, `w` approves a
+command with the network allowed for it alone, `A` always allows a command for this run (the
+exact command, or a prefix of it typed after), `r` rejects (the reason on the same line or the
+next), `h` applies only some hunks (their numbers, then a reason for the rest), `e` opens the
+arguments as JSON in `$EDITOR`, `E` opens the file's proposed new text in `$EDITOR` (what is
+saved is re-proposed as an edit of the same tool). An edited payload is validated against the
+tool's Struct; an invalid one is refused with the error, and the next `e` reopens the text as
+it was left, so a typo costs one fix, not the whole edit.
 
 Everything shown comes from a model (commands, diffs, paths, errors quoting them) and goes
 through the display sanitiser: an escape sequence in a command is shown as `\\x1b`, never sent to
@@ -26,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
@@ -35,18 +41,68 @@ from rich.text import Text
 
 from slop_tui.display import display_text, has_unsafe, is_unsafe_char, sanitize
 from slop_tui.errors import SlopError
-from slop_tui.models import Approve, Decision, Proposal, Reject, RunCommandArgs, ToolArgs
+from slop_tui.models import (
+    Approve,
+    ApproveHunks,
+    Decision,
+    EditFileArgs,
+    Proposal,
+    ProposalContext,
+    Reject,
+    RunCommandArgs,
+    ToolArgs,
+    WriteFileArgs,
+)
 from slop_tui.tools.clutch import (
     EditRefused,
     editable_json,
     make_edit,
     parse_edited_arguments,
+    rule_problem,
 )
+from slop_tui.tools.executor import ToolExecutor
+from slop_tui.tools.hunks import Hunk, args_for_text, split_hunks
 
 PROMPT = "[a]pprove  [r]eject  [e]dit > "
+# A write or an edit: `h` keeps some hunks, `E` edits the new text itself. Every prompt ends
+# with the same three answers, so a transcript reads alike whatever was asked.
+FILE_PROMPT = "[h]unks  [E]dit text  [a]pprove  [r]eject  [e]dit > "
 # For a command: `w` approves it with the network allowed, for this one command.
 COMMAND_PROMPT = "[w] approve with network  [a]pprove  [r]eject  [e]dit > "
+# `A` always allows it for this run: only a sandboxed command that does not ask for the network.
+ALLOWABLE_PROMPT = "[w] approve with network  [A]lways allow  [a]pprove  [r]eject  [e]dit > "
 NETWORK_ALLOWED = "network: on (allowed for this command)"
+HUNKS_PROMPT = "hunks to apply (numbers, e.g. 1 3) > "
+ALWAYS_PROMPT = "always allow for this run: Enter for this exact command, or type a prefix of it > "
+
+
+def context_lines(context: ProposalContext | None, ticket_id: str) -> list[str]:
+    """Why the worker asks and where its ticket stands, as lines to show (model text raw:
+    the caller sanitises)."""
+    if context is None:
+        return []
+    facts = [f"ticket {ticket_id}"]
+    if context.ticket_title:
+        facts[0] += f": {context.ticket_title}"
+    if context.number:
+        facts.append(f"proposal {context.number}")
+    if context.model:
+        facts.append(context.model)
+    facts.append(f"{context.tokens:,} tokens so far")
+    reason = context.reason.strip() or "(the worker gave no reason)"
+    return [f"why: {reason}", " · ".join(facts)]
+
+
+def prompt_for(proposal: Proposal) -> str:
+    """The answer line's help: the answers that mean something for this proposal."""
+    args = proposal.arguments
+    if isinstance(args, RunCommandArgs):
+        return ALLOWABLE_PROMPT if rule_problem(proposal, args.command) is None else COMMAND_PROMPT
+    # A refused edit's note leaves the proposal as it was: its hunks can still be chosen.
+    applies = not proposal.error or proposal.error.startswith("edit refused")
+    if isinstance(args, (WriteFileArgs, EditFileArgs)) and applies and split_hunks(proposal.diff):
+        return FILE_PROMPT
+    return PROMPT
 
 
 def access_line(proposal: Proposal) -> str | None:
@@ -108,8 +164,13 @@ class _LineReader:
 class TerminalClutch:
     """A `Clutch` that asks a human on the terminal (or whatever writes to its stdin)."""
 
-    def __init__(self, *, stdin: TextIO | None = None, console: Console | None = None) -> None:
+    def __init__(
+        self, *, stdin: TextIO | None = None, console: Console | None = None, repo: Path | None = None
+    ) -> None:
         self._stdin = stdin if stdin is not None else sys.stdin
+        # The repository, to read an edited file's whole text for `E` (None: `E` on an
+        # edit_file opens its `new` text only).
+        self.repo = repo
         self.console = console if console is not None else Console(highlight=False)
         self._reader = _LineReader(self._stdin)
         self._echoes = _isatty(self._stdin)
@@ -123,11 +184,31 @@ class TerminalClutch:
     async def _decide(self, proposal: Proposal) -> Decision:
         self.show(proposal)
         draft: str | None = None  # an invalid edit, reopened as it was left
+        prompt = prompt_for(proposal)
         command = isinstance(proposal.arguments, RunCommandArgs)
         while True:
-            answer = (await self._ask(COMMAND_PROMPT if command else PROMPT, proposal)).strip()
+            answer = (await self._ask(prompt, proposal)).strip()
             word, _, rest = answer.partition(" ")
             choice = word.lower()
+            if word in ("A", "always"):
+                if prompt != ALLOWABLE_PROMPT:  # not approved once instead: said, asked again
+                    problem = rule_problem(proposal, getattr(proposal.arguments, "command", ""))
+                    self.console.print(display_text(f"not allowed always: {problem}", "red"), overflow="fold")
+                    continue
+                always = await self._always(proposal, rest.strip())
+                if always is not None:
+                    return always
+                continue
+            if word in ("E", "editor") and prompt == FILE_PROMPT:
+                edited = await self._edit_text(proposal)
+                if edited is not None:
+                    return make_edit(edited)
+                continue
+            if choice in ("h", "hunks") and prompt == FILE_PROMPT:
+                hunks = await self._hunks(proposal, rest)
+                if hunks is not None:
+                    return hunks
+                continue
             if choice in ("a", "approve", "y", "yes"):
                 return Approve()
             if command and choice in ("w", "network"):
@@ -144,13 +225,99 @@ class TerminalClutch:
                     return make_edit(result)
                 draft = result if result is not None else draft
                 continue
-            if choice in ("?", "h", "help", "s", "show"):
+            if choice in ("?", "help", "s", "show"):
                 self.show(proposal)
                 continue
-            allow = ", w (approve with network)" if command else ""
+            self.console.print(Text(_help(prompt), style="yellow"))
+
+    async def _always(self, proposal: Proposal, typed: str) -> Decision | None:
+        """`A`: approve and always allow the exact command or a prefix of it; None: re-ask."""
+        args = proposal.arguments
+        assert isinstance(args, RunCommandArgs)
+        rule = typed or (await self._ask(ALWAYS_PROMPT, proposal)).strip() or args.command
+        problem = rule_problem(proposal, rule)
+        if problem is not None:
+            self.console.print(display_text(f"not allowed always: {problem}", "red"), overflow="fold")
+            return None
+        shown = "this exact command" if rule == args.command else f"commands starting {rule!r}"
+        self.console.print(
+            display_text(f"always allowed for this run: {shown} (never with ; | & $ ` ( ) < > or newline after it)", "yellow"),
+            overflow="fold",
+        )
+        return Approve(always=rule)
+
+    async def _hunks(self, proposal: Proposal, typed: str) -> Decision | None:
+        """`h`: the hunks to apply, then why the rest are left out; None: re-ask."""
+        hunks = split_hunks(proposal.diff)
+        text = typed.strip() or (await self._ask(HUNKS_PROMPT, proposal)).strip()
+        chosen = _hunk_numbers(text, len(hunks))
+        if chosen is None:
             self.console.print(
-                Text(f"answer a (approve){allow}, r (reject, with a reason) or e (edit the JSON)", style="yellow")
+                Text(f"give hunk numbers from 1 to {len(hunks)}, separated by spaces", style="red")
             )
+            return None
+        if len(chosen) == len(hunks):
+            return Approve()  # every hunk: the change as proposed
+        left = [str(h.index + 1) for h in hunks if h.index not in chosen]
+        what = "all hunks" if not chosen else f"hunk{'s' if len(left) > 1 else ''} {', '.join(left)}"
+        reason = ""
+        while not reason:
+            reason = (await self._ask(f"why leave out {what}? > ", proposal)).strip()
+        return ApproveHunks(hunks=chosen, reason=reason)
+
+    async def _edit_text(self, proposal: Proposal) -> ToolArgs | None:
+        """`E`: the file's proposed new text in `$EDITOR`; the same tool's arguments that make
+        the file what was saved, or None (no change, or the editor failed)."""
+        args = proposal.arguments
+        before: str | None = None
+        try:
+            if isinstance(args, WriteFileArgs):
+                after = args.content
+            elif isinstance(args, EditFileArgs) and self.repo is not None:
+                _rel, before, after = ToolExecutor(self.repo).texts(args)
+            elif isinstance(args, EditFileArgs):
+                after = args.new  # no repository to read: the replacement text alone
+            else:
+                return None
+        except (SlopError, OSError) as exc:
+            self.console.print(display_text(f"cannot open the text: {exc}", "red"), overflow="fold")
+            return None
+        path = str(getattr(args, "path", ""))
+        saved = await self._in_editor(after, Path(path).suffix or ".txt", proposal.tool)
+        if saved is None:
+            return None
+        if saved == after:
+            self.console.print(Text("no change; answer again", style="yellow"))
+            return None
+        if saved == before:
+            self.console.print(Text("that is the file as it is now: nothing to apply; r rejects", style="yellow"))
+            return None
+        try:
+            if isinstance(args, EditFileArgs) and before is None:
+                return EditFileArgs(path=args.path, old=args.old, new=saved)
+            return args_for_text(args, before, saved)
+        except SlopError as exc:
+            self.console.print(display_text(f"edit refused: {exc}", "bold red"), overflow="fold")
+            return None
+
+    async def _in_editor(self, text: str, suffix: str, tool: str) -> str | None:
+        """What the editor saved of `text` (None: it failed). The suffix lets it highlight."""
+        safe_suffix = "".join(ch for ch in suffix if ch.isalnum() or ch == ".")[:16]
+        fd, path = tempfile.mkstemp(prefix=f"slop-{tool}-", suffix=safe_suffix)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+            code = await asyncio.to_thread(self._run_editor, path)
+            if code != 0:
+                self.console.print(Text(f"editor exited with status {code}; edit discarded", style="red"))
+                return None
+            with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+                return handle.read()
+        finally:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
     async def _ask(self, prompt: str, proposal: Proposal) -> str:
         self.console.print(Text(prompt, style="bold"), end="")
@@ -219,6 +386,9 @@ class TerminalClutch:
         """Print what the proposal would do. Model text is printed as text, never as markup."""
         console = self.console
         console.print(Rule(display_text(f"ticket {proposal.ticket_id} · {proposal.tool} · {proposal.id}", one_line=True)))
+        for number, line in enumerate(context_lines(proposal.context, proposal.ticket_id)):
+            # Wrapped, never cropped: the reason is the worker's own words, escapes shown.
+            console.print(display_text(line, "" if number == 0 else "dim"), overflow="fold")
         args = proposal.arguments
         if isinstance(args, RunCommandArgs):
             # Wrapped, never cropped: the end of a long command is where a trick would hide.
@@ -229,7 +399,15 @@ class TerminalClutch:
                 warn = not proposal.sandboxed or proposal.network or args.network
                 console.print(Text(access, style="bold yellow" if warn else "dim"))
         elif proposal.diff:
-            console.print(Syntax(sanitize(proposal.diff), "diff", word_wrap=True, background_color="default"))
+            hunks = split_hunks(proposal.diff)
+            if len(hunks) < 2:
+                console.print(_diff_syntax(proposal.diff))
+            else:
+                head = proposal.diff[: proposal.diff.find("\n@@") + 1]
+                console.print(_diff_syntax(head))
+                for hunk in hunks:
+                    console.print(Text(f"hunk {hunk.index + 1} of {len(hunks)}", style="bold cyan"))
+                    console.print(_diff_syntax(_hunk_text(hunk)))
         elif type(args).WRITES:
             console.print(Text("(no change to the file)", style="dim"))
         else:
@@ -237,6 +415,38 @@ class TerminalClutch:
         if proposal.error:
             lead = "" if proposal.error.startswith("edit refused") else "cannot apply as is: "
             console.print(display_text(f"{lead}{proposal.error}", "bold red"), overflow="fold")
+
+
+def _diff_syntax(diff: str) -> Syntax:
+    return Syntax(sanitize(diff.rstrip("\n")), "diff", word_wrap=True, background_color="default")
+
+
+def _hunk_text(hunk: Hunk) -> str:
+    return "\n".join([hunk.header, *hunk.lines]) + "\n"
+
+
+def _hunk_numbers(text: str, count: int) -> list[int] | None:
+    """0-based indexes from "1 3" or "1,3" (1-based, each from 1 to `count`); None if not so.
+    An empty answer chooses no hunk."""
+    indexes: set[int] = set()
+    for part in text.replace(",", " ").split():
+        if not part.isdecimal() or not 1 <= int(part) <= count:
+            return None
+        indexes.add(int(part) - 1)
+    return sorted(indexes)
+
+
+def _help(prompt: str) -> str:
+    answers = ["a (approve)"]
+    if prompt in (COMMAND_PROMPT, ALLOWABLE_PROMPT):
+        answers.append("w (approve with network)")
+    if prompt == ALLOWABLE_PROMPT:
+        answers.append("A (always allow: this command, or a prefix you type)")
+    answers.append("r (reject, with a reason)")
+    if prompt == FILE_PROMPT:
+        answers += ["h (apply only some hunks)", "E (edit the new text in $EDITOR)"]
+    answers.append("e (edit the JSON)")
+    return "answer " + ", ".join(answers) + "; s shows the proposal again"
 
 
 def escaped_json(text: str) -> str:

@@ -1,17 +1,22 @@
 """The clutch: one protocol between a proposed tool call and whoever decides on it.
 
-`Clutch.decide(proposal)` answers `Approve()`, `Reject(reason)` or `Edit(arguments)` (new
-arguments for the same tool). The worker calls it without knowing who answers: the TUI's modal,
+`Clutch.decide(proposal)` answers `Approve(network, always)`, `Reject(reason)`,
+`Edit(arguments)` (new arguments for the same tool) or `ApproveHunks(hunks, reason)` (only some
+hunks of a write's or an edit's diff). The worker calls it without knowing who answers: the TUI's modal,
 the terminal prompt (`conductor/terminal_clutch.py`) or one of the policies here.
 
 An edited payload is untrusted text: `parse_edited_arguments` decodes it against the tool's own
 Struct (unknown fields and wrong types refused), refuses a different tool, and checks paths and
 limits before anything is re-diffed. `clutch_loop.pass_clutch` runs the ask / re-diff loop.
+
+`AllowList` holds the run's "always allow this command" rules; the policies here consult it
+before asking and record an `Approve(always=...)` answer into it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol, cast, runtime_checkable
 
 import msgspec
@@ -39,6 +44,120 @@ class Clutch(Protocol):
     async def decide(self, proposal: Proposal) -> Decision: ...
 
 
+# What lets a command do more than its first word says: a second command (`;`, `&`, `|`,
+# newline), a substitution (`$`, backquote, `(`), a redirection (`<`, `>`).
+SHELL_METACHARACTERS = frozenset(";|&$`()<>\n")
+
+
+def has_metacharacter(text: str) -> bool:
+    return any(ch in SHELL_METACHARACTERS for ch in text)
+
+
+def rule_problem(proposal: Proposal, rule: str) -> str | None:
+    """Why `rule` cannot become an "always allow" rule from `proposal` (None: it can).
+
+    The rule must be the proposal's command, or a prefix of it ending at a word boundary with
+    no metacharacter in it; the command must be a sandboxed one that does not ask for the
+    network (such a command is asked about every time).
+    """
+    args = proposal.arguments
+    if not isinstance(args, RunCommandArgs):
+        return "only a command can be always allowed"
+    if not proposal.sandboxed:
+        return "an unsandboxed command is asked about every time"
+    if proposal.network or args.network:
+        return "a command with the network is asked about every time"
+    rule = rule.strip()
+    if not rule:
+        return "the rule is empty"
+    command = args.command
+    if rule == command:
+        return None
+    if not (command.startswith(rule) and command[len(rule)].isspace()):
+        return "a rule must be the command or a prefix of it ending at a word boundary"
+    if has_metacharacter(rule):
+        return "a prefix rule cannot hold a shell metacharacter (; | & $ ` ( ) < > newline)"
+    return None
+
+
+class AllowList:
+    """The "always allow" rules of one run, in memory: a rule is an exact command, or a prefix
+    the person confirmed that matches a command only when the rest of it has no shell
+    metacharacter (`python -m pytest` allows `python -m pytest -q tests`, never
+    `python -m pytest; curl x`). Never applied to a command that asks for the network or runs
+    unsandboxed. `on_change` (if set) is called after every add or remove (the TUI's header).
+    """
+
+    def __init__(self, rules: Iterable[str] = ()) -> None:
+        self._rules: list[str] = []
+        self.on_change: Callable[[], None] | None = None
+        for rule in rules:
+            self.add(rule)
+
+    def rules(self) -> list[str]:
+        return list(self._rules)
+
+    def add(self, rule: str) -> None:
+        rule = rule.strip()
+        if not rule:
+            raise SlopError("an always-allow rule cannot be empty")
+        if rule not in self._rules:
+            self._rules.append(rule)
+            self._changed()
+
+    def remove(self, rule: str) -> None:
+        if rule in self._rules:
+            self._rules.remove(rule)
+            self._changed()
+
+    def clear(self) -> None:
+        if self._rules:
+            self._rules.clear()
+            self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def allows(self, proposal: Proposal) -> bool:
+        args = proposal.arguments
+        if not isinstance(args, RunCommandArgs):
+            return False
+        if proposal.network or args.network or not proposal.sandboxed:
+            return False
+        return any(rule_matches(rule, args.command) for rule in self._rules)
+
+    def record(self, proposal: Proposal, rule: str) -> bool:
+        """Add `rule` if `rule_problem` finds nothing wrong with it; whether it was added."""
+        if rule_problem(proposal, rule) is not None:
+            return False
+        self.add(rule)
+        return True
+
+
+def rule_matches(rule: str, command: str) -> bool:
+    """Whether one rule allows `command`: equal to it, or a metacharacter-free prefix of it at a
+    word boundary whose rest has no metacharacter either."""
+    if command == rule:
+        return True
+    if has_metacharacter(rule) or not command.startswith(rule):
+        return False
+    rest = command[len(rule) :]
+    return rest[:1].isspace() and not has_metacharacter(rest)
+
+
+async def _ask(inner: Clutch, allow: AllowList | None, proposal: Proposal) -> Decision:
+    if allow is not None and allow.allows(proposal):
+        return Approve()
+    decision = await inner.decide(proposal)
+    if allow is not None and isinstance(decision, Approve) and decision.always:
+        allow.record(proposal, decision.always)
+    return decision
+
+
 class ApproveAll:
     """`--yes`: every proposal is approved as it is."""
 
@@ -49,23 +168,26 @@ class ApproveAll:
 class AskForChanges:
     """The default: reads run at once; writes, edits and commands go to `inner`."""
 
-    def __init__(self, inner: Clutch) -> None:
+    def __init__(self, inner: Clutch, allow: AllowList | None = None) -> None:
         self.inner = inner
+        # The run's "always allow" rules: consulted before asking, fed by `Approve.always`.
+        self.allow = allow if allow is not None else AllowList()
 
     async def decide(self, proposal: Proposal) -> Decision:
         if type(proposal.arguments).WRITES:
-            return await self.inner.decide(proposal)
+            return await _ask(self.inner, self.allow, proposal)
         return Approve()
 
 
 class AskForEverything:
     """Linear mode: every tool call, reads included, stops at `inner`."""
 
-    def __init__(self, inner: Clutch) -> None:
+    def __init__(self, inner: Clutch, allow: AllowList | None = None) -> None:
         self.inner = inner
+        self.allow = allow if allow is not None else AllowList()
 
     async def decide(self, proposal: Proposal) -> Decision:
-        return await self.inner.decide(proposal)
+        return await _ask(self.inner, self.allow, proposal)
 
 
 class EditRefused(SlopError):

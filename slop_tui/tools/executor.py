@@ -310,6 +310,16 @@ class ToolExecutor:
             return None
         return _as_text(_read_regular(real, rel), rel)
 
+    def texts(self, args: ToolArgs) -> tuple[str, str | None, str]:
+        """(repo-relative path, text now, text after) of a write or an edit, read now; the
+        text now is None for a file that does not exist. SlopError if it cannot apply."""
+        if isinstance(args, WriteFileArgs):
+            real, rel = self._write_target(args.path)
+            return rel, self._current_text(real, rel), args.content
+        if isinstance(args, EditFileArgs):
+            return self._edited_text(args)
+        raise SlopError(f"{args.TOOL} does not change a file's text")
+
     def propose(self, ticket_id: str, args: ToolArgs) -> Proposal:
         """What `args` would do, without doing it; `error` says why it cannot apply as is."""
         diff = ""

@@ -7,6 +7,17 @@ import difflib
 NO_NEWLINE = "\\ No newline at end of file\n"
 
 
+def text_lines(text: str) -> list[str]:
+    """`text` cut after each "\n" only, as git and patch cut it: a form feed, a lone CR or
+    U+2028 inside a line is part of the line (`str.splitlines` would cut there)."""
+    lines = text.split("\n")
+    last = lines.pop()
+    out = [line + "\n" for line in lines]
+    if last:
+        out.append(last)
+    return out
+
+
 def unified_diff(rel_path: str, before: str | None, after: str, *, context: int = 3) -> str:
     """The change from `before` (None: the file does not exist) to `after`, as a unified diff.
 
@@ -16,8 +27,8 @@ def unified_diff(rel_path: str, before: str | None, after: str, *, context: int 
     """
     from_name = "/dev/null" if before is None else f"a/{rel_path}"
     to_name = f"b/{rel_path}"
-    old_lines = [] if before is None else before.splitlines(keepends=True)
-    new_lines = after.splitlines(keepends=True)
+    old_lines = [] if before is None else text_lines(before)
+    new_lines = text_lines(after)
     if before is not None and before == after:
         return ""
     lines = list(

@@ -28,7 +28,7 @@ from slop_tui.conductor.session import PlanReviewer, RunSummary
 from slop_tui.display import sanitize
 from slop_tui.errors import SlopError
 from slop_tui.models import AnyEvent, Decision, Edit, PlanAccepted, RunStarted
-from slop_tui.tools.clutch import AskForChanges, Clutch
+from slop_tui.tools.clutch import AllowList, AskForChanges, Clutch
 from slop_tui.ui import theming
 from slop_tui.ui.bridge import UiClutch, UiPlanReviewer
 from slop_tui.ui.messages import (
@@ -111,6 +111,7 @@ class SlopApp(App[None]):
         self.prefs_env = prefs_env
         self.view = RunView()
         self.clutch = UiClutch(self)
+        self.allow_list = AllowList()  # the run's "always allow" rules; a new run starts empty
         self.reviewer = UiPlanReviewer(self)
         self.session: SessionLike | None = None
         self.running = False  # a run or a resume is under way
@@ -219,10 +220,14 @@ class SlopApp(App[None]):
             self.open_doctor(problem=self.config_problem or "no configuration")
             return None
         try:
-            session = self.session_factory(AskForChanges(self.clutch), self.reviewer, self.linear)
+            allow = AllowList()
+            allow.on_change = self._allow_changed
+            session = self.session_factory(AskForChanges(self.clutch, allow), self.reviewer, self.linear)
         except SlopError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return None
+        self.allow_list = allow
+        self._allow_changed()
         if self.paused:
             session.pause()
         self.attach_bus(session.bus)
@@ -417,7 +422,7 @@ class SlopApp(App[None]):
         if self._clutch_screen is not None or self.clutch_deferred or not self.clutch.pending:
             return
         item = self.clutch.pending[0]
-        screen = ClutchScreen(item.proposal, waiting=len(self.clutch.pending), note=item.note)
+        screen = ClutchScreen(item.proposal, waiting=len(self.clutch.pending), note=item.note, repo_root=self.repo_root)
         self._clutch_screen = (item, screen)
         self.push_screen(screen, callback=partial(self._clutch_decided, item))
 
@@ -433,6 +438,15 @@ class SlopApp(App[None]):
             self.clutch.edited_ticket = item.proposal.ticket_id
         self.clutch.resolve(item, decision)
         self.call_after_refresh(self._show_clutch)
+
+    def _allow_changed(self) -> None:
+        if self.ui_alive:
+            self.board.refresh_header()
+
+    def revoke_always(self, rule: str) -> None:
+        """The palette's "Revoke always-allow": the command is asked about again from now on."""
+        self.allow_list.remove(rule)
+        self.notify(f"No longer always allowed: {sanitize(rule, one_line=True)}")
 
     def open_clutch(self) -> None:
         self.clutch_deferred = False

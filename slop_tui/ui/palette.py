@@ -1,5 +1,5 @@
-"""The command palette's own commands: new run, linear, pause, undo a ticket, theme, doctor,
-the run branch (land or drop).
+"""The command palette's own commands: new run, linear, pause, undo a ticket, revoke an
+"always allow" rule, theme, doctor, the run branch (land or drop).
 
 The palette parses a hit's name and help as markup: a ticket's title in them is sanitised and
 escaped, so it is shown as it is written.
@@ -48,6 +48,12 @@ class SlopCommands(Provider):
                     escape(sanitize(f"restore the files {view.ticket.title!r} changed", one_line=True)),
                     partial(app.ticket_action, "undo", view),
                 )
+        for rule in app.allow_list.rules():
+            yield (
+                escape(sanitize(f"Revoke always-allow: {rule}", one_line=True)),
+                "ask about this command at the clutch again, from now on",
+                partial(app.revoke_always, rule),
+            )
         for name in app.bundled_theme_names:
             yield f"Theme: {name}", "switch the theme (remembered)", partial(app.switch_theme, name)
         yield "Doctor", "config files, each tier's model and key, what is missing", app.open_doctor

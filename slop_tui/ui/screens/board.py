@@ -106,6 +106,7 @@ class BoardScreen(Screen[None]):
         header.linear, header.paused = app.linear, app.paused
         header.pending = len(app.clutch.pending)
         header.busy = app.busy
+        header.always = app.allow_list.rules()
         header.redraw()
 
     # -- actions -----------------------------------------------------------------------------------

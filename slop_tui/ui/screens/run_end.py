@@ -2,8 +2,9 @@
 
 Every git call (`slop_tui.vcs`) runs in a worker and posts its result back as a message, so the
 screen keeps drawing while git works. Titles, paths and the diff come from models and the
-repository: each is drawn through the display sanitiser as `Text` or a `Syntax`, wrapped, never
-parsed as markup and never cropped. Outcomes and errors are toasts (`app.notify` sanitises).
+repository: each is drawn through the display sanitiser as `Text` or a highlighted diff
+(`diff_render`), wrapped, never parsed as markup and never cropped. Outcomes and errors are
+toasts (`app.notify` sanitises).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from rich.console import Group, RenderableType
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -26,7 +26,7 @@ from textual.widgets import Footer, Static
 from slop_tui.display import display_text, sanitize
 from slop_tui.errors import SlopError
 from slop_tui.tools.proposals import diff_stats
-from slop_tui.ui.widgets.diff_view import syntax_theme
+from slop_tui.ui.diff_render import render_diff
 from slop_tui.vcs import RunBranch, TicketCommit, drop, land, run_commits, run_diff
 
 if TYPE_CHECKING:
@@ -90,16 +90,15 @@ def tickets_renderable(commits: list[TicketCommit]) -> RenderableType:
 
 def diff_renderable(diff: str, *, dark: bool) -> RenderableType:
     """The whole run's diff, a heading per file naming it with its +/- counts (wrapped: a
-    `Rule` would crop a long path), highlighted like a proposal at the clutch (`diff_view`)."""
+    `Rule` would crop a long path), highlighted like a proposal at the clutch (`diff_render`)."""
     if not diff.strip():
         return Text("The run branch changes no file.", style="dim")
-    theme = syntax_theme(dark)
     parts: list[RenderableType] = []
     for n, (path, part) in enumerate(split_files(diff.rstrip("\n"))):
         added, removed = diff_stats(part)
         heading = display_text(f"{path}  +{added} -{removed}", "bold reverse", one_line=True)
         parts.append(Text("\n") + heading if n else heading)
-        parts.append(Syntax(sanitize(part), "diff", theme=theme, background_color="default", word_wrap=True))
+        parts.append(render_diff(part, path=path, dark=dark))
     return Group(*parts)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from rich.console import Group, RenderableType
 from rich.rule import Rule
 from rich.text import Text
 from textual.app import ComposeResult
@@ -21,7 +20,7 @@ from slop_tui.display import display_text, sanitize
 from slop_tui.models import Approve, Reject
 from slop_tui.ui.run_view import TicketView, describe_decision, format_cost, format_tokens
 from slop_tui.ui.widgets.board import STATE_LOOK
-from slop_tui.ui.widgets.diff_view import proposal_renderable
+from slop_tui.ui.widgets.diff_view import DiffView
 
 if TYPE_CHECKING:
     from slop_tui.ui.app import SlopApp
@@ -88,7 +87,7 @@ class TicketDetailScreen(Screen[None]):
         self.query_one("#detail-title", Static).update(display_text(title, one_line=True))
         self.query_one("#overview-body", Static).update(clean_text(self._overview()))
         self.query_one("#events-body", Static).update(clean_text(self._events()))
-        self.query_one("#diffs-body", Static).update(self._diffs())
+        self._draw_diffs()
         log = self.query_one("#worker-text", RichLog)
         if full:
             log.clear()
@@ -148,18 +147,30 @@ class TicketDetailScreen(Screen[None]):
             out.append(" ".join(sanitize(entry.text).split()) + "\n")
         return out
 
-    def _diffs(self) -> RenderableType:
-        if not self.view.proposals:
-            return Text("No proposals yet.", style="dim")
-        dark = self.app.current_theme.dark
-        parts: list[RenderableType] = []
-        for n, record in enumerate(self.view.proposals, 1):
+    def _draw_diffs(self) -> None:
+        """A heading and a `DiffView` per proposal, kept across redraws: a long diff is
+        highlighted only where it is on screen, and only once."""
+        records = self.view.proposals
+        body = self.query_one("#diffs-body", Static)
+        body.display = not records
+        if not records:
+            body.update(Text("No proposals yet.", style="dim"))
+        scroll = self.query_one("#diffs-scroll", VerticalScroll)
+        headings = list(scroll.query(".diff-heading").results(Static))
+        views = list(scroll.query(DiffView).results(DiffView))
+        for n, record in enumerate(records):
             decision = record.decision
             verdict = "waiting" if decision is None else describe_decision(decision)
             style = "bold green" if isinstance(decision, Approve) else "bold red" if isinstance(decision, Reject) else "bold"
-            parts.append(Rule(display_text(f"proposal {n} · {verdict}", style, one_line=True), align="left"))
-            parts.append(proposal_renderable(record.proposal, dark=dark))
-        return Group(*parts)
+            heading = Rule(display_text(f"proposal {n + 1} · {verdict}", style, one_line=True), align="left")
+            if n < len(views):
+                headings[n].update(heading)
+                if views[n].proposal is not record.proposal:
+                    views[n].show(record.proposal)
+            else:
+                view = DiffView(record.proposal, classes="-inline")
+                view.can_focus = False  # the tab scrolls as one; a view taking the keys would stop it
+                scroll.mount(Static(heading, classes="diff-heading"), view)
 
     # -- actions -------------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 """Two lines above the board: the run and its progress, then tokens and cost per tier and in total.
 
 When the repository's `.slop.toml` changed a setting, the first line starts with how many (where
-no width can cut it off), and the header's tooltip lists each one, sanitised.
+no width can cut it off), and the header's tooltip lists each one, sanitised. The run's "always
+allow" rules start the second line (a command no one is asked about must be visible), and the
+tooltip lists them whole; the palette revokes them.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ class RunHeader(Widget):
         self.view = view
         self.demo = demo
         self.overrides = [" ".join(sanitize(line).split()) for line in overrides or []]
-        if self.overrides:
-            self.tooltip = Text("\n".join(f"repository override: {line}" for line in self.overrides))
+        self.always: list[str] = []  # the run's "always allow" rules (`AllowList.rules()`)
+        self._tooltip_rules: list[str] | None = None
+        self._set_tooltip()
         self.linear = False
         self.paused = False
         self.pending = 0  # proposals waiting at the clutch
@@ -45,6 +48,14 @@ class RunHeader(Widget):
 
     def on_mount(self) -> None:
         self.redraw()
+
+    def _set_tooltip(self) -> None:
+        if self._tooltip_rules == self.always:
+            return  # a redraw per event batch: the tooltip only when the rules change
+        self._tooltip_rules = list(self.always)
+        lines = [f"repository override: {line}" for line in self.overrides]
+        lines += [f"always allowed: {sanitize(rule, one_line=True)}" for rule in self.always]
+        self.tooltip = Text("\n".join(lines)) if lines else None
 
     def redraw(self) -> None:
         view = self.view
@@ -80,6 +91,11 @@ class RunHeader(Widget):
             line.append(" · finished" if view.finished.ok else " · finished with problems", style="bold")
         line.append(f" · total {usage_text(view.total)}", style="bold")
         usage = Text(no_wrap=True, overflow="ellipsis", style="dim" if not view.total.total_tokens else "")
+        if self.always:
+            rules = ", ".join(sanitize(rule, one_line=True) for rule in self.always)
+            usage.append(f"always allowed: {rules}", style="bold reverse")
+            usage.append("  ")
+        self._set_tooltip()
         usage.append("  ".join(f"{TIER_SHORT[t]} {usage_text(view.tier_usage.get(t, Usage()))}" for t in Tier))
         both = Text("\n").join([line, usage])
         both.no_wrap = True
