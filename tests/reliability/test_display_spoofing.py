@@ -245,8 +245,11 @@ def checked(text: str) -> str:
 
 
 def squeezed(text: str) -> str:
-    """The frame's characters without borders, scrollbars and spaces: wrapped lines joined."""
-    return "".join(ch for ch in text if not ch.isspace() and ch not in "│┃▌▐▊▎▔▁▏▕━─╸╺█▀▄")
+    """The frame's characters without borders, scrollbars, spaces and the diff's wrap mark:
+    wrapped lines joined."""
+    from slop_tui.ui.diff_render import WRAP_MARK
+
+    return "".join(ch for ch in text if not ch.isspace() and ch not in "│┃▌▐▊▎▔▁▏▕━─╸╺█▀▄" + WRAP_MARK)
 
 
 async def test_the_tui_shows_hostile_texts_escaped_and_markup_literally() -> None:
@@ -316,7 +319,7 @@ async def test_the_tui_clutch_shows_a_long_hostile_command_whole() -> None:
         app.push_screen(ClutchScreen(write))
         await pilot.pause()
         frame = checked(screen_text(app))
-        assert squeezed("+" + line.replace("\x1b", "\\x1b")) in squeezed(frame) and "END-OF-LINE" in frame
+        assert squeezed("+" + line.replace("\x1b", "\\x1b")) in squeezed(frame) and "END-OF-LINE" in squeezed(frame)
     assert app.return_value is None
 
 
