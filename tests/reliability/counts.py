@@ -58,3 +58,19 @@ def tally(part: str, *names: str) -> Tally:
 
 def report_lines() -> list[str]:
     return [t.line() for t in _TALLIES.values()]
+
+
+def export() -> list[dict[str, object]]:
+    """Every part's counters as plain data (an xdist worker hands them to the controller)."""
+    return [
+        {"part": t.part, "order": list(t.order), "counter": dict(t.counter), "totals": dict(t.totals)}
+        for t in _TALLIES.values()
+    ]
+
+
+def merge(parts: list[dict[str, object]]) -> None:
+    """Add counters exported by another process (an xdist worker) to this one's."""
+    for data in parts:
+        found = tally(str(data["part"]), *data["order"])  # type: ignore[misc]
+        found.counter.update(data["counter"])  # type: ignore[arg-type]
+        found.totals.update(data["totals"])  # type: ignore[arg-type]

@@ -465,7 +465,7 @@ def ctrl_c_at_the_clutch_after_the_edit(repo: Repo, sig: int = signal.SIGINT) ->
             run.communicate()
     assert run.returncode == (130 if sig == signal.SIGINT else -sig) and "Traceback" not in out, out
     saved = {"todo"} if sig == signal.SIGINT else {"in_progress", "awaiting_approval"}
-    assert repo.code() == ONCE and ticket_states(repo)["bump-x"] in saved
+    assert repo.code() == ONCE and ticket_states(repo)["bump-x"] in saved, out[-3000:]
 
 
 def test_undo_after_the_users_own_edit_stops_and_loses_nothing(tmp_path: Path) -> None:
