@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "slop_tui.commands.land",
     "slop_tui.commands.drop",
     "slop_tui.commands.view",
+    "slop_tui.commands.map",
     "slop_tui.commands.doctor",
 )
 

@@ -917,8 +917,9 @@ class ModelText(Event, tag="model_text"):
 
 # What a worker's first context holds: paths, views and token counts, never file text, so
 # the log can carry it (`ContextBuilt`) without growing a copy of the repository.
-ContextRole = Literal["target", "import", "mentioned"]
-ContextView = Literal["raw", "curated", "skeleton", "new", "omitted"]
+# "related"/"map": a file's section of the repository map in a worker's context.
+ContextRole = Literal["target", "import", "mentioned", "related"]
+ContextView = Literal["raw", "curated", "skeleton", "map", "new", "omitted"]
 
 
 class ContextFile(msgspec.Struct, kw_only=True, frozen=True):

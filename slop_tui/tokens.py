@@ -1,17 +1,97 @@
 """The one token estimate the project uses wherever it counts context.
 
-It is a characters-based estimate: one token per four characters, rounded up. That is the usual
-rule of thumb for English prose and source code with BPE tokenizers (OpenAI's and Anthropic's
-publish it); real counts for Python code are typically within about 25 % of it. It needs no
-tokenizer download, costs nothing, and is the same for every provider, so ratios between two
-texts (a view against its raw file, a context against its budget) are what it is good for.
+Four characters a token (the usual rule of thumb) is off by 10-25 % on source code and on the
+repository map, which are mostly short identifiers and punctuation: a budget in that unit let
+the real count overshoot it. So the estimate follows how BPE tokenizers of the cl100k family
+split text. It cuts the text into the pieces their pre-tokenizer makes (a word with the space
+or sign before it, up to three digits, a run of signs, a run of blanks) and prices each piece:
+one token for a short word, a little more per letter past six and per camel-case hump, a
+non-ASCII character one to three by its size. The prices are fitted to cl100k_base counts of Python sources,
+skeleton views, repository maps, Markdown and JSON, and set about 3 % high: measured, the real
+count of a map is within 0.95-1.0 of the estimate, of Python source within 0.89-1.0 for nearly
+every file (large Unicode data tables reach 1.27), of prose within 0.92-1.04.
+
+It needs no tokenizer download, is the same for every provider, is a pure function of the text
+(deterministic across runs and machines), and close to additive: `token_weight` of lines
+joined is the sum of theirs up to a piece that spans a line break. Speed: a few MB/s (the
+regular expression), so callers estimate a text once rather than in a loop over its prefixes.
 """
 
 from __future__ import annotations
 
-CHARS_PER_TOKEN = 4
+import re
+
+# The pre-tokenizer's pieces (cl100k's pattern, less its contraction rule, with Python's `re`
+# classes): a word with one space or sign before it, 1-3 digits, a run of signs (with the line
+# breaks right after it), line breaks with the blanks before them, blanks before blanks, blanks.
+_PIECE = re.compile(
+    r"(?:[^\r\n\w]|_)?[^\W\d_]+"
+    r"|\d{1,3}"
+    r"| ?(?:[^\s\w]|_)+[\r\n]*"
+    r"|\s*[\r\n]"
+    r"|\s+(?!\S)"
+    r"|\s+"
+)
+_HUMP = re.compile(r"[a-z][A-Z]")
+_ASCII_SIGNS = re.compile(r"[!-/:-@\[-`{-~]+")
+
+# Fitted prices, in tokens (see the module docstring).
+_WORD = 1.06
+_WORD_EXTRA_LETTER = 0.074  # per character past six
+_WORD_HUMP = 0.9  # per lower-to-upper case change in a long word (`MessageDefect`)
+_LETTERS_PER_TOKEN_IN_A_BLOB = 8.0
+_DIGITS = 1.31
+_BLANKS = 0.94
+_SIGNS = 0.99
+_SIGNS_EXTRA = 0.04  # per sign past three in one run
+_ASCII_IN_NON_ASCII_RUN = 1.0
+# The margin that keeps the estimate above the real count for the text the budgets hold.
+_MARGIN = 1.03
+
+
+def _non_ascii(piece: str) -> float:
+    # About a token per accented letter or typographic sign (`…`, `→`, `─`), a bit more per
+    # CJK character, three per emoji.
+    return sum(
+        1.0 if ch < "\u0800" or "\u2000" <= ch < "\u2c00" else 1.3 if ch < "\U00010000" else 3.0
+        for ch in piece
+        if ch > "\x7f"
+    )
+
+
+def token_weight(text: str) -> float:
+    """The unrounded estimate of `text` (sums of these over lines plan a budget)."""
+    total = 0.0
+    for piece in _PIECE.findall(text):
+        last = piece[-1]
+        if last.isalpha():
+            if piece.isascii():
+                n = len(piece)
+                if n <= 6:
+                    total += _WORD
+                else:
+                    humps = len(_HUMP.findall(piece))
+                    price = _WORD + _WORD_EXTRA_LETTER * (n - 6) + _WORD_HUMP * humps
+                    # A long run of letters that is no word (base64, `xxxx…`) splits finely.
+                    total += max(price, n / _LETTERS_PER_TOKEN_IN_A_BLOB) if n > 24 else price
+            else:
+                total += _WORD + _non_ascii(piece)
+        elif last.isdigit():
+            total += _DIGITS
+        elif piece.isspace():
+            total += _BLANKS
+        elif piece.isascii():
+            n = len(piece)
+            total += _SIGNS if n <= 3 else _SIGNS + _SIGNS_EXTRA * (n - 3)
+        else:
+            total += _non_ascii(piece)
+            total += _ASCII_IN_NON_ASCII_RUN * len(_ASCII_SIGNS.findall(piece))
+    return total * _MARGIN
 
 
 def estimate_tokens(text: str) -> int:
-    """Estimated tokens of `text`: its length in characters divided by 4, rounded up."""
-    return -(-len(text) // CHARS_PER_TOKEN)
+    """Estimated tokens of `text` (cl100k-like; see the module docstring), rounded; at least
+    one for any non-empty text."""
+    if not text:
+        return 0
+    return max(1, int(token_weight(text) + 0.5))

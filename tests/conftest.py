@@ -1,9 +1,14 @@
-"""Suite-wide hooks: the reliability counts (see `tests/reliability/counts.py`) printed once in
-the terminal summary, added up across pytest-xdist workers (each worker counts its own tests and
-hands its counters to the controller when it finishes)."""
+"""Suite-wide test settings and hooks.
+
+- The repository map's tag cache goes to a temporary folder, never the user's cache folder.
+- The reliability counts (see `tests/reliability/counts.py`) are printed once in the terminal
+  summary, added up across pytest-xdist workers (each worker counts its own tests and hands its
+  counters to the controller when it finishes).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +16,17 @@ import pytest
 from tests.reliability import counts
 
 _KEY = "slop_reliability_counts"
+
+
+@pytest.fixture(scope="session")
+def _slop_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("slop-cache")
+
+
+@pytest.fixture(autouse=True)
+def _private_slop_cache(_slop_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`SLOP_CACHE_DIR` is read by `slop_tui.memory.map_cache`; subprocesses inherit it."""
+    monkeypatch.setenv("SLOP_CACHE_DIR", str(_slop_cache_dir))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

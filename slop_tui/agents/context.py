@@ -1,19 +1,23 @@
 """A worker's first context, built fresh for every ticket: prompt, ticket, and memory views.
 
-What a worker sees first is a map of its part of the repository, not the repository: the
-curated view of each target file (signatures, docstrings, `# [HOT]` bodies), then the skeleton
-of every repository file those targets import and of every file the ticket names, all inside a
-token budget. Whatever does not fit is listed by path, so the worker can still `read_file` it.
+What a worker sees first is its part of the repository, not the repository: the curated view of
+each target file (signatures, docstrings, `# [HOT]` bodies), the skeleton of every file the
+ticket names, then the repository map's top-ranked definitions related to those files and the
+ticket's text (one line each), all inside a token budget; the map gets whatever the files left.
+Whatever does not fit is listed by path, so the worker can still `read_file` it.
+
+Without a map (a worker run alone, or the raw variant the context benchmark compares with), the
+files the targets import take the map's place, as skeletons (or raw).
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from slop_tui.memory.file_cache import FileCache, ViewError
 from slop_tui.models import Archetype, ContextFile, ContextReport, ContextRole, ContextView, Ticket
@@ -24,6 +28,7 @@ from slop_tui.tokens import estimate_tokens
 __all__ = [
     "ContextFile",
     "ContextReport",
+    "RelatedMap",
     "assemble_context",
     "imported_files",
     "load_prompt",
@@ -39,6 +44,26 @@ Role = ContextRole
 _MENTIONED = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.py)(?![\w/])")
 # Import lines, for a file whose syntax is broken (ast cannot parse it).
 _IMPORT_LINE = re.compile(r"^\s*(?:from\s+(\.*[\w.]*)\s+import\s+([\w\s,()*]+)|import\s+([\w\s,.]+))")
+
+
+class RelatedMap(Protocol):
+    """What a worker's context needs of the repository map (`memory.repo_map.RepoMap`)."""
+
+    def related(self, paths: Sequence[str], *, tokens: int, focus: Sequence[str] = ()) -> str:
+        """The top-ranked definitions related to `paths` (theirs excluded), within `tokens`."""
+        ...
+
+
+_FILES_HEADING = "\n## Files (views, not the exact text: read a file raw before you edit it)"
+_CLOSING = "\nWork on this ticket with the tools; call finish(summary) when it is done.\n"
+_MAP_HEADING = "\n## Related definitions elsewhere in the repository (a map: one line each)\n"
+# The related map's share of the budget at most (500 tokens of the default 12,000). The
+# first message is sent again with every step of the worker, so the map costs that share
+# many times over: enough for the top-ranked definitions around the targets, not a second
+# repository overview.
+RELATED_MAP_SHARE = 24
+# Below this many tokens left, a map would be a header and a "not shown" line: none is sent.
+_MIN_MAP_TOKENS = 24
 
 
 def load_prompt(name: str) -> str:
@@ -175,6 +200,31 @@ def _block(rel: str, role: Role, view: str, text: str) -> str:
     return f"\n### {rel} ({what}, {view} view)\n```{fence}\n{text.rstrip()}\n```\n"
 
 
+def _omitted_line(omitted: list[str]) -> str:
+    if not omitted:
+        return ""
+    return "\nNot shown (read them with read_file if you need them): " + "; ".join(omitted) + "\n"
+
+
+def _map_block(text: str) -> str:
+    return f"{_MAP_HEADING}```\n{text.rstrip()}\n```\n"
+
+
+def _map_sections(text: str) -> list[tuple[str, int]]:
+    """(path, tokens) per file section of a map: a section starts with an unindented `path:`
+    line (the map's output contract); other unindented lines (what was not shown) are not
+    files."""
+    sections: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if line[:1] not in ("", " ", "\t"):
+            if line.endswith(":"):
+                sections.append((line[:-1], [line]))
+            continue
+        if sections:
+            sections[-1][1].append(line)
+    return [(path, estimate_tokens("\n".join(lines) + "\n")) for path, lines in sections]
+
+
 def assemble_context(
     ticket: Ticket,
     repo_root: Path,
@@ -183,17 +233,20 @@ def assemble_context(
     budget: int,
     target_view: Literal["curated", "raw"] = "curated",
     related_view: Literal["skeleton", "raw"] = "skeleton",
+    repo_map: RelatedMap | None = None,
 ) -> tuple[str, str, ContextReport]:
     """System prompt, first user message and report for `ticket`.
 
     Targets get `target_view` (falling back to the skeleton, then to a mention, when the budget
-    is short); imported and named files get `related_view` while it fits. The raw variants
-    exist for the context benchmark, which compares them with what a worker really gets.
+    is short); files the ticket names get `related_view` while it fits; then `repo_map`'s
+    definitions related to those files get what is left. With no map, or with the raw
+    variant, imported files take its place, in `related_view`. The raw variants exist for the
+    context benchmark, which compares them with what a worker really gets.
     """
     root = Path(repo_root).resolve()
     system = worker_system_prompt(ticket.archetype)
     header = _ticket_text(ticket)
-    used = estimate_tokens(system) + estimate_tokens(header) + 40  # 40: the closing lines
+    used = estimate_tokens(system) + estimate_tokens(header + _FILES_HEADING + _CLOSING)
     files: list[ContextFile] = []
     blocks: list[str] = []
     omitted: list[str] = []
@@ -209,68 +262,122 @@ def assemble_context(
         note = f"syntax problem at line {problem.line}: best-effort view" if problem is not None else ""
         return view.text, note
 
-    def try_add(rel: str, role: Role, kinds: Iterable[ViewKind]) -> None:
+    def omit(entry: str) -> None:
+        # The "not shown" line is part of the message: what it grows by is spent.
         nonlocal used
+        before = estimate_tokens(_omitted_line(omitted))
+        omitted.append(entry)
+        used += estimate_tokens(_omitted_line(omitted)) - before
+
+    def try_add(rel: str, role: Role, kinds: Iterable[ViewKind], later: list[str]) -> None:
+        """Show `rel` in the first of `kinds` that fits, keeping room for the "not shown"
+        entries of the `later` files (should none of them fit either)."""
+        nonlocal used
+        reserve = estimate_tokens(_omitted_line(omitted + later)) - estimate_tokens(_omitted_line(omitted))
         for kind in kinds:
             try:
                 text, note = view_of(rel, kind)
             except ViewError as exc:
                 files.append(ContextFile(path=rel, role=role, view="omitted", tokens=0, note=str(exc)))
-                omitted.append(f"{rel} ({exc})")
+                omit(f"{rel} ({exc})")
                 return
             shown_kind: ViewKind = kind if rel.endswith(".py") else "raw"
             block = _block(rel, role, shown_kind, text)
             cost = estimate_tokens(block)
-            if used + cost <= budget:
+            if used + cost + reserve <= budget:
                 used += cost
                 blocks.append(block)
                 files.append(ContextFile(path=rel, role=role, view=shown_kind, tokens=cost, note=note))
                 return
         files.append(ContextFile(path=rel, role=role, view="omitted", tokens=0, note="over the context budget"))
-        omitted.append(f"{rel} (over the context budget)")
+        omit(f"{rel} (over the context budget)")
 
+    # Every step decided before any file is shown, so each file knows which come after it.
+    steps: list[tuple[str, Role | None]] = []  # (path, role); None: a target that is not there
     for raw_target in ticket.target_files:
         rel = _inside(root, root / raw_target)
         if rel is None:
+            steps.append((raw_target, None))
+        elif rel not in targets:
+            targets.append(rel)
+            steps.append((rel, "target"))
             try:
-                (root / raw_target).resolve().relative_to(root)
+                sources[rel] = file_cache.get_raw_view(root / rel) if rel.endswith(".py") else ""
+            except ViewError:
+                sources[rel] = ""
+
+    use_map = repo_map is not None and related_view == "skeleton"
+    related: list[str] = []
+    if not use_map:
+        for rel in targets:
+            for dep in imported_files(root, rel, sources.get(rel, "")):
+                if dep not in targets and dep not in related:
+                    related.append(dep)
+                    steps.append((dep, "import"))
+    for rel in mentioned_files(root, ticket):
+        if rel not in targets and rel not in related:
+            related.append(rel)
+            steps.append((rel, "mentioned"))
+
+    target_kinds: list[ViewKind] = (
+        [target_view, "skeleton"] if target_view == "curated" else ["raw", "skeleton"]
+    )
+    for index, (rel, role) in enumerate(steps):
+        if role is None:
+            try:
+                (root / rel).resolve().relative_to(root)
             except (OSError, ValueError, RuntimeError):
                 note = "outside the repository: the file tools refuse it"
-                files.append(ContextFile(path=raw_target, role="target", view="omitted", tokens=0, note=note))
-                omitted.append(f"{raw_target} ({note})")
+                files.append(ContextFile(path=rel, role="target", view="omitted", tokens=0, note=note))
+                omit(f"{rel} ({note})")
                 continue
-            files.append(ContextFile(path=raw_target, role="target", view="new", tokens=0))
-            blocks.append(f"\n### {raw_target} (target): does not exist yet\n")
+            block = f"\n### {rel} (target): does not exist yet\n"
+            used += estimate_tokens(block)
+            files.append(ContextFile(path=rel, role="target", view="new", tokens=estimate_tokens(block)))
+            blocks.append(block)
             continue
-        if rel in targets:
-            continue
-        targets.append(rel)
-        try_add(rel, "target", [target_view, "skeleton"] if target_view == "curated" else ["raw", "skeleton"])
-        try:
-            sources[rel] = file_cache.get_raw_view(root / rel) if rel.endswith(".py") else ""
-        except ViewError:
-            sources[rel] = ""
+        later = [f"{r} (over the context budget)" for r, later_role in steps[index + 1 :] if later_role]
+        try_add(rel, role, target_kinds if role == "target" else [related_view], later)
 
-    related: list[tuple[str, Role]] = []
-    for rel in targets:
-        for dep in imported_files(root, rel, sources.get(rel, "")):
-            if dep not in targets and all(dep != r for r, _ in related):
-                related.append((dep, "import"))
-    for rel in mentioned_files(root, ticket):
-        if rel not in targets and all(rel != r for r, _ in related):
-            related.append((rel, "mentioned"))
-    for rel, role in related:
-        try_add(rel, role, [related_view])
-
-    parts = [header]
-    if blocks:
-        parts.append("\n## Files (views, not the exact text: read a file raw before you edit it)")
-        parts.extend(blocks)
-    if omitted:
-        parts.append("\nNot shown (read them with read_file if you need them): " + "; ".join(omitted) + "\n")
-    parts.append("\nWork on this ticket with the tools; call finish(summary) when it is done.\n")
-    user = "".join(parts)
     system_tokens = estimate_tokens(system)
+
+    def message(map_text: str) -> str:
+        parts = [header]
+        if blocks:
+            parts.append(_FILES_HEADING)
+            parts.extend(blocks)
+        if map_text:
+            parts.append(_map_block(map_text))
+        parts.append(_omitted_line(omitted))
+        parts.append(_CLOSING)
+        return "".join(parts)
+
+    user = message("")
+    map_text = ""
+    if repo_map is not None and use_map:
+        # The files shown whole are the map's starting points, and their own definitions are
+        # not repeated; new target files count too (the ticket's text says what they are for).
+        shown = [f.path for f in files if f.view != "omitted"]
+        left = min(budget // RELATED_MAP_SHARE, budget - used) - estimate_tokens(_map_block(""))
+        # The estimate of a whole is close to the sum of its parts, not always at or under it:
+        # the message is measured whole, and the map asked again for less if it came out over.
+        for _ in range(3):
+            if left < _MIN_MAP_TOKENS:
+                break
+            text = repo_map.related(shown, tokens=left, focus=[ticket.title, ticket.description])
+            if not text.strip():
+                break
+            candidate = message(text)
+            over = system_tokens + estimate_tokens(candidate) - budget
+            if over <= 0:
+                map_text, user = text, candidate
+                break
+            left -= over
+        files.extend(
+            ContextFile(path=path, role="related", view="map", tokens=tokens)
+            for path, tokens in _map_sections(map_text)
+        )
+
     report = ContextReport(
         files=files,
         total_tokens=system_tokens + estimate_tokens(user),

@@ -9,22 +9,20 @@ repository, an id another track already uses, more tracks, tickets or characters
 `retries` more attempts; then `PlanningFailed` stops the run. Nothing here touches the session
 state: a caller only ever receives a whole, valid plan.
 
-Tier 2 sees skeleton views of the repository's Python files (signatures, no bodies) within a
-token budget, never raw files: `skeleton_digest` builds that text, `repo_overview` the file list
-Tier 1 sees.
+Neither tier sees raw files: Tier 1 gets the repository map's overview (folders ordered by the
+rank of what they hold, then the most central definitions), Tier 2 the map personalized by its
+track, both within `[run] map_tokens` (`tracks_overview`, `track_map`; the session builds the
+map once per run).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from importlib import resources
-from pathlib import Path
 from typing import Protocol, TypeVar
 
 from slop_tui.config import RunSettings
 from slop_tui.errors import SlopError
-from slop_tui.memory.file_cache import ViewError
 from slop_tui.models import (
     AnyEvent,
     ChatMessage,
@@ -42,28 +40,15 @@ from slop_tui.models import (
 )
 from slop_tui.providers.base import ModelRequest, Provider, ProviderError
 from slop_tui.providers.usage import UsageLedger
-from slop_tui.tokens import estimate_tokens
 from slop_tui.tools.sandbox import PathRefused, check_lexical
 
 Emit = Callable[[AnyEvent], Awaitable[AnyEvent]]
 
-# Directories never worth showing a planner: tool state, VCS data, environments, caches.
-SKIPPED_DIRS = frozenset(
-    {".slop", ".git", ".hg", ".svn", ".venv", "venv", "env", "node_modules", "__pycache__",
-     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox", "build", "dist", ".eggs"}
-)
-OVERVIEW_MAX_FILES = 400
 PLAN_MAX_TOKENS = 4096
 
 
 class PlanningFailed(SlopError):
     """Tier 1 or Tier 2 gave no valid plan within the allowed attempts (or the call failed)."""
-
-
-class SkeletonSource(Protocol):
-    """What `skeleton_digest` needs of the file cache."""
-
-    def get_skeleton_view(self, path: Path) -> str: ...
 
 
 def plan_limits(settings: RunSettings) -> PlanLimits:
@@ -84,93 +69,29 @@ def _prompt(name: str) -> str:
 # ---------------------------------------------------------------------------
 
 
-def repo_files(repo_root: Path, *, suffixes: Collection[str] | None = None) -> list[str]:
-    """Repository-relative POSIX paths of the files worth planning over, sorted.
+class PlannerMap(Protocol):
+    """What the planners need of the repository map (`memory.repo_map.RepoMap`): both texts
+    fit their `tokens`, everything they print included."""
 
-    Hidden directories, tool state and environments are skipped; symlinks are not followed
-    (a link out of the repository must not widen what a model sees).
-    """
-    found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(repo_root, followlinks=False):
-        dirnames[:] = sorted(
-            d for d in dirnames if d not in SKIPPED_DIRS and not d.startswith(".")
-            and not d.endswith(".egg-info")
-        )
-        rel_dir = Path(dirpath).relative_to(repo_root)
-        for name in sorted(filenames):
-            if name.startswith(".") or name.endswith((".pyc", ".pyo")):
-                continue
-            if suffixes is not None and not name.endswith(tuple(suffixes)):
-                continue
-            if os.path.islink(os.path.join(dirpath, name)):
-                continue
-            found.append((rel_dir / name).as_posix())
-    return found
+    def overview(self, *, tokens: int) -> str: ...
+
+    def render(self, *, tokens: int, focus: Sequence[str] = (), targets: Sequence[str] = ()) -> str: ...
 
 
-def repo_overview(repo_root: Path, *, max_files: int = OVERVIEW_MAX_FILES) -> str:
-    """The file list Tier 1 sees: paths with sizes, cut (and saying so) past `max_files`."""
-    files = repo_files(repo_root)
-    lines = []
-    for rel in files[:max_files]:
-        try:
-            size = (repo_root / rel).stat().st_size
-        except OSError:
-            continue
-        lines.append(f"{rel} ({size} bytes)")
-    if len(files) > max_files:
-        lines.append(f"... and {len(files) - max_files} more files")
-    return "\n".join(lines) if lines else "(the repository is empty)"
+def track_focus(track: PlannedTrack) -> list[str]:
+    """What personalizes Tier 2's map: the track's title and description (the paths and names
+    they mention come first in the map)."""
+    return [track.title, track.description]
 
 
-def skeleton_digest(
-    repo_root: Path,
-    cache: SkeletonSource,
-    *,
-    budget_tokens: int,
-    focus: Iterable[str] = (),
-) -> str:
-    """Skeleton views of the repository's `.py` files, as many as fit in `budget_tokens`.
+def tracks_overview(repo_map: PlannerMap, settings: RunSettings) -> str:
+    """Tier 1's view of the repository: folders by rank, then the map, within `map_tokens`."""
+    return repo_map.overview(tokens=settings.map_tokens) or "(the repository is empty)"
 
-    Files whose path (or module name) appears in `focus` texts come first, then the rest from
-    the smallest up, so a budget covers as many files as it can. Files that do not fit are
-    still listed by path, so Tier 2 knows they exist.
-    """
-    files = repo_files(repo_root, suffixes=(".py",))
-    focus_text = " ".join(focus)
 
-    def mentioned(rel: str) -> bool:
-        stem = rel.removesuffix(".py")
-        return rel in focus_text or stem.replace("/", ".") in focus_text or (
-            Path(rel).stem != "__init__" and Path(rel).stem in focus_text
-        )
-
-    def size(rel: str) -> int:
-        try:
-            return (repo_root / rel).stat().st_size
-        except OSError:
-            return 0
-
-    ordered = sorted(files, key=lambda rel: (not mentioned(rel), size(rel), rel))
-    parts: list[str] = []
-    left_out: list[str] = []
-    spent = 0
-    for rel in ordered:
-        try:
-            view = cache.get_skeleton_view(repo_root / rel)
-        except (OSError, SlopError, UnicodeDecodeError, ViewError):
-            left_out.append(rel)
-            continue
-        block = f"# file: {rel}\n{view.rstrip()}\n"
-        cost = estimate_tokens(block)
-        if spent + cost > budget_tokens:
-            left_out.append(rel)
-            continue
-        parts.append(block)
-        spent += cost
-    if left_out:
-        parts.append("# not shown (token budget): " + ", ".join(sorted(left_out)) + "\n")
-    return "\n".join(parts) if parts else "(no Python files)"
+def track_map(repo_map: PlannerMap, track: PlannedTrack, settings: RunSettings) -> str:
+    """Tier 2's view: the map personalized by `track`, within `map_tokens`."""
+    return repo_map.render(tokens=settings.map_tokens, focus=track_focus(track)) or "(no source files)"
 
 
 # ---------------------------------------------------------------------------
@@ -234,7 +155,7 @@ async def _ask_for_plan(
 
 def _track_user_message(prompt: str, repo_summary: str, limits: PlanLimits) -> str:
     return (
-        f"Request:\n{prompt.strip()}\n\nRepository files:\n{repo_summary}\n\n"
+        f"Request:\n{prompt.strip()}\n\nRepository overview:\n{repo_summary}\n\n"
         f"Give at most {limits.max_tracks} tracks; keep every text field under "
         f"{limits.max_field_chars} characters.\n"
     )
@@ -245,7 +166,7 @@ def _ticket_user_message(
 ) -> str:
     text = (
         f"Track {track.id}: {track.title}\n{track.description.strip()}\n\n"
-        f"Repository skeleton:\n{skeletons}\n\n"
+        f"Repository map (the definitions most related to this track first):\n{skeletons}\n\n"
         f"Give at most {limits.max_tickets_per_track} tickets; keep every text field under "
         f"{limits.max_field_chars} characters and every list under {limits.max_list_items} "
         "entries.\n"
@@ -270,7 +191,7 @@ async def plan_tracks(
     feedback: str | None = None,
     limits: PlanLimits | None = None,
 ) -> TrackPlan:
-    """Tier 1: the request (and the repository's file list) becomes an ordered list of tracks.
+    """Tier 1: the request (and the repository's overview) becomes an ordered list of tracks.
 
     `feedback` is a reviewer's comment on an earlier plan, sent along when the plan is redone.
     A plan over `limits` (the defaults when None) is refused like any other bad answer, so
@@ -323,7 +244,7 @@ async def plan_tickets(
     reserved_ids: Collection[str] = (),
     limits: PlanLimits | None = None,
 ) -> TicketPlan:
-    """Tier 2: one track becomes tickets (a DAG) over the repository's skeleton views.
+    """Tier 2: one track becomes tickets (a DAG) over `skeletons`, the repository map.
 
     `reserved_ids` are ticket ids earlier tracks already use: the store, `slop undo` and the
     scenario files name tickets by id alone, so ids must be unique across the plan.

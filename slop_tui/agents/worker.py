@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import msgspec
 
-from slop_tui.agents.context import assemble_context
+from slop_tui.agents.context import RelatedMap, assemble_context
 from slop_tui.agents.emit import Emit
 from slop_tui.agents.qa import QaTranslator, worker_message
 from slop_tui.agents.transitions import transition
@@ -62,6 +63,7 @@ from slop_tui.tools.hunks import split_hunks
 __all__ = [
     "ContextFile",
     "ContextReport",
+    "MapSource",
     "WorkerDeps",
     "WorkerOutcome",
     "build_worker_context",
@@ -81,6 +83,12 @@ NUDGE = (
 )
 
 
+class MapSource(Protocol):
+    async def current(self) -> RelatedMap | None:
+        """The repository map, up to date with every landed ticket; None when there is none."""
+        ...
+
+
 @dataclass
 class WorkerDeps:
     """The worker's collaborators (not a payload: nothing here is ever serialised)."""
@@ -94,6 +102,9 @@ class WorkerDeps:
     ledger: UsageLedger
     settings: RunSettings = field(default_factory=RunSettings)
     file_cache: FileCache = field(default_factory=FileCache)
+    # The run's repository map (`conductor.map_holder.MapHolder`); None for a worker run
+    # alone, whose context shows the skeletons of the files its targets import instead.
+    repo_map: MapSource | None = None
 
 
 class WorkerOutcome(msgspec.Struct, kw_only=True):
@@ -107,10 +118,13 @@ class WorkerOutcome(msgspec.Struct, kw_only=True):
     context: ContextReport
 
 
-def build_worker_context(ticket: Ticket, deps: WorkerDeps) -> tuple[str, str, ContextReport]:
+def build_worker_context(
+    ticket: Ticket, deps: WorkerDeps, repo_map: RelatedMap | None = None
+) -> tuple[str, str, ContextReport]:
     """System prompt, first user message and its report, within `settings.context_tokens`."""
     return assemble_context(
-        ticket, deps.repo_root, deps.file_cache, budget=deps.settings.context_tokens
+        ticket, deps.repo_root, deps.file_cache, budget=deps.settings.context_tokens,
+        repo_map=repo_map,
     )
 
 
@@ -172,7 +186,13 @@ class _WorkerRun:
     async def run(self) -> WorkerOutcome:
         deps = self.deps
         await self._move("start", model=deps.provider.label)
-        system, first, report = build_worker_context(self.ticket, deps)
+        repo_map = await deps.repo_map.current() if deps.repo_map is not None else None
+        if repo_map is None:
+            system, first, report = build_worker_context(self.ticket, deps)
+        else:  # ranking the map is CPU work: off the event loop, so the TUI keeps drawing
+            system, first, report = await asyncio.to_thread(
+                build_worker_context, self.ticket, deps, repo_map
+            )
         # What the worker was given, as a report (paths, views, tokens): the TUI's detail
         # shows this exact context, and the log keeps it without any file's text.
         await deps.emit(

@@ -26,7 +26,7 @@ Print what a model would see of a file.
 
 PATH may be a folder: every .py file under it (skipping .git, .venv, .slop and __pycache__) is
 printed under a `# ==> path <==` header. With --stats, sizes are printed instead of the views:
-raw and view bytes and estimated tokens (4 characters a token) per file and in total, and the
+raw and view bytes and estimated tokens (`slop_tui.tokens`) per file and in total, and the
 view-to-raw token ratio. A file with syntax errors still gets a view of the parts that parse,
 with a warning naming the file and line."""
 

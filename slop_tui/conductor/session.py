@@ -31,8 +31,8 @@ from slop_tui.agents.planner import (
     plan_limits,
     plan_tickets,
     plan_tracks,
-    repo_overview,
-    skeleton_digest,
+    track_map,
+    tracks_overview,
 )
 from slop_tui.agents.qa import QaTranslator
 from slop_tui.agents.transitions import transition
@@ -42,6 +42,7 @@ from slop_tui.conductor.bus import EventBus
 from slop_tui.conductor.dispatcher import Dispatcher, release_held
 from slop_tui.conductor.plan_check import check_edited_plan
 from slop_tui.conductor.git_run import GitRun, UndoOutcome
+from slop_tui.conductor.map_holder import MapHolder
 from slop_tui.conductor.restore import Restorer
 from slop_tui.conductor.stub_resolver import StubResolver
 from slop_tui.errors import SlopError
@@ -226,6 +227,8 @@ class Session:
         # rebuild after a stub is seen by every reader.
         self.file_cache = default_cache
         self.resolver = StubResolver(self.repo_root, self.file_cache)
+        # Built on first use (planning, or the first worker), off the event loop.
+        self.repo_map = MapHolder(self.repo_root)
         self.executor = ToolExecutor(
             self.repo_root,
             store=self.store,
@@ -284,6 +287,7 @@ class Session:
                 ledger=self.ledger,
                 settings=self.settings,
                 file_cache=self.file_cache,
+                repo_map=self.repo_map,
             )
         return self._deps
 
@@ -394,8 +398,11 @@ class Session:
         if ticket.state in _ACTIVE or ticket_id in self.dispatcher.running():
             raise SlopError(f"ticket {ticket_id!r} is running; stop it before undoing it")
         if (reverted := await self.git.undo(ticket_id)) is not None:
+            self.repo_map.landed(reverted.paths)
             return reverted  # its commit reverted
-        return UndoOutcome(paths=await self._undo_from_preimages(track, ticket))
+        paths = await self._undo_from_preimages(track, ticket)
+        self.repo_map.landed(paths)
+        return UndoOutcome(paths=paths)
 
     async def _undo_from_preimages(self, track: Track, ticket: Ticket) -> list[str]:
         """The plain-folder undo: every file checked, then restored from its pre-image."""
@@ -425,11 +432,17 @@ class Session:
         lead = self.provider(Tier.LEAD)
         retries = self.settings.plan_retries
         feedback: str | None = None
+        repo_map = await self.repo_map.current()
+        if repo_map is None:
+            await self.emit(ErrorRaised(message=f"{self.repo_map.problem}; planning without it"))
         while True:
+            overview = "(no repository map)"
+            if repo_map is not None:
+                overview = await asyncio.to_thread(tracks_overview, repo_map, self.settings)
             track_plan = await plan_tracks(
                 planner,
                 prompt,
-                repo_summary=repo_overview(self.repo_root),
+                repo_summary=overview,
                 retries=retries,
                 ledger=self.ledger,
                 emit=self.emit,
@@ -439,12 +452,9 @@ class Session:
             tracks: list[Track] = []
             reserved: set[str] = set()
             for planned in track_plan.tracks:
-                skeletons = skeleton_digest(
-                    self.repo_root,
-                    self.file_cache,
-                    budget_tokens=self.settings.context_tokens,
-                    focus=(planned.title, planned.description),
-                )
+                skeletons = "(no repository map)"
+                if repo_map is not None:
+                    skeletons = await asyncio.to_thread(track_map, repo_map, planned, self.settings)
                 ticket_plan = await plan_tickets(
                     lead,
                     planned,
@@ -607,6 +617,8 @@ class Session:
         self.outcomes[(track.id, ticket.id)] = outcome
 
     async def _ticket_done(self, ticket: Ticket, track: Track) -> None:
+        # Its files' map entries are re-tagged before the next ticket's context is built.
+        self.repo_map.landed({*ticket.target_files, *self.resolver.touched(ticket.id)})
         try:
             await self.resolver.ticket_done(ticket, track)
             await self.git.ticket_done(ticket)

@@ -69,6 +69,9 @@ class RunSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     workers: int = 4
     plan_retries: int = 2
     worker_steps: int = 30
+    # Tier 1's overview and Tier 2's repository map (`RepoMap`), everything they cost included.
+    map_tokens: int = 4096
+    # Tier 3's first message: prompt, ticket, curated targets and the related map.
     context_tokens: int = 12000
     command_timeout_s: float = 60.0
     max_write_bytes: int = 8_000_000

@@ -119,6 +119,33 @@ def _problem(node: Node, message: str) -> SyntaxProblem:
     return SyntaxProblem(line=point.row + 1, column=point.column + 1, message=message)
 
 
+# A constant's value longer than this many bytes of source (about 100 tokens) is elided from a
+# skeleton view when it is a container or string literal: past that size a constant is a data
+# table (rich's emoji codes, a codec's decoding table, an entity map), and its placeholder costs
+# a tenth of it or less. Smaller constants (most settings, `__all__`, a format string, a short
+# regex) say something about the module and stay. Curated views keep every literal up to ten
+# times that: a worker may edit a target's constants; only true data tables are elided there
+# (the worker can still `read_file` them raw).
+SKELETON_LITERAL_LIMIT = 400
+CURATED_LITERAL_LIMIT = 4000
+
+_STRING_PLACEHOLDER = b"'...'"
+# Literal node kinds a view may elide, with what replaces them (each placeholder still parses);
+# per language, by name. Strings keep their prefix letters.
+_ELIDED_LITERALS: dict[str, dict[str, bytes]] = {
+    "python": {
+        "dictionary": b"{...}",
+        "set": b"{...}",
+        "list": b"[...]",
+        "tuple": b"(...)",
+        "expression_list": b"(...)",  # `X = 1, 2, 3`
+        "string": _STRING_PLACEHOLDER,
+        "concatenated_string": _STRING_PLACEHOLDER,
+    },
+}
+# Brackets around one expression: `(` a long literal `)` is elided whole.
+_PARENTHESES: dict[str, tuple[str, ...]] = {"python": ("parenthesized_expression",)}
+
 # What the walk does with a statement, by its kind id (`_Kinds.actions`); a kind that is not
 # there is dropped.
 _DEFINITION, _VERBATIM, _EXPRESSION, _COMPOUND, _ERROR = range(1, 6)
@@ -164,6 +191,12 @@ class _Kinds:
         self.if_statement = ids(rules.if_statement)
         self.string = ids(rules.string)
         self.string_parts = ids(*rules.string_parts)
+        self.literals = {
+            kind_id: placeholder
+            for name, placeholder in _ELIDED_LITERALS.get(rules.name, {}).items()
+            for kind_id in ids(name)
+        }
+        self.parentheses = ids(*_PARENTHESES.get(rules.name, ()))
         # tree-sitter's ERROR nodes have one reserved id in every language.
         error = language.id_for_node_kind("ERROR", True)
         self.error = frozenset(() if error is None else (error,))
@@ -222,7 +255,7 @@ class _Walk:
 
     __slots__ = (
         "src", "rules", "kinds", "curated", "root", "lines", "placeholder", "suffix",
-        "hot_comments", "deeper", "clean",
+        "hot_comments", "deeper", "clean", "literal_limit",
     )  # fmt: skip
 
     def __init__(self, src: bytes, rules: LanguageRules, *, curated: bool, root: Node) -> None:
@@ -240,6 +273,7 @@ class _Walk:
         self.deeper: dict[bytes, bytes] = {}  # parent indentation -> one unit deeper
         # A tree without errors has none in any node: one test here spares one per statement.
         self.clean = not root.has_error
+        self.literal_limit = CURATED_LITERAL_LIMIT if curated else SKELETON_LITERAL_LIMIT
 
     # -- module ---------------------------------------------------------------------------
 
@@ -369,12 +403,17 @@ class _Walk:
                 return None
             src = self.src
             start = node.start_byte
+            end = node.end_byte
             # The usual case, one slice: the node starts a line at `indent`.
             line_start = start - len(indent)
             if line_start > 0 and src[line_start - 1] == 10 and src.startswith(indent, line_start):
-                self.lines.append(src[line_start : node.end_byte])
+                own, text_start = b"", line_start
             else:
-                self.lines.append(self._indent_of(node, indent) + src[start : node.end_byte])
+                own, text_start = self._indent_of(node, indent), start
+            if end - start > self.literal_limit and action == _EXPRESSION:
+                self.lines.append(own + self._elided(node, text_start))
+            else:
+                self.lines.append(own + src[text_start:end])
             return "import" if kind in self.kinds.imports else "assignment"
         if action == _COMPOUND:
             return "def" if self.compound(node, indent) else None
@@ -385,6 +424,73 @@ class _Walk:
             self.block(node.children, indent)
             return "def" if len(self.lines) > mark else None
         return None
+
+    def _elided(self, statement: Node, text_start: int) -> bytes:
+        """The assignment's text from `text_start`, each literal longer than `literal_limit`
+        (the outermost one) replaced by its placeholder, and what was elided said in a
+        trailing comment: `EMOJI = {...}  # 3,608 entries`."""
+        src = self.src
+        literals = self.kinds.literals
+        parentheses = self.kinds.parentheses
+        limit = self.literal_limit
+        cuts: list[tuple[int, int, bytes, str]] = []
+        # Only a node longer than the limit can hold a literal longer than it.
+        pending = [statement]
+        while pending:
+            node = pending.pop()
+            for child in node.children:
+                if child.end_byte - child.start_byte <= limit:
+                    continue
+                kind = child.kind_id
+                inner = child
+                if kind in parentheses:
+                    # `(` a literal `)`, comments and all, goes whole: no stray comment stays.
+                    inner = self._only_expression(child) or child
+                placeholder = literals.get(inner.kind_id)
+                if placeholder is None:
+                    pending.append(child)
+                    continue
+                if placeholder == _STRING_PLACEHOLDER:
+                    placeholder, what = self._elided_string(inner)
+                else:
+                    what = self._entries(inner)
+                cuts.append((child.start_byte, child.end_byte, placeholder, what))
+        if not cuts:
+            return src[text_start : statement.end_byte]
+        cuts.sort()
+        pieces: list[bytes] = []
+        position = text_start
+        for start, end, placeholder, _ in cuts:
+            pieces += (src[position:start], placeholder)
+            position = end
+        pieces.append(src[position : statement.end_byte])
+        pieces.append(b"  " + self.rules.comment_sign + b" ")
+        pieces.append(", ".join(what for *_, what in cuts).encode())
+        return b"".join(pieces)
+
+    def _only_expression(self, node: Node) -> Node | None:
+        comment = self.kinds.comment
+        inner = [child for child in node.named_children if child.kind_id not in comment]
+        return inner[0] if len(inner) == 1 else None
+
+    def _elided_string(self, node: Node) -> tuple[bytes, str]:
+        start, end = node.start_byte, node.end_byte
+        src = self.src
+        # The first piece's prefix stays (`b'...'` is still bytes, `f'...'` still parses).
+        position = start
+        while position < end and src[position] not in _QUOTE_BYTES:
+            position += 1
+        prefix = src[start:position] if position - start <= 3 else b""
+        characters = len(src[start:end].decode("utf-8", "replace"))
+        return prefix + _STRING_PLACEHOLDER, f"{characters:,} characters"
+
+    def _entries(self, node: Node) -> str:
+        count = node.named_child_count
+        # Comments are named children too; only a literal with a `#` in it can hold one.
+        if self.src.find(self.rules.comment_sign, node.start_byte, node.end_byte) >= 0:
+            comment = self.kinds.comment
+            count -= sum(1 for child in node.named_children if child.kind_id in comment)
+        return f"{count:,} {'entry' if count == 1 else 'entries'}"
 
     def _is_assignment(self, node: Node) -> bool:
         expression = node.named_child(0)

@@ -1,4 +1,5 @@
-"""A worker's first context: curated targets, skeletons of imports, the budget, the prompt."""
+"""A worker's first context: curated targets, the related map (or skeletons of imports without
+one), the budget, the prompt."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import ast
 from pathlib import Path
 
 from slop_tui.agents.context import (
+    ContextReport,
     assemble_context,
     imported_files,
     mentioned_files,
     worker_system_prompt,
 )
 from slop_tui.memory.file_cache import FileCache
+from slop_tui.memory.repo_map import RepoMap
 from slop_tui.models import Archetype, Ticket
 from slop_tui.tokens import estimate_tokens
 
@@ -127,3 +130,54 @@ def test_each_archetype_gets_its_section_of_the_prompt() -> None:
     assert "## implementer" not in stub and "## tester" not in stub
     assert "run the suite" in worker_system_prompt(Archetype.TESTER)
     assert estimate_tokens(stub) < 400  # the fixed cost of every worker
+
+
+# ---------------------------------------------------------------------------
+# With the repository map: related definitions instead of whole skeletons of imports
+# ---------------------------------------------------------------------------
+
+
+def _with_map(root: Path, ticket: Ticket, budget: int) -> tuple[str, str, ContextReport]:
+    repo_map = RepoMap.build(root, cache_dir=root.parent / "map-cache")
+    return assemble_context(ticket, root, FileCache(), budget=budget, repo_map=repo_map)
+
+
+def _map_text(user: str) -> str:
+    return user.split("## Related definitions elsewhere in the repository")[1].split("```\n")[1]
+
+
+def test_the_map_replaces_the_skeletons_of_imports(tmp_path: Path) -> None:
+    root = make(tmp_path)
+    ticket = Ticket(id="t1", title="speed up compute", description="Make compute faster.",
+                    target_files=["pkg/core.py"])
+    system, user, report = _with_map(root, ticket, 12000)
+    assert "return value + 41" in user  # the target's curated view comes first, as before
+    # What core imports shows as one line per definition, parameter names only...
+    text = _map_text(user)
+    assert "pkg/util.py:\n  def helper(x)" in text and "pkg/models.py:\n  class Thing" in text
+    assert "def helper(x: int) -> int:" not in user  # ...not as a skeleton
+    assert "def compute" not in text  # the target's own definitions are not repeated
+    roles = [(f.path, f.role, f.view) for f in report.files]
+    assert roles[0] == ("pkg/core.py", "target", "curated")
+    assert ("pkg/util.py", "related", "map") in roles and ("pkg/models.py", "related", "map") in roles
+    assert not any(f.role == "import" for f in report.files)
+    assert report.total_tokens == estimate_tokens(system) + estimate_tokens(user) <= 12000
+
+
+def test_the_map_gets_what_the_files_left_and_never_more(tmp_path: Path) -> None:
+    root = make(tmp_path)
+    ticket = Ticket(id="t1", title="x", description="see scripts/run.py", target_files=["pkg/core.py"])
+    _, user, roomy = _with_map(root, ticket, 100_000)
+    assert "scripts/run.py (named in the ticket, skeleton view)" in user
+    files_only = sum(f.tokens for f in roomy.files if f.role != "related")
+    mapped = sum(f.tokens for f in roomy.files if f.role == "related")
+    for budget in range(roomy.total_tokens - mapped, roomy.total_tokens + 1, 5):
+        _, user, report = _with_map(root, ticket, budget)
+        assert report.total_tokens <= budget
+        # The target and the file the ticket names keep their views; the map shrinks.
+        assert sum(f.tokens for f in report.files if f.role != "related") == files_only
+    for budget in range(200, roomy.total_tokens, 3):  # files omitted too: still within budget
+        _, user, report = _with_map(root, ticket, budget)
+        assert report.total_tokens <= budget or not any(f.view == "curated" for f in report.files)
+    _, user, starved = _with_map(root, ticket, 10)
+    assert starved.total_tokens > 10 and "Related definitions" not in user  # no room: no map

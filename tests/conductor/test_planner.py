@@ -11,10 +11,11 @@ from slop_tui.agents.planner import (
     PlanningFailed,
     plan_tickets,
     plan_tracks,
-    repo_overview,
-    skeleton_digest,
+    track_map,
+    tracks_overview,
 )
-from slop_tui.memory.file_cache import FileCache
+from slop_tui.config import RunSettings
+from slop_tui.memory.repo_map import RepoMap
 from slop_tui.models import (
     Archetype,
     ErrorRaised,
@@ -25,6 +26,7 @@ from slop_tui.models import (
 )
 from slop_tui.providers.scripted import Scenario
 from slop_tui.providers.usage import UsageLedger
+from slop_tui.tokens import estimate_tokens
 from tests.conductor.helpers import EventSink, Recording, reply
 
 TRACK = PlannedTrack(id="cfg", title="Refactor config", description="Split app/config.py")
@@ -128,7 +130,7 @@ async def test_feedback_from_review_reaches_tier_1() -> None:
 
 
 def _repo(tmp_path: Path) -> Path:
-    (tmp_path / "app").mkdir()
+    (tmp_path / "app").mkdir(parents=True)
     (tmp_path / "app" / "config.py").write_text("def load(path: str) -> dict:\n    return {'secret_body': 1}\n")
     (tmp_path / "app" / "big.py").write_text("".join(f"def f{i}(x: int) -> int:\n    return x\n" for i in range(300)))
     (tmp_path / ".slop").mkdir()
@@ -139,17 +141,26 @@ def _repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_overview_lists_files_but_not_tool_state(tmp_path: Path) -> None:
-    text = repo_overview(_repo(tmp_path))
-    assert "app/config.py" in text and "README.md (5 bytes)" in text
+def _map(repo: Path) -> RepoMap:
+    return RepoMap.build(repo, cache_dir=repo.parent / "map-cache")
+
+
+def test_overview_shows_folders_and_definitions_not_tool_state(tmp_path: Path) -> None:
+    repo = _repo(tmp_path / "repo")
+    text = tracks_overview(_map(repo), RunSettings(map_tokens=300))
+    assert "app/ 2 files: python" in text and "app/big.py:\n  def f0(x)" in text
     assert ".slop" not in text and ".git" not in text
+    assert estimate_tokens(text) <= 300
 
 
-def test_skeleton_digest_shows_signatures_not_bodies_within_budget(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
-    text = skeleton_digest(repo, FileCache(), budget_tokens=100, focus=["app/config.py"])
-    assert "def load(path: str) -> dict:" in text
-    assert "secret_body" not in text  # a body is never shown
-    assert "not shown (token budget): app/big.py" in text  # too big, but named
-    wide = skeleton_digest(repo, FileCache(), budget_tokens=100_000)
-    assert "def f299(x: int) -> int:" in wide
+def test_track_map_shows_signatures_not_bodies_within_budget(tmp_path: Path) -> None:
+    repo = _repo(tmp_path / "repo")
+    repo_map = _map(repo)
+    text = track_map(repo_map, TRACK, RunSettings(map_tokens=100))
+    # The file the track names comes first, with parameter names only; no body, ever.
+    assert text.startswith("app/config.py:\n") and "def load(path)" in text
+    assert "secret_body" not in text
+    assert estimate_tokens(text) <= 100
+    assert "not shown" in text  # app/big.py's 300 functions do not fit, and it says so
+    wide = track_map(repo_map, TRACK, RunSettings(map_tokens=100_000))
+    assert "def f299(x)" in wide

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from slop_tui.tokens import estimate_tokens
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data"
 
@@ -65,13 +67,14 @@ def test_stats_prints_sizes_tokens_and_ratio_per_file_and_in_total(tmp_path: Pat
     ]  # fmt: skip
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
     a_row = rows[str(tmp_path / "a.py")]
-    raw_a = len("def a(x):\n" + "    x += 1\n" * 20 + "    return x\n")
-    view_a = len("def a(x): ...\n")
+    raw_text = "def a(x):\n" + "    x += 1\n" * 20 + "    return x\n"
+    raw_a, view_a = len(raw_text), len("def a(x): ...\n")
+    raw_tokens, view_tokens = estimate_tokens(raw_text), estimate_tokens("def a(x): ...\n")
     assert a_row == [
-        str(raw_a), str(view_a), str(-(-raw_a // 4)), str(-(-view_a // 4)),
-        f"{-(-view_a // 4) / -(-raw_a // 4):.2f}",
+        str(raw_a), str(view_a), str(raw_tokens), str(view_tokens), f"{view_tokens / raw_tokens:.2f}",
     ]  # fmt: skip
-    assert rows[str(tmp_path / "b.py")] == ["10", "10", "3", "3", "1.00"]
+    b_tokens = str(estimate_tokens("import os\n"))
+    assert rows[str(tmp_path / "b.py")] == ["10", "10", b_tokens, b_tokens, "1.00"]
     total = lines[-1].split()
     assert total[:3] == ["total", "(2", "files)"]
     assert total[3:5] == [str(raw_a + 10), str(view_a + 10)]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from slop_tui.tokens import estimate_tokens
 from slop_tui.tools.shell_runner import (
     CommandResult,
     head_and_tail,
@@ -186,7 +187,7 @@ def test_head_and_tail_keeps_both_ends_within_the_cap() -> None:
     lines = [f"line {i:05d} " + "x" * 40 for i in range(2000)]
     text = "\n".join(lines) + "\n"
     short = head_and_tail(text, 200)
-    assert len(short) // 4 <= 200
+    assert estimate_tokens(short) <= 200
     assert short.startswith("line 00000")
     assert short.rstrip().endswith(lines[-1])
     assert "characters omitted" in short
