@@ -24,7 +24,7 @@ import msgspec
 from slop_tui.memory.tags import FileTags
 
 # Bump when `FileTags` or a tagger changes what it records: old entries are then ignored.
-FORMAT = 3
+FORMAT = 4
 RACY_WINDOW_NS = 2_000_000_000
 CACHE_ENV = "SLOP_CACHE_DIR"
 

@@ -524,7 +524,9 @@ class RepoMap:
                 inner = members.pop(definition.name, []) if definition.kind == "class" else []
                 inner.sort(key=lambda d: (_is_private(d.name), d.lineno))
                 out.extend(f"{INDENT * 2}{_shown(d)}\n" for d in inner)
-            for parent, inner in members.items():  # a class the tags lost (defensive)
+            # A nested class's members (`parent` is its dotted path, `Cookies._Request`), or a
+            # class the tags lost: under a `class Outer.Inner:` line of their own.
+            for parent, inner in members.items():
                 out.append(f"{INDENT}class {parent}:\n")
                 out.extend(f"{INDENT * 2}{_shown(d)}\n" for d in inner)
         return "".join(out), len(by_file)

@@ -152,6 +152,9 @@ def _class_line(node: Node, name: str) -> str:
     return f"class {name}({', '.join(bases)}):" if bases else f"class {name}:"
 
 
+_NESTING_LIMIT = 3  # class levels whose members are tagged
+
+
 class _PythonWalk:
     def __init__(self) -> None:
         self.definitions: list[Definition] = []
@@ -193,9 +196,10 @@ class _PythonWalk:
         if node.type == "class_definition":
             self.add(Definition(name, "class", _class_line(node, name), parent, lineno))
             body = node.child_by_field_name("body")
-            # Members of a module-level class only: deeper classes keep their own line.
-            if body is not None and depth == 0:
-                self.block(body.named_children, name, depth + 1)
+            # A nested class's members name it by its dotted path (`Cookies._Request`): the map
+            # shows them under `class Cookies._Request:`. Classes inside functions are not API.
+            if body is not None and depth < _NESTING_LIMIT:
+                self.block(body.named_children, f"{parent}.{name}" if parent else name, depth + 1)
         else:
             line = _function_line(node, name)
             kind = "async def" if line.startswith("async") else "def"

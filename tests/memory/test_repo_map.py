@@ -210,6 +210,31 @@ def test_output_contract(tmp_path: Path) -> None:
     assert body.index("    def _private(self)") > body.index("    def width(self)")
 
 
+def test_a_nested_classs_members_are_shown_under_its_dotted_name(tmp_path: Path) -> None:
+    # httpx's `Cookies._CookieCompatRequest.add_unredirected_header`: a method of a class in a
+    # class is API too (the benchmark counts it); a class inside a function is not.
+    root = tmp_path / "repo"
+    write(
+        root,
+        {
+            "cookies.py": (
+                "class Cookies:\n"
+                "    def set(self, name, value):\n        pass\n"
+                "    class _Request:\n"
+                "        def add_unredirected_header(self, key, value):\n            pass\n"
+                "def factory():\n"
+                "    class Local:\n        def hidden(self):\n            pass\n"
+                "    return Local\n"
+            ),
+        },
+    )
+    body = build(root, tmp_path).render(tokens=5000).splitlines()
+    assert "    class _Request:" in body and "    def set(self, name, value)" in body
+    nested = body.index("  class Cookies._Request:")
+    assert body[nested + 1] == "    def add_unredirected_header(self, key, value)"
+    assert not any("hidden" in line or "Local" in line for line in body)
+
+
 # --- the cache -----------------------------------------------------------------------------
 
 
