@@ -42,6 +42,7 @@ REPO_OVERRIDES: dict[str, Rule] = {
     "run.plan_retries": Rule.LOWER,
     "run.worker_steps": Rule.LOWER,
     "run.context_tokens": Rule.LOWER,
+    "run.instructions_tokens": Rule.LOWER,
     "run.command_timeout_s": Rule.LOWER,
     "run.max_write_bytes": Rule.LOWER,
     "run.max_tracks": Rule.LOWER,
@@ -66,6 +67,7 @@ RUN_MINIMUM: dict[str, tuple[float, bool]] = {
     "plan_retries": (0, True),
     "worker_steps": (1, True),
     "context_tokens": (1, True),
+    "instructions_tokens": (0, True),
     "command_timeout_s": (0, False),
     "max_write_bytes": (1, True),
     "max_tracks": (1, True),
@@ -79,6 +81,8 @@ _TABLE_REASONS: dict[str, str] = {
     "providers": "providers (base_url, key_env) belong in your own {agents}, so that a cloned "
     "repository cannot send your key to another server",
     "prices": "prices belong in your own {agents}",
+    "mcp": "an MCP server is a program that runs with your powers; declare [mcp.servers.*] in "
+    "your own {agents}",
 }
 
 
