@@ -730,13 +730,30 @@ class FinishArgs(ToolArgs, tag="finish"):
     summary: str
 
 
+class McpCallArgs(ToolArgs, tag="mcp"):
+    """A call of one MCP server's tool, proposed as `mcp__<server>__<tool>`.
+
+    `name` is the server's own tool name (`tool` is the union's tag). `auto` is decided by slop
+    from the server's `readOnlyHint` and its `approve` setting, never by the model or an edit:
+    it lets the default policy run the call without asking, as reads do.
+    """
+
+    TOOL: ClassVar[str] = "mcp"
+    WRITES: ClassVar[bool] = True  # the server acts with its own powers
+    server: str
+    name: str
+    arguments: dict[str, Any] = msgspec.field(default_factory=dict)
+    auto: bool = False
+
+
+# The worker's own tools; MCP tools (`McpCallArgs`) come from the run's servers.
 TOOL_ARGS: dict[str, type[ToolArgs]] = {
     cls.TOOL: cls
     for cls in (ReadFileArgs, ListFilesArgs, WriteFileArgs, EditFileArgs, RunCommandArgs, FinishArgs)
 }
 
 AnyToolArgs = Union[
-    ReadFileArgs, ListFilesArgs, WriteFileArgs, EditFileArgs, RunCommandArgs, FinishArgs
+    ReadFileArgs, ListFilesArgs, WriteFileArgs, EditFileArgs, RunCommandArgs, FinishArgs, McpCallArgs
 ]
 
 
@@ -917,8 +934,9 @@ class ModelText(Event, tag="model_text"):
 
 # What a worker's first context holds: paths, views and token counts, never file text, so
 # the log can carry it (`ContextBuilt`) without growing a copy of the repository.
-# "related"/"map": a file's section of the repository map in a worker's context.
-ContextRole = Literal["target", "import", "mentioned", "related"]
+# "related"/"map": a file's section of the repository map; "instructions": AGENTS.md;
+# "tools": MCP tool definitions.
+ContextRole = Literal["target", "import", "mentioned", "related", "instructions", "tools"]
 ContextView = Literal["raw", "curated", "skeleton", "map", "new", "omitted"]
 
 

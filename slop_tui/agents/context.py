@@ -1,5 +1,8 @@
 """A worker's first context, built fresh for every ticket: prompt, ticket, and memory views.
 
+The system prompt is the worker's own text plus the project's instruction files
+(`instructions.py`), built once per ticket so it is byte-identical at every step.
+
 What a worker sees first is its part of the repository, not the repository: the curated view of
 each target file (signatures, docstrings, `# [HOT]` bodies), the skeleton of every file the
 ticket names, then the repository map's top-ranked definitions related to those files and the
@@ -19,6 +22,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal, Protocol
 
+from slop_tui.agents.instructions import load_instructions
+from slop_tui.config import RunSettings
 from slop_tui.memory.file_cache import FileCache, ViewError
 from slop_tui.models import Archetype, ContextFile, ContextReport, ContextRole, ContextView, Ticket
 from slop_tui.tokens import estimate_tokens
@@ -234,8 +239,13 @@ def assemble_context(
     target_view: Literal["curated", "raw"] = "curated",
     related_view: Literal["skeleton", "raw"] = "skeleton",
     repo_map: RelatedMap | None = None,
+    instructions_tokens: int = RunSettings().instructions_tokens,
 ) -> tuple[str, str, ContextReport]:
     """System prompt, first user message and report for `ticket`.
+
+    The system prompt ends with the project's instruction files (the root's `AGENTS.md`, then
+    those of the targets' folders) within `instructions_tokens`; they count in `budget` too,
+    and are the report's first rows (role "instructions").
 
     Targets get `target_view` (falling back to the skeleton, then to a mention, when the budget
     is short); files the ticket names get `related_view` while it fits; then `repo_map`'s
@@ -244,10 +254,13 @@ def assemble_context(
     context benchmark, which compares them with what a worker really gets.
     """
     root = Path(repo_root).resolve()
+    instructions = load_instructions(root, budget=instructions_tokens, targets=ticket.target_files)
     system = worker_system_prompt(ticket.archetype)
+    if instructions.files:
+        system = f"{system}\n{instructions.system_section()}"
     header = _ticket_text(ticket)
     used = estimate_tokens(system) + estimate_tokens(header + _FILES_HEADING + _CLOSING)
-    files: list[ContextFile] = []
+    files: list[ContextFile] = instructions.context_files()
     blocks: list[str] = []
     omitted: list[str] = []
     targets: list[str] = []

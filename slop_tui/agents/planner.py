@@ -13,14 +13,19 @@ Neither tier sees raw files: Tier 1 gets the repository map's overview (folders 
 rank of what they hold, then the most central definitions), Tier 2 the map personalized by its
 track, both within `[run] map_tokens` (`tracks_overview`, `track_map`; the session builds the
 map once per run).
+Both see the root's instruction file (`AGENTS.md`, else `CLAUDE.md`) at the end of their
+system prompt, as the project's requests (`planner_instructions`); the nested ones are for the
+tickets under their folders, so the workers'.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Protocol, TypeVar
 
+from slop_tui.agents.instructions import ProjectInstructions, load_instructions
 from slop_tui.config import RunSettings
 from slop_tui.errors import SlopError
 from slop_tui.models import (
@@ -62,6 +67,16 @@ def plan_limits(settings: RunSettings) -> PlanLimits:
 
 def _prompt(name: str) -> str:
     return (resources.files("slop_tui.agents") / "prompts" / name).read_text(encoding="utf-8")
+
+
+def planner_instructions(repo_root: Path, settings: RunSettings) -> ProjectInstructions:
+    """The root's instruction file for Tier 1 and Tier 2, within `[run] instructions_tokens`;
+    pass its `system_section()` as `instructions` to `plan_tracks` and `plan_tickets`."""
+    return load_instructions(repo_root, budget=settings.instructions_tokens)
+
+
+def _with_instructions(system: str, instructions: str) -> str:
+    return f"{system.rstrip()}\n\n{instructions}" if instructions.strip() else system
 
 
 # ---------------------------------------------------------------------------
@@ -190,10 +205,12 @@ async def plan_tracks(
     emit: Emit,
     feedback: str | None = None,
     limits: PlanLimits | None = None,
+    instructions: str = "",
 ) -> TrackPlan:
     """Tier 1: the request (and the repository's overview) becomes an ordered list of tracks.
 
     `feedback` is a reviewer's comment on an earlier plan, sent along when the plan is redone.
+    `instructions` (`ProjectInstructions.system_section()`) ends the system prompt.
     A plan over `limits` (the defaults when None) is refused like any other bad answer, so
     the caller never pays a lead call per track of a runaway plan.
     """
@@ -205,7 +222,7 @@ async def plan_tracks(
         provider,
         tier=Tier.PLANNER,
         what="Tier 1 (planner)",
-        system=_prompt("planner.md"),
+        system=_with_instructions(_prompt("planner.md"), instructions),
         user=user,
         schema_name="track_plan",
         schema=plan_json_schema(TrackPlan),
@@ -243,9 +260,11 @@ async def plan_tickets(
     emit: Emit,
     reserved_ids: Collection[str] = (),
     limits: PlanLimits | None = None,
+    instructions: str = "",
 ) -> TicketPlan:
     """Tier 2: one track becomes tickets (a DAG) over `skeletons`, the repository map.
 
+    `instructions` (`ProjectInstructions.system_section()`) ends the system prompt.
     `reserved_ids` are ticket ids earlier tracks already use: the store, `slop undo` and the
     scenario files name tickets by id alone, so ids must be unique across the plan.
     """
@@ -261,7 +280,7 @@ async def plan_tickets(
         provider,
         tier=Tier.LEAD,
         what=f"Tier 2 (lead) for track {track.id!r}",
-        system=_prompt("lead.md"),
+        system=_with_instructions(_prompt("lead.md"), instructions),
         user=_ticket_user_message(track, skeletons, reserved, caps),
         schema_name="ticket_plan",
         schema=plan_json_schema(TicketPlan),

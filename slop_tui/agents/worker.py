@@ -15,6 +15,7 @@ What stays is the summary, the usage and the event log.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -23,6 +24,7 @@ import msgspec
 
 from slop_tui.agents.context import RelatedMap, assemble_context
 from slop_tui.agents.emit import Emit
+from slop_tui.agents.mcp_tools import decode_mcp_call, mcp_tool_specs
 from slop_tui.agents.qa import QaTranslator, worker_message
 from slop_tui.agents.transitions import transition
 from slop_tui.config import RunSettings
@@ -123,7 +125,11 @@ def build_worker_context(
 ) -> tuple[str, str, ContextReport]:
     """System prompt, first user message and its report, within `settings.context_tokens`."""
     return assemble_context(
-        ticket, deps.repo_root, deps.file_cache, budget=deps.settings.context_tokens,
+        ticket,
+        deps.repo_root,
+        deps.file_cache,
+        budget=deps.settings.context_tokens,
+        instructions_tokens=deps.settings.instructions_tokens,
         repo_map=repo_map,
     )
 
@@ -186,12 +192,26 @@ class _WorkerRun:
     async def run(self) -> WorkerOutcome:
         deps = self.deps
         await self._move("start", model=deps.provider.label)
+        # The run's MCP tools, fixed for the whole ticket; their definitions cost context too.
+        mcp_specs, mcp_rows = mcp_tool_specs(deps.executor)
+        tools = TOOLS + mcp_specs
+        mcp_tokens = sum(row.tokens for row in mcp_rows)
+        budget = deps.settings.context_tokens
+        if mcp_tokens:
+            settings = msgspec.structs.replace(deps.settings, context_tokens=max(1, budget - mcp_tokens))
+            deps = dataclasses.replace(deps, settings=settings)
         repo_map = await deps.repo_map.current() if deps.repo_map is not None else None
         if repo_map is None:
             system, first, report = build_worker_context(self.ticket, deps)
         else:  # ranking the map is CPU work: off the event loop, so the TUI keeps drawing
-            system, first, report = await asyncio.to_thread(
-                build_worker_context, self.ticket, deps, repo_map
+            system, first, report = await asyncio.to_thread(build_worker_context, self.ticket, deps, repo_map)
+        deps = self.deps
+        if mcp_rows:
+            report = msgspec.structs.replace(
+                report,
+                files=[*report.files, *mcp_rows],
+                total_tokens=report.total_tokens + mcp_tokens,
+                budget=budget,
             )
         # What the worker was given, as a report (paths, views, tokens): the TUI's detail
         # shows this exact context, and the log keeps it without any file's text.
@@ -207,7 +227,7 @@ class _WorkerRun:
         self.messages = [ChatMessage(role="user", content=first)]
         while self.steps < deps.settings.worker_steps:
             self.steps += 1
-            request = ModelRequest(system=system, messages=list(self.messages), tools=TOOLS)
+            request = ModelRequest(system=system, messages=list(self.messages), tools=tools)
             try:
                 reply = await deps.provider.complete(request, ticket_id=self.ticket.id)
             except SlopError as exc:
@@ -301,7 +321,9 @@ class _WorkerRun:
         deps = self.deps
         ticket_id = self.ticket.id
         try:
-            args = decode_tool_args(call.name, call.arguments)
+            args = decode_mcp_call(deps.executor, call.name, call.arguments) or decode_tool_args(
+                call.name, call.arguments
+            )
         except SlopError as exc:
             return await self._result(call.name, False, f"error: {exc}")
         if isinstance(args, FinishArgs) and refuse_finish:

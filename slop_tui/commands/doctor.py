@@ -20,10 +20,12 @@ if TYPE_CHECKING:
 NAME = "doctor"
 HELP = "check the configuration: files in use, each tier's model and key (masked), what is missing"
 DESCRIPTION = (
-    "Print the config files in use, the overrides the repository's .slop.toml makes, each "
+    "Print the config files in use, the overrides the repository's .slop.toml makes, the "
+    "project's instruction file (AGENTS.md or CLAUDE.md) with its size in tokens, each "
     "tier's provider and model, whether a key was found (masked), file-permission problems, and "
-    "what is missing with the fix, and which bwrap runs commands with its self-test. Exits 1 "
-    "when a tier cannot run or the sandbox's self-test fails."
+    "what is missing with the fix, which bwrap runs commands with its self-test, and the "
+    "configured MCP servers with their tools (each started briefly). Exits 1 when a tier "
+    "cannot run, the sandbox's self-test fails or an MCP server does not start."
 )
 
 
@@ -95,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
             _print(f"  {line}")
         print()
 
+    _instructions(root, config.run.instructions_tokens)
+    print()
+
     print("tiers")
     failed = False
     for tier in Tier:
@@ -117,11 +122,75 @@ def run(args: argparse.Namespace) -> int:
     print()
     problems += _sandbox(root, config)
     print()
+    if config.mcp:
+        problems += _mcp_servers(root, config)
+        print()
     for warning in config.warnings:
         _print(f"warning: {warning}")
     if config.warnings:
         print()
     return _report(problems, cannot_run=failed or bool(problems))
+
+
+def _mcp_servers(root: Path, config: Config) -> list[str]:
+    """Start each configured MCP server briefly, print it with its tools; the problems (a server
+    that does not start, with the end of its stderr)."""
+    import asyncio
+
+    from slop_tui.config import config_dir
+    from slop_tui.mcp import McpHub
+    from slop_tui.errors import SlopError
+
+    try:
+        asyncio.get_running_loop()
+        running = True  # inside the TUI: starting servers here would block its screen
+    except RuntimeError:
+        running = False
+    print("MCP servers" + (" (a run starts them)" if running else " (started briefly to list their tools)"))
+    problems: list[str] = []
+    secrets = [s.reveal() for s in config.secrets()]
+    for name, spec in config.mcp.items():
+        where = spec.url if spec.url is not None else " ".join([spec.command or "", *spec.args])
+        if running:
+            allowed = f", tools {', '.join(spec.tools)}" if spec.tools is not None else ""
+            _print(f"  {name:<14} {spec.transport:<6} {where}  (approve = {spec.approve}{allowed})")
+            continue
+        hub = McpHub(
+            {name: spec}, root, scrub_env=sorted(config.key_env_names()), secrets=secrets, hidden=[config_dir()]
+        )
+
+        async def listed(hub: McpHub = hub) -> None:
+            try:
+                await hub.start()
+            finally:
+                await hub.close()
+
+        try:
+            asyncio.run(listed())
+        except SlopError as exc:
+            problems.append(str(exc))
+            _print(f"  {name:<14} {spec.transport:<6} {where}  CANNOT START")
+            continue
+        for _name, transport, tools, note in hub.servers():
+            network = f", network {spec.network}" if transport == "stdio" else ""
+            _print(f"  {name:<14} {transport:<6} {where}  ok: {len(tools)} tools (approve = {spec.approve}{network})")
+            if note:
+                _print(f"    note: {note}")
+            for tool in tools:
+                how = "runs without asking" if tool.auto else "asks"
+                _print(f"    {tool.exposed:<40} {'read-only, ' if tool.read_only else ''}{how}")
+    return problems
+
+
+def _instructions(root: Path, budget: int) -> None:
+    """The project's instruction file the planners and workers get (nested ones vary by
+    ticket), and any that exists but is skipped, with why. Never a problem: it only asks."""
+    from slop_tui.agents.instructions import load_instructions
+
+    found = load_instructions(root, budget=budget)
+    _print(f"instructions: {found.summary()} ([run] instructions_tokens = {budget:,})")
+    for skipped in found.skipped:
+        _print(f"  {skipped.path}: skipped: {skipped.reason}")
 
 
 def _sandbox(root: Path, config: Config) -> list[str]:

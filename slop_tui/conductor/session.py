@@ -31,13 +31,14 @@ from slop_tui.agents.planner import (
     plan_limits,
     plan_tickets,
     plan_tracks,
+    planner_instructions,
     track_map,
     tracks_overview,
 )
 from slop_tui.agents.qa import QaTranslator
 from slop_tui.agents.transitions import transition
 from slop_tui.agents.worker import WorkerDeps, WorkerOutcome, run_worker_lifecycle
-from slop_tui.config import Config
+from slop_tui.config import Config, config_dir
 from slop_tui.conductor.bus import EventBus
 from slop_tui.conductor.dispatcher import Dispatcher, release_held
 from slop_tui.conductor.plan_check import check_edited_plan
@@ -71,6 +72,7 @@ from slop_tui.providers.usage import UsageLedger
 from slop_tui.store import SessionState, Store, apply_event
 from slop_tui.tools.clutch import AllowList, AskForChanges, AskForEverything, Clutch
 from slop_tui.tools.executor import ToolExecutor
+from slop_tui.mcp.hub import McpHub
 from slop_tui.tools.shell_runner import kill_repository_commands
 
 _ACTIVE = frozenset({TicketState.IN_PROGRESS, TicketState.AWAITING_APPROVAL})
@@ -238,6 +240,16 @@ class Session:
             network=self.settings.network == "on",
             env_extra=self.settings.env,
         )
+        # The user's MCP servers: started when the run starts (`start_mcp`), stopped by `close`.
+        self.mcp: McpHub | None = None
+        if config.mcp:
+            self.mcp = McpHub(
+                config.mcp,
+                self.repo_root,
+                scrub_env=sorted(config.key_env_names()),
+                secrets=[s.reveal() for s in secrets],
+                hidden=[config_dir()],
+            )
         self.restorer = Restorer(self.store, self.executor, self.repo_root, self.file_cache, self.emit)
         self.clutch = _SessionClutch(clutch, linear)
         self.dispatcher = Dispatcher(
@@ -435,6 +447,8 @@ class Session:
         repo_map = await self.repo_map.current()
         if repo_map is None:
             await self.emit(ErrorRaised(message=f"{self.repo_map.problem}; planning without it"))
+        # Read once: every planner call of the run sees the same bytes.
+        instructions = planner_instructions(self.repo_root, self.settings).system_section()
         while True:
             overview = "(no repository map)"
             if repo_map is not None:
@@ -448,6 +462,7 @@ class Session:
                 emit=self.emit,
                 feedback=feedback,
                 limits=plan_limits(self.settings),
+                instructions=instructions,
             )
             tracks: list[Track] = []
             reserved: set[str] = set()
@@ -464,6 +479,7 @@ class Session:
                     emit=self.emit,
                     reserved_ids=reserved,
                     limits=plan_limits(self.settings),
+                    instructions=instructions,
                 )
                 track = plan_to_track(planned, ticket_plan)
                 tracks.append(track)
@@ -490,10 +506,19 @@ class Session:
 
     # -- running --------------------------------------------------------------------------
 
+    async def start_mcp(self) -> None:
+        """Start the configured MCP servers (once per session), before the first ticket, so
+        every ticket's tool list is fixed from its first request. `McpStartError` names a
+        server that did not start, with the end of its stderr."""
+        if self.mcp is not None and not self.mcp.started:
+            await self.mcp.start()
+            self.executor.mcp = self.mcp
+
     async def run(self, prompt: str) -> RunSummary:
         """Plan, review and dispatch a new run. The previous run in `.slop/` is archived."""
         _check_prompt(prompt)
         self.check_tiers()
+        await self.start_mcp()
         await self._begin(prompt)
         try:
             tracks = await self._plan(prompt)
@@ -514,6 +539,7 @@ class Session:
         _check_prompt(prompt)
         check_edited_plan(tracks, plan_limits(self.settings))
         self._worker_deps()
+        await self.start_mcp()
         await self._begin(prompt)
         return await self._run_accepted(tracks)
 
@@ -547,6 +573,7 @@ class Session:
                 "start it again with `slop run`"
             )
         self.check_tiers(Tier.WORKER)  # a resumed run plans nothing: its workers must run
+        await self.start_mcp()
         self.state = state
         self._ticket_usage = {t.id: t.usage for _, t in state.tickets()}
         await self._restore_for_resume()
@@ -628,6 +655,9 @@ class Session:
     async def close(self) -> None:
         """Write the last checkpoint, close the bus (subscribers get None), the providers'
         clients and the log."""
+        if self.mcp is not None:
+            self.executor.mcp = None
+            await self.mcp.close()
         if self.state.run_id:
             await self._checkpoints.flush(self.state)
         await self.bus.close()

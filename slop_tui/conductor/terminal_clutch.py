@@ -49,6 +49,7 @@ from slop_tui.models import (
     Proposal,
     ProposalContext,
     Reject,
+    McpCallArgs,
     RunCommandArgs,
     ToolArgs,
     WriteFileArgs,
@@ -91,6 +92,15 @@ def context_lines(context: ProposalContext | None, ticket_id: str) -> list[str]:
     facts.append(f"{context.tokens:,} tokens so far")
     reason = context.reason.strip() or "(the worker gave no reason)"
     return [f"why: {reason}", " · ".join(facts)]
+
+
+def mcp_lines(args: McpCallArgs) -> list[str]:
+    """What the clutch says of an MCP call above its arguments (raw: the caller sanitises)."""
+    return [
+        f"MCP server {args.server} · tool {args.name}",
+        "The server acts with its own powers: what it does is outside slop's per-ticket commits "
+        "and undo.",
+    ]
 
 
 def prompt_for(proposal: Proposal) -> str:
@@ -398,6 +408,10 @@ class TerminalClutch:
             if access is not None:
                 warn = not proposal.sandboxed or proposal.network or args.network
                 console.print(Text(access, style="bold yellow" if warn else "dim"))
+        elif isinstance(args, McpCallArgs):
+            for line in mcp_lines(args):
+                console.print(display_text(line, "bold" if line.startswith("MCP") else "bold yellow"), overflow="fold")
+            console.print(display_text(editable_json(args).rstrip("\n")), overflow="fold")
         elif proposal.diff:
             hunks = split_hunks(proposal.diff)
             if len(hunks) < 2:

@@ -28,6 +28,7 @@ from slop_tui.config.files import (
     read_toml,
     type_name,
 )
+from slop_tui.config.mcp import McpServerSpec, parse_mcp, resolve_headers
 from slop_tui.config.overrides import RUN_MINIMUM, apply_repo_file, network_setting
 from slop_tui.config.spec import (
     AGENTS_FILE,
@@ -46,7 +47,7 @@ from slop_tui.config.spec import (
 )
 from slop_tui.models import Secret
 
-_USER_TABLES = ("models", "providers", "run", "prices")
+_USER_TABLES = ("models", "providers", "run", "prices", "mcp")
 _PROVIDER_KEYS = ("kind", "base_url", "key_env", "max_retries", "timeout_s")
 _PROVIDER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -76,6 +77,7 @@ def load_config(
     sources: list[str] = []
     warnings: list[str] = []
     repo_overrides: list[str] = []
+    mcp: dict[str, McpServerSpec] = {}
 
     user = read_toml(directory / AGENTS_FILE, nofollow=False)
     if user is not None:
@@ -86,6 +88,7 @@ def load_config(
         providers.update(_providers(user, providers))
         prices.update(_prices(user))
         run.update(_run(user))
+        mcp = parse_mcp(user)
 
     repo_root = repo.resolve() if repo is not None else None
     if repo_root is not None:
@@ -114,8 +117,11 @@ def load_config(
         stored = _read_credentials(credentials_path, warnings)
         if stored is not None:
             sources.append(str(credentials_path))
+            resolve_headers(mcp, stored, str(credentials_path))
+            # An MCP server's header takes its value from credentials.toml, not a provider's.
+            referenced = {n for spec in mcp.values() for n in spec.credential_names}
             for name, (line, secret) in stored.items():
-                if name not in providers:
+                if name not in providers and name not in referenced:
                     warnings.append(
                         f"{credentials_path}: [{name}] is not a known provider, so its key is unused"
                     )
@@ -151,6 +157,7 @@ def load_config(
         warnings=warnings,
         repo_overrides=repo_overrides,
         known_keys=known_keys,
+        mcp=mcp,
     )
 
 

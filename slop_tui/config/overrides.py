@@ -43,6 +43,7 @@ REPO_OVERRIDES: dict[str, Rule] = {
     "run.worker_steps": Rule.LOWER,
     "run.map_tokens": Rule.LOWER,
     "run.context_tokens": Rule.LOWER,
+    "run.instructions_tokens": Rule.LOWER,
     "run.command_timeout_s": Rule.LOWER,
     "run.max_write_bytes": Rule.LOWER,
     "run.max_tracks": Rule.LOWER,
@@ -68,6 +69,7 @@ RUN_MINIMUM: dict[str, tuple[float, bool]] = {
     "worker_steps": (1, True),
     "map_tokens": (1, True),
     "context_tokens": (1, True),
+    "instructions_tokens": (0, True),
     "command_timeout_s": (0, False),
     "max_write_bytes": (1, True),
     "max_tracks": (1, True),
@@ -81,6 +83,8 @@ _TABLE_REASONS: dict[str, str] = {
     "providers": "providers (base_url, key_env) belong in your own {agents}, so that a cloned "
     "repository cannot send your key to another server",
     "prices": "prices belong in your own {agents}",
+    "mcp": "an MCP server is a program that runs with your powers; declare [mcp.servers.*] in "
+    "your own {agents}",
 }
 
 

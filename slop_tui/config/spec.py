@@ -16,6 +16,7 @@ import msgspec
 import platformdirs
 
 from slop_tui.config.files import ConfigError, clip, dotted
+from slop_tui.config.mcp import McpServerSpec
 from slop_tui.models import Secret, Tier, environment_secrets
 
 ProviderKind = Literal["openai", "anthropic", "scripted"]
@@ -73,6 +74,8 @@ class RunSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     map_tokens: int = 4096
     # Tier 3's first message: prompt, ticket, curated targets and the related map.
     context_tokens: int = 12000
+    # The project's instruction files (AGENTS.md) in every prompt, in all; 0 reads none.
+    instructions_tokens: int = 2000
     command_timeout_s: float = 60.0
     max_write_bytes: int = 8_000_000
     max_tracks: int = 20
@@ -181,6 +184,8 @@ class Config(msgspec.Struct, kw_only=True):
     repo_overrides: list[str] = msgspec.field(default_factory=list)
     # Every key value configured anywhere (used, shadowed by another source, or refused).
     known_keys: list[Secret] = msgspec.field(default_factory=list)
+    # `[mcp.servers.*]` of the user's own agents.toml (never a repository's).
+    mcp: dict[str, McpServerSpec] = msgspec.field(default_factory=dict)
 
     @property
     def agents_path(self) -> Path:
@@ -247,6 +252,10 @@ class Config(msgspec.Struct, kw_only=True):
         whose name looks secret (`models.looks_secret`)."""
         env = os.environ if env is None else env
         found = {*self.keys.values(), *self.known_keys, *(Secret(v) for v in environment_secrets(env))}
+        # An MCP server's credential header, and a secret-looking variable of its own `env`.
+        for spec in self.mcp.values():
+            found |= set(spec.secret_headers.values())
+            found |= {Secret(v) for v in environment_secrets(spec.env)}
         return sorted(found, key=lambda s: len(s.reveal()), reverse=True)
 
     def key_env_names(self) -> set[str]:

@@ -21,6 +21,7 @@ from slop_tui.models import (
     Edit,
     EditFileArgs,
     HintGiven,
+    McpCallArgs,
     Proposal,
     ProposalMade,
     ToolArgs,
@@ -78,6 +79,13 @@ def _bounded_args(args: _Args) -> _Args:
         if old is args.old and new is args.new:
             return args
         return msgspec.structs.replace(args, old=old, new=new)
+    if isinstance(args, McpCallArgs):
+        # A model's MCP arguments are any JSON: over the limit, one elided string stands in.
+        encoded = msgspec.json.encode(args.arguments).decode("utf-8", "replace")
+        elided = _elided(encoded)
+        if elided is encoded:
+            return args
+        return msgspec.structs.replace(args, arguments={"(elided)": elided})
     return args
 
 

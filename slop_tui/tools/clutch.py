@@ -29,6 +29,7 @@ from slop_tui.models import (
     Decision,
     Edit,
     EditFileArgs,
+    McpCallArgs,
     Proposal,
     RunCommandArgs,
     ToolArgs,
@@ -165,8 +166,18 @@ class ApproveAll:
         return Approve()
 
 
+def asks(proposal: Proposal) -> bool:
+    """Whether the default policy asks: writes, edits, commands and MCP calls do, except an MCP
+    tool its server annotates read-only (or whose server's `approve` says so)."""
+    args = proposal.arguments
+    if isinstance(args, McpCallArgs):
+        return not args.auto
+    return type(args).WRITES
+
+
 class AskForChanges:
-    """The default: reads run at once; writes, edits and commands go to `inner`."""
+    """The default: reads (and read-only MCP tools) run at once; writes, edits, commands and
+    other MCP calls go to `inner`."""
 
     def __init__(self, inner: Clutch, allow: AllowList | None = None) -> None:
         self.inner = inner
@@ -174,7 +185,7 @@ class AskForChanges:
         self.allow = allow if allow is not None else AllowList()
 
     async def decide(self, proposal: Proposal) -> Decision:
-        if type(proposal.arguments).WRITES:
+        if asks(proposal):
             return await _ask(self.inner, self.allow, proposal)
         return Approve()
 
@@ -195,9 +206,12 @@ class EditRefused(SlopError):
 
 
 def editable_json(args: ToolArgs) -> str:
-    """The arguments as pretty JSON for a human to edit: no `tool` tag, nothing but arguments."""
+    """The arguments as pretty JSON for a human to edit: no `tool` tag, nothing but arguments
+    (for an MCP call, the tool's own arguments: the server and tool are not editable)."""
     data = msgspec.to_builtins(args)
     data.pop("tool", None)
+    if isinstance(args, McpCallArgs):
+        data = data.get("arguments", {})
     return msgspec.json.format(msgspec.json.encode(data), indent=2).decode("utf-8") + "\n"
 
 
@@ -223,6 +237,8 @@ def check_arguments(args: ToolArgs) -> None:
 def parse_edited_arguments(proposal: Proposal, text: str) -> ToolArgs:
     """Decode a human's edit of `proposal`'s arguments; `EditRefused` says what is wrong."""
     tool = proposal.tool
+    if isinstance(proposal.arguments, McpCallArgs):
+        return _edited_mcp(proposal.arguments, tool, text)
     cls = TOOL_ARGS.get(tool)
     if cls is None:
         raise EditRefused(f"proposal {proposal.id}: unknown tool {tool!r}")
@@ -252,10 +268,28 @@ def parse_edited_arguments(proposal: Proposal, text: str) -> ToolArgs:
     return args
 
 
+def _edited_mcp(original: McpCallArgs, tool: str, text: str) -> McpCallArgs:
+    """An MCP call's edited arguments: a JSON object, for the same server and tool (checked
+    against the server's schema by the executor's `validate`)."""
+    try:
+        raw: Any = msgspec.json.decode(text)
+    except msgspec.DecodeError as exc:
+        raise EditRefused(f"edited {tool} arguments are not valid JSON: {clip_message(str(exc))}") from None
+    if not isinstance(raw, dict):
+        raise EditRefused(f"edited {tool} arguments must be a JSON object, not {type(raw).__name__}")
+    return msgspec.structs.replace(original, arguments=raw)
+
+
 def make_edit(args: ToolArgs) -> Edit:
     """An `Edit` decision carrying `args` (any tool's Struct is a member of the union)."""
     return Edit(arguments=cast(AnyToolArgs, args))
 
 
 def same_tool(proposal: Proposal, args: ToolArgs) -> bool:
+    original = proposal.arguments
+    if isinstance(original, McpCallArgs):
+        return (
+            isinstance(args, McpCallArgs)
+            and (args.server, args.name, args.auto) == (original.server, original.name, original.auto)
+        )
     return type(args) is TOOL_ARGS.get(proposal.tool)

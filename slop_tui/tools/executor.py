@@ -25,7 +25,7 @@ import stat
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import msgspec
 
@@ -37,6 +37,7 @@ from slop_tui.models import (
     EditFileArgs,
     FinishArgs,
     ListFilesArgs,
+    McpCallArgs,
     Proposal,
     ReadFileArgs,
     RunCommandArgs,
@@ -59,6 +60,9 @@ from slop_tui.tools.sandbox import (
 )
 from slop_tui.store import Store
 from slop_tui.tools.shell_runner import CommandResult, head_and_tail, run_command
+
+if TYPE_CHECKING:
+    from slop_tui.mcp.hub import McpHub
 
 # Directories a listing names but does not descend into: tool state and caches, not code.
 LIST_SKIPPED_DIRS = frozenset(
@@ -206,6 +210,9 @@ class ToolExecutor:
         self._memory = _Memory()
         # Files a running ticket changed; the session releases a ticket when it ends.
         self.owners = FileOwners()
+        # The run's MCP servers (the session sets it when it starts them): `McpCallArgs`
+        # proposals are checked against their schemas and executed through it.
+        self.mcp: McpHub | None = None
 
     @property
     def sandboxed(self) -> bool:
@@ -276,10 +283,17 @@ class ToolExecutor:
         """
         check_arguments(args)
         self._check_size(args)
-        if isinstance(args, (WriteFileArgs, EditFileArgs)):
+        if isinstance(args, McpCallArgs):
+            self._mcp_hub().validate(args)
+        elif isinstance(args, (WriteFileArgs, EditFileArgs)):
             self._write_target(args.path)
         elif isinstance(args, (ReadFileArgs, ListFilesArgs)):
             self._resolve(args.path)
+
+    def _mcp_hub(self) -> McpHub:
+        if self.mcp is None:
+            raise SlopError("no MCP server runs in this session")
+        return self.mcp
 
     # -- proposals ----------------------------------------------------------------------
 
@@ -325,6 +339,7 @@ class ToolExecutor:
         diff = ""
         cwd: str | None = None
         error: str | None = None
+        tool = args.TOOL
         try:
             check_arguments(args)
             self._check_size(args)
@@ -340,12 +355,17 @@ class ToolExecutor:
                 cwd = str(self.root)
             elif isinstance(args, (ReadFileArgs, ListFilesArgs)):
                 self._resolve(args.path)
+            elif isinstance(args, McpCallArgs):
+                from slop_tui.mcp.names import exposed_name
+
+                tool = exposed_name(args.server, args.name)
+                self._mcp_hub().validate(args)
         except (SlopError, OSError) as exc:
             error = describe_error(exc)
         return Proposal(
             id=_new_id(),
             ticket_id=ticket_id,
-            tool=args.TOOL,
+            tool=tool,
             arguments=cast(AnyToolArgs, args),
             diff=diff,
             cwd=cwd,
@@ -427,6 +447,11 @@ class ToolExecutor:
                 return await self._run(args, network=network or self.network)
             if isinstance(args, FinishArgs):
                 return ToolOutcome(ok=True, output=args.summary)
+            if isinstance(args, McpCallArgs):
+                hub = self._mcp_hub()
+                hub.validate(args)
+                ok, text = await hub.call(args)
+                return ToolOutcome(ok=ok, output=text if ok else f"{args.server}/{args.name} failed: {text}")
             raise SlopError(f"unknown tool {args.TOOL!r}")
         except WriteTooLarge as exc:
             return ToolOutcome(ok=False, output=str(exc))

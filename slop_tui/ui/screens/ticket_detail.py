@@ -125,7 +125,8 @@ class TicketDetailScreen(Screen[None]):
             )
             for f in ctx.files:
                 note = f": {f.note}" if f.note else ""
-                out.append(f"{'':<13}{f.path} ({f.role}, {f.view}, {format_tokens(f.tokens)} tokens){note}\n")
+                line = f"{f.path} ({f.role}, {f.view}, {format_tokens(f.tokens)} tokens){note}"
+                out.append(f"{'':<13}{sanitize(line, one_line=True)}\n")
         else:
             field("context", "not built yet (the worker builds it when the ticket starts)")
         if self.view.files_changed:

@@ -27,7 +27,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from slop_tui.display import display_text, sanitize
-from slop_tui.models import Proposal, RunCommandArgs
+from slop_tui.models import McpCallArgs, Proposal, RunCommandArgs
 from slop_tui.tools.proposals import diff_stats
 from slop_tui.ui.diff_render import DiffDocument, DiffRenderable, syntax_theme
 
@@ -52,6 +52,17 @@ def proposal_parts(
         where = f" in {proposal.cwd}" if proposal.cwd else ""
         parts.append(display_text(f"run_command{where} (timeout {args.timeout_s:g} s):", "bold", one_line=True))
         parts.append(Syntax(sanitize(args.command), "bash", theme=theme, background_color="default", word_wrap=True))
+    elif isinstance(args, McpCallArgs):
+        parts.append(display_text(f"MCP server {args.server} · tool {args.name}", "bold", one_line=True))
+        parts.append(
+            Text(
+                "The server acts with its own powers: what it does is outside slop's per-ticket "
+                "commits and undo.",
+                style="bold yellow",
+            )
+        )
+        body = msgspec.json.format(msgspec.json.encode(args.arguments), indent=2).decode()
+        parts.append(Syntax(sanitize(body), "json", theme=theme, background_color="default", word_wrap=True))
     elif proposal.diff:
         added, removed = diff_stats(proposal.diff)
         path = getattr(args, "path", "")
