@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
             "approve every change at the clutch."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"slop-tui {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"slop-tui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _load_commands():
         command_parser = sub.add_parser(

@@ -973,6 +973,37 @@ class ContextBuilt(Event, tag="context_built"):
     track_id: str | None = None  # ticket ids are unique within a track only
 
 
+# A tier's model call while it is under way: the TUI's spinner, elapsed time and retry line.
+# `call` pairs the three; a call cancelled with its run has no `ModelCallEnded`.
+
+
+class ModelCallStarted(Event, tag="model_call"):
+    call: int
+    tier: Tier
+    model: str
+    ticket_id: str | None = None
+
+
+class ModelCallRetrying(Event, tag="model_retry"):
+    """The last try failed (`status`: its HTTP status; None: no answer or a broken
+    connection); try `attempt` of `tries` starts in `wait_s` seconds."""
+
+    call: int
+    tier: Tier
+    attempt: int
+    tries: int
+    wait_s: float
+    status: int | None = None
+    ticket_id: str | None = None
+
+
+class ModelCallEnded(Event, tag="model_call_end"):
+    call: int
+    tier: Tier
+    ok: bool
+    ticket_id: str | None = None
+
+
 class ErrorRaised(Event, tag="error"):
     message: str
     ticket_id: str | None = None
@@ -998,4 +1029,7 @@ AnyEvent = Union[
     ContextBuilt,
     ErrorRaised,
     RunFinished,
+    ModelCallStarted,
+    ModelCallRetrying,
+    ModelCallEnded,
 ]

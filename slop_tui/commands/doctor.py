@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from slop_tui.config import Config
+    from slop_tui.models import Tier
 
 NAME = "doctor"
 HELP = "check the configuration: files in use, each tier's model and key (masked), what is missing"
@@ -38,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
+    """`env` stands for the process environment (the TUI's demo passes its own, whose config
+    folder plays the demo)."""
     from slop_tui.config import (
         AGENTS_FILE,
         CONFIG_DIR_ENV,
@@ -54,10 +58,11 @@ def run(args: argparse.Namespace) -> int:
     from slop_tui.models import Tier
 
     repo: Path = args.repo
-    directory = config_dir()
+    env = os.environ if env is None else env
+    directory = config_dir(env)
     problems: list[str] = []
 
-    origin = f"from ${CONFIG_DIR_ENV}" if os.environ.get(CONFIG_DIR_ENV, "").strip() else "default"
+    origin = f"from ${CONFIG_DIR_ENV}" if env.get(CONFIG_DIR_ENV, "").strip() else "default"
     agents = directory / AGENTS_FILE
     credentials = directory / CREDENTIALS_FILE
     credentials_state = _state(credentials, follow=True, mode=True)
@@ -80,12 +85,12 @@ def run(args: argparse.Namespace) -> int:
 
     config: Config
     try:
-        config = load_config(repo)
+        config = load_config(repo, env=env)
     except CredentialsError as exc:
         # Refused as ssh refuses a readable key; carry on without it to report the rest.
         problems.append(str(exc))
         try:
-            config = load_config(repo, read_credentials=False)
+            config = load_config(repo, env=env, read_credentials=False)
         except ConfigError as inner:
             return _report([*problems, str(inner)], cannot_run=True)
     except ConfigError as exc:
@@ -102,13 +107,15 @@ def run(args: argparse.Namespace) -> int:
 
     print("tiers")
     failed = False
+    # As wide as the longest model name, so a long one pushes the column instead of breaking it.
+    width = max([36] + [len(_label(config, tier)) for tier in Tier])
     for tier in Tier:
         try:
             spec = config.model_for(tier)
         except ConfigError as exc:
             failed = True
             problems.append(str(exc))
-            _print(f"  {tier.value:<14} {config.models.get(tier.value, '(none)'):<36} CANNOT RUN")
+            _print(f"  {tier.value:<14} {config.models.get(tier.value, '(none)'):<{width}} CANNOT RUN")
             continue
         if spec.provider.kind == "scripted":
             what = f"offline scenario {spec.model}" if spec.model else "offline built-in demo scenario"
@@ -118,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             what = "no key needed"
         where = f" at {spec.provider.base_url}" if spec.provider.base_url else ""
-        _print(f"  {tier.value:<14} {spec.label:<36} ok: {what}{where}")
+        _print(f"  {tier.value:<14} {spec.label:<{width}} ok: {what}{where}")
     print()
     problems += _sandbox(root, config)
     print()
@@ -231,6 +238,16 @@ def _state(path: Path, *, follow: bool, mode: bool = False) -> str:
     if not stat.S_ISREG(info.st_mode):
         return "not a regular file: refused"
     return f"found, mode {stat.S_IMODE(info.st_mode):04o}" if mode else "found"
+
+
+def _label(config: Config, tier: Tier) -> str:
+    from slop_tui.config import ConfigError
+    from slop_tui.display import sanitize
+
+    try:
+        return sanitize(config.model_for(tier).label, one_line=True)
+    except ConfigError:
+        return sanitize(config.models.get(tier.value, "(none)"), one_line=True)
 
 
 def _print(text: str) -> None:

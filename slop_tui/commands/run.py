@@ -112,14 +112,21 @@ def run(args: argparse.Namespace) -> int:
     # makes `.slop/`); then, before the heavy imports, a second run is refused at once, and the
     # question about the last run is answered about a run nobody else is changing.
     config = load_config(repo)
+    from slop_tui.models import Tier
+
+    for tier in Tier:  # a tier that cannot run (no key) is refused before `.slop/` is made
+        config.model_for(tier)
     if args.yes:
         refuse_unsandboxed_yes(config)
     with RepoLock(repo):
+        from slop_tui.conductor.answerable import refuse_if_nobody_can_answer
         from slop_tui.conductor.headless import confirm_new_run, run_headless
         from slop_tui.conductor.interrupt import run_interruptible
 
         if not confirm_new_run(repo, yes=args.yes, abandon_last=args.abandon_last):
             return 1
+        if not args.yes:
+            refuse_if_nobody_can_answer()  # before a planner token is spent or a run recorded
         return run_interruptible(
             lambda: run_headless(
                 repo, config, prompt=args.prompt, yes=args.yes, linear=args.linear, workers=args.workers

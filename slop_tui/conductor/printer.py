@@ -28,6 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from slop_tui.display import display_text, has_unsafe, sanitize
+from slop_tui.words import counted, plural
 from slop_tui.models import (
     AnyEvent,
     Approve,
@@ -214,8 +215,8 @@ class Printer:
         if isinstance(event, PlanAccepted):
             # A copy: the event object is shared with every other subscriber.
             self._tracks = copy.deepcopy(event.tracks)
-            text = Text(f"plan accepted: {len(event.tracks)} track(s), "
-                        f"{sum(len(t.tickets) for t in event.tracks)} ticket(s)", style="bold")
+            n = sum(len(t.tickets) for t in event.tracks)
+            text = Text(f"plan accepted: {counted(len(event.tracks), 'track')}, {counted(n, 'ticket')}", style="bold")
             for track in event.tracks:
                 text.append(f"\n  track {track.id}: {_one_line(track.title)}")
                 for ticket in track.tickets:
@@ -257,9 +258,10 @@ class Printer:
             if isinstance(decision, Edit):
                 return Text(f"[{event.ticket_id}] edited and approved", style="yellow")
             if isinstance(decision, ApproveHunks):
-                chosen = ", ".join(str(i + 1) for i in decision.hunks)
+                chosen = ", ".join(str(i + 1) for i in sorted(decision.hunks))
                 return Text(
-                    f"[{event.ticket_id}] approved hunk(s) {chosen} only: {_one_line(decision.reason)}",
+                    f"[{event.ticket_id}] approved {plural(len(decision.hunks), 'hunk')} {chosen} only: "
+                    f"{_one_line(decision.reason)}",
                     style="yellow",
                 )
             if isinstance(decision, Approve) and decision.always:
@@ -282,10 +284,12 @@ class Printer:
             done = sum(1 for t in self._tracks for k in t.tickets if k.state is TicketState.DONE)
             count = sum(len(t.tickets) for t in self._tracks)
             style = "bold green" if event.ok else "bold red"
-            text = Text(f"run {'finished' if event.ok else 'stopped'}: {done}/{count} ticket(s) done, "
-                        f"{format_usage(self.total)}", style=style)
-            if event.message and not event.ok:
-                text.append(f": {_one_line(event.message, 300)}")
+            tally = f"{done}/{count} {plural(count, 'ticket')} done"
+            text = Text(f"run {'finished' if event.ok else 'stopped'}: {tally}, {format_usage(self.total)}", style=style)
+            # The session's message starts with the same tally: said once, then what else it says.
+            rest = event.message.removeprefix(tally).lstrip(", ") if event.message else ""
+            if rest and not event.ok:
+                text.append(f": {_one_line(rest, 300)}")
             return text
         return None
 

@@ -42,10 +42,22 @@ _ACTIVE = frozenset({TicketState.IN_PROGRESS, TicketState.AWAITING_APPROVAL})
 class RestoreRefused(SlopError):
     """A restore that would lose work (or cannot tell): nothing was written."""
 
+    def __init__(self, message: str, *, later: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        # The tickets whose standing writes are in the way: a front-end offers to undo them first.
+        self.later = list(later)
+
 
 def _changer(events: Sequence[AnyEvent], ticket_id: str, path: str, since: int) -> str:
     """Who changed `path` after `ticket_id`'s write at `since`: later tickets whose writes
     still stand, or someone outside slop."""
+    standing = _standing(events, ticket_id, path, since)
+    if standing:
+        return f"by {', '.join(standing)}"
+    return "changed outside slop"
+
+
+def _standing(events: Sequence[AnyEvent], ticket_id: str, path: str, since: int) -> list[str]:
     later: list[str] = []
     for event in events:
         if (
@@ -56,10 +68,7 @@ def _changer(events: Sequence[AnyEvent], ticket_id: str, path: str, since: int) 
             and event.ticket_id not in later
         ):
             later.append(event.ticket_id)
-    standing = [t for t in later if any(w.path == path for w in live_writes(events, t))]
-    if standing:
-        return f"by {', '.join(standing)}"
-    return "changed outside slop"
+    return [t for t in later if any(w.path == path for w in live_writes(events, t))]
 
 
 def _same_path(asked: str, rel: str) -> bool:
@@ -148,6 +157,7 @@ class Restorer:
         last = {w.path: w for w in writes}
         restored_at = _restored_at(events, ticket_id)
         in_the_way: dict[str, str] = {}
+        later: list[str] = []
         for path, before in sorted(preimages.items()):
             now = self.executor.current_hash(path)
             if now == content_hash(before):
@@ -171,12 +181,14 @@ class Restorer:
                 in_the_way[path] = "changed outside slop"
             else:
                 in_the_way[path] = _changer(events, ticket_id, path, write.seq)
+                later += [t for t in _standing(events, ticket_id, path, write.seq) if t not in later]
         if in_the_way:
             shown = "; ".join(f"{path} ({who})" for path, who in in_the_way.items())
             raise RestoreRefused(
                 f"cannot {verb} ticket {ticket_id!r}: files changed since it wrote them: {shown}; "
                 "nothing was restored (undo the later tickets first, or keep your changes: "
-                "slop never writes over them)"
+                "slop never writes over them)",
+                later=later,
             )
         return sorted(preimages)
 

@@ -47,6 +47,7 @@ from slop_tui.conductor.map_holder import MapHolder
 from slop_tui.conductor.restore import Restorer
 from slop_tui.conductor.stub_resolver import StubResolver
 from slop_tui.errors import SlopError
+from slop_tui.words import plural
 from slop_tui.memory.file_cache import default_cache
 from slop_tui.models import (
     AnyEvent,
@@ -68,6 +69,7 @@ from slop_tui.models import (
 )
 from slop_tui.providers.base import Provider
 from slop_tui.providers.factory import make_provider
+from slop_tui.providers.observed import observed
 from slop_tui.providers.usage import UsageLedger
 from slop_tui.store import SessionState, Store, apply_event
 from slop_tui.tools.clutch import AllowList, AskForChanges, AskForEverything, Clutch
@@ -281,7 +283,7 @@ class Session:
         if provider is None:
             provider = make_provider(self.config.model_for(tier))
             self._providers[tier] = provider
-        return provider
+        return observed(provider, tier, self.emit)  # its calls, retries and waits on the bus
 
     def _worker_deps(self) -> WorkerDeps:
         if self._deps is None:
@@ -604,7 +606,7 @@ class Session:
         count = {s: sum(1 for t in tickets if t.state is s) for s in TicketState}
         ok = bool(tickets) and count[TicketState.DONE] == len(tickets) and not message
         if not message:
-            parts = [f"{count[TicketState.DONE]}/{len(tickets)} tickets done"]
+            parts = [f"{count[TicketState.DONE]}/{len(tickets)} {plural(len(tickets), 'ticket')} done"]
             if count[TicketState.BLOCKED]:
                 blocked = [t for t in tickets if t.state is TicketState.BLOCKED]
                 parts.append(

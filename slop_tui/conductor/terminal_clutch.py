@@ -415,13 +415,13 @@ class TerminalClutch:
         elif proposal.diff:
             hunks = split_hunks(proposal.diff)
             if len(hunks) < 2:
-                console.print(_diff_syntax(proposal.diff))
+                console.print(_diff_syntax(proposal.diff, wrap=not console.soft_wrap))
             else:
                 head = proposal.diff[: proposal.diff.find("\n@@") + 1]
-                console.print(_diff_syntax(head))
+                console.print(_diff_syntax(head, wrap=not console.soft_wrap))
                 for hunk in hunks:
                     console.print(Text(f"hunk {hunk.index + 1} of {len(hunks)}", style="bold cyan"))
-                    console.print(_diff_syntax(_hunk_text(hunk)))
+                    console.print(_diff_syntax(_hunk_text(hunk), wrap=not console.soft_wrap))
         elif type(args).WRITES:
             console.print(Text("(no change to the file)", style="dim"))
         else:
@@ -431,8 +431,10 @@ class TerminalClutch:
             console.print(display_text(f"{lead}{proposal.error}", "bold red"), overflow="fold")
 
 
-def _diff_syntax(diff: str) -> Syntax:
-    return Syntax(sanitize(diff.rstrip("\n")), "diff", word_wrap=True, background_color="default")
+def _diff_syntax(diff: str, *, wrap: bool = True) -> Syntax:
+    # On a soft-wrapping console (piped: `wrap=False`) each line stays whole: a wrapped
+    # line would start a new line without its `+`/`-` column.
+    return Syntax(sanitize(diff.rstrip("\n")), "diff", word_wrap=wrap, background_color="default")
 
 
 def _hunk_text(hunk: Hunk) -> str:

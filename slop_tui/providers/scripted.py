@@ -5,6 +5,14 @@ Tier 4 (`default_cheap`), replies keyed by ticket id, played in order within eac
 parallel workers and a resumed run each get their own. Cursors live in the provider object:
 make one provider per tier per run. It powers `slop demo` and the tests, and its label is
 "scripted (offline)" wherever its output is shown.
+
+A scripted team answers the person too:
+- a reply's `if_rejected` is played instead of it when the person rejected the call the model
+  made just before (the scripted worker must not go on as if its `pytest` had run);
+- `sent_back.planner` replies answer a plan sent back at review (the planner's request carries
+  the reviewer's comment; `{{reviewer_comment}}` in their text becomes it, JSON-escaped), and
+  `sent_back.lead` replies follow once the lead's own are used up (the lead is asked again
+  only for a plan made again). Both are played in a cycle, so any number of send-backs works.
 """
 
 from __future__ import annotations
@@ -53,6 +61,14 @@ class ScriptedReply(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     tool_calls: list[ScriptedToolCall] = msgspec.field(default_factory=list)
     latency_s: float = 0.0
     usage: Usage | None = None  # None: estimated from text lengths (a token per 4 chars)
+    if_rejected: ScriptedReply | None = None  # played instead when the call before was rejected
+
+
+class SentBack(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The planner's and the lead's replies for a plan sent back at review."""
+
+    planner: list[ScriptedReply] = msgspec.field(default_factory=list)
+    lead: list[ScriptedReply] = msgspec.field(default_factory=list)
 
 
 class Scenario(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -60,6 +76,32 @@ class Scenario(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     lead: list[ScriptedReply] = msgspec.field(default_factory=list)
     worker: dict[str, list[ScriptedReply]] = msgspec.field(default_factory=dict)
     default_cheap: dict[str, list[ScriptedReply]] = msgspec.field(default_factory=dict)
+    sent_back: SentBack = msgspec.field(default_factory=SentBack)
+
+
+# The words agents/planner.py puts before a reviewer's comment (a test sends a plan back for
+# real, so a change there is caught), and the worker's words for a rejected call.
+_SENT_BACK = "A reviewer sent the previous plan back with this comment:\n"
+_REJECTED = "Rejected by the person:"
+_COMMENT_SLOT = "{{reviewer_comment}}"
+
+
+def reviewer_comment(request: ModelRequest) -> str | None:
+    """The comment a plan was sent back with, if this (planner) request carries one."""
+    for message in reversed(request.messages):
+        if message.role == "user" and _SENT_BACK in message.content:
+            return message.content.split(_SENT_BACK, 1)[1].strip()
+    return None
+
+
+def last_call_rejected(request: ModelRequest) -> bool:
+    """Whether the person rejected a call of the model's last turn."""
+    for message in reversed(request.messages):
+        if message.role == "assistant":
+            return False
+        if message.role == "tool" and message.content.startswith(_REJECTED):
+            return True
+    return False
 
 
 _cache: dict[tuple[Path, int, int], Scenario] = {}
@@ -106,19 +148,27 @@ def _check(scenario: Scenario) -> str | None:
     groups: list[tuple[str, list[ScriptedReply]]] = [
         ("$.planner", scenario.planner),
         ("$.lead", scenario.lead),
+        ("$.sent_back.planner", scenario.sent_back.planner),
+        ("$.sent_back.lead", scenario.sent_back.lead),
     ]
     for tier, table in (("worker", scenario.worker), ("default_cheap", scenario.default_cheap)):
         groups.extend((f"$.{tier}.{ticket}", replies) for ticket, replies in table.items())
     for where, replies in groups:
         for i, reply in enumerate(replies):
-            if reply.latency_s < 0:
-                return f"negative latency_s - at `{where}[{i}].latency_s`"
-            for j, call in enumerate(reply.tool_calls):
-                if call.raw_arguments is not None and call.arguments:
-                    return (
-                        "give arguments or raw_arguments, not both - "
-                        f"at `{where}[{i}].tool_calls[{j}]`"
-                    )
+            problem = _check_reply(reply, f"{where}[{i}]")
+            if problem:
+                return problem
+    return None
+
+
+def _check_reply(reply: ScriptedReply, where: str) -> str | None:
+    if reply.latency_s < 0:
+        return f"negative latency_s - at `{where}.latency_s`"
+    for j, call in enumerate(reply.tool_calls):
+        if call.raw_arguments is not None and call.arguments:
+            return f"give arguments or raw_arguments, not both - at `{where}.tool_calls[{j}]`"
+    if reply.if_rejected is not None:
+        return _check_reply(reply.if_rejected, f"{where}.if_rejected")
     return None
 
 
@@ -143,6 +193,7 @@ class ScriptedProvider:
         self.scenario = scenario
         self.source = source
         self._cursors: dict[str | None, int] = {}
+        self._sent_back = 0  # replies played from `sent_back`, for the cycle
 
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> ScriptedProvider:
@@ -165,13 +216,16 @@ class ScriptedProvider:
             )
         return table.get(ticket_id, [])
 
-    def _next(self, ticket_id: str | None) -> ScriptedReply:
+    def _next(self, request: ModelRequest, ticket_id: str | None) -> ScriptedReply:
         """Take the next reply; the cursor moves before any await, so concurrent calls for
         one ticket never get the same reply."""
         keyed = self.spec.tier in (Tier.WORKER, Tier.DEFAULT_CHEAP)
         script = self._script(ticket_id)
         cursor_key = ticket_id if keyed else None
         position = self._cursors.get(cursor_key, 0)
+        again = self._sent_back_reply(request, exhausted=position >= len(script))
+        if again is not None:
+            return again
         if position >= len(script):
             where = f" for ticket {ticket_id}" if keyed else ""
             raise ProviderError(
@@ -181,7 +235,29 @@ class ScriptedProvider:
                 provider="scripted",
             )
         self._cursors[cursor_key] = position + 1
-        return script[position]
+        reply = script[position]
+        if reply.if_rejected is not None and last_call_rejected(request):
+            return reply.if_rejected
+        return reply
+
+    def _sent_back_reply(self, request: ModelRequest, *, exhausted: bool) -> ScriptedReply | None:
+        """A reply for a plan sent back at review, or None when this call is not one."""
+        tier = self.spec.tier
+        if tier is Tier.PLANNER:
+            comment = reviewer_comment(request)
+            replies = self.scenario.sent_back.planner
+            if comment is None or not replies:
+                return None
+        elif tier is Tier.LEAD and exhausted and self.scenario.sent_back.lead:
+            comment, replies = None, self.scenario.sent_back.lead
+        else:
+            return None
+        reply = replies[self._sent_back % len(replies)]
+        self._sent_back += 1
+        if comment is not None and _COMMENT_SLOT in reply.text:
+            escaped = json.dumps(comment, ensure_ascii=False)[1:-1]
+            reply = msgspec.structs.replace(reply, text=reply.text.replace(_COMMENT_SLOT, escaped))
+        return reply
 
     def _reply(self, request: ModelRequest, scripted: ScriptedReply) -> ModelReply:
         calls = [_tool_call(call) for call in scripted.tool_calls]
@@ -209,7 +285,7 @@ class ScriptedProvider:
         return len(script) - self._cursors.get(ticket_id if keyed else None, 0)
 
     async def complete(self, request: ModelRequest, *, ticket_id: str | None = None) -> ModelReply:
-        scripted = self._next(ticket_id)
+        scripted = self._next(request, ticket_id)
         if scripted.latency_s:
             await asyncio.sleep(scripted.latency_s)
         return self._reply(request, scripted)
@@ -217,7 +293,7 @@ class ScriptedProvider:
     async def stream(
         self, request: ModelRequest, *, ticket_id: str | None = None
     ) -> AsyncIterator[str | ModelReply]:
-        scripted = self._next(ticket_id)
+        scripted = self._next(request, ticket_id)
         pieces = re.findall(r"\S+\s*|\s+", scripted.text)
         # The latency is spread over the pieces, so the UI shows text arriving as it would.
         pause = scripted.latency_s / max(len(pieces), 1)

@@ -15,6 +15,7 @@ from typing import Any
 
 from slop_tui.config import ModelSpec
 from slop_tui.providers import faults
+from slop_tui.providers.observed import RETRY_LISTENER, RetryWait
 from slop_tui.providers.base import (
     ModelReply,
     ModelRequest,
@@ -88,6 +89,7 @@ class SDKAdapter(abc.ABC):
 
             self._caught = (sdk.APIError, httpx2.HTTPError, ValueError)
             self._client = self._make_client(sdk, key)
+            _report_retries(self._client)
             self._sdk = sdk
         return self._sdk, self._client
 
@@ -170,6 +172,32 @@ class SDKAdapter(abc.ABC):
         self._sdk = None
         if client is not None:
             await client.close()
+
+
+def _report_retries(client: Any) -> None:
+    """Tell `RETRY_LISTENER` of every wait the SDK's own retry loop makes, before it waits.
+
+    Both SDKs (Stainless-generated) wait in `_sleep_for_retry`, after computing the wait with
+    `_calculate_retry_timeout`; the replacement computes the same wait, reports it, and
+    sleeps it. An SDK without them retries unreported, as before.
+    """
+    original = getattr(client, "_sleep_for_retry", None)
+    calculate = getattr(client, "_calculate_retry_timeout", None)
+    if original is None or calculate is None:
+        return
+
+    async def sleep_for_retry(*, retries_taken: int, max_retries: int, options: Any, response: Any) -> None:
+        listener = RETRY_LISTENER.get()
+        if listener is None:
+            await original(retries_taken=retries_taken, max_retries=max_retries, options=options, response=response)
+            return
+        headers = response.headers if response is not None else None
+        wait = float(calculate(max_retries - retries_taken, options, headers))
+        status = int(response.status_code) if response is not None else None
+        await listener(RetryWait(attempt=retries_taken + 2, tries=max_retries + 1, wait_s=wait, status=status))
+        await asyncio.sleep(wait)
+
+    client._sleep_for_retry = sleep_for_retry
 
 
 async def _close_quietly(response: Any) -> None:

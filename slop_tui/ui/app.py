@@ -27,10 +27,11 @@ from slop_tui.conductor.git_run import UndoOutcome, undo_message
 from slop_tui.conductor.session import PlanReviewer, RunSummary
 from slop_tui.display import sanitize
 from slop_tui.errors import SlopError
-from slop_tui.models import AnyEvent, Decision, Edit, PlanAccepted, RunStarted
+from slop_tui.models import AnyEvent, Decision, Edit, ModelCallRetrying, PlanAccepted, RunStarted, TicketState
 from slop_tui.tools.clutch import AllowList, AskForChanges, Clutch
 from slop_tui.ui import theming
 from slop_tui.ui.bridge import UiClutch, UiPlanReviewer
+from slop_tui.ui.controls import RunControls
 from slop_tui.ui.messages import (
     ClutchChanged,
     PendingProposal,
@@ -39,7 +40,7 @@ from slop_tui.ui.messages import (
     SessionEvents,
 )
 from slop_tui.ui.palette import SlopCommands
-from slop_tui.ui.run_view import Level, LogEntry, RunView, TicketView
+from slop_tui.ui.run_view import Level, LogEntry, RunView, TicketView, undo_refusal
 from slop_tui.ui.screens.board import BoardScreen
 from slop_tui.ui.screens.clutch import ClutchScreen
 from slop_tui.ui.screens.doctor import DoctorScreen
@@ -47,6 +48,7 @@ from slop_tui.ui.screens.plan_review import PlanReviewScreen
 from slop_tui.ui.screens.resume import ResumeChoice, ResumeScreen
 from slop_tui.ui.screens.run_end import RunEndScreen, one_line_error
 from slop_tui.ui.screens.ticket_detail import TicketDetailScreen
+from slop_tui.ui.widgets.run_header import ModelCalls, retry_line
 from slop_tui.vcs import current_run, run_commits
 
 TicketAction = Literal["retry", "cancel", "undo"]
@@ -78,11 +80,10 @@ class SessionLike(Protocol):
 SessionFactory = Callable[[Clutch, PlanReviewer, bool], SessionLike]
 
 
-class SlopApp(App[None]):
+class SlopApp(RunControls):
     CSS_PATH = "app.tcss"
     TITLE = "slop"
     COMMANDS = App.COMMANDS | {SlopCommands}
-    BINDINGS = [Binding("ctrl+c", "quit", "quit", show=False, priority=True)]
     # A mode rather than `get_default_screen`: Textual loads a mode screen's own stylesheet.
     MODES = {"board": BoardScreen}
     DEFAULT_MODE = "board"
@@ -99,8 +100,10 @@ class SlopApp(App[None]):
         prefs_env: Mapping[str, str] | None = None,
         replay: list[AnyEvent] | None = None,
         repo_overrides: list[str] | None = None,
+        config_env: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
+        self.config_env = config_env  # the environment the config was read with (the demo's own)
         self.repo_root = repo_root
         self.repo_overrides = list(repo_overrides or [])  # what the repository's .slop.toml changed
         self.session_factory = session_factory
@@ -118,6 +121,8 @@ class SlopApp(App[None]):
         self.linear = False
         self.paused = False
         self.busy: str | None = None
+        self.calls = ModelCalls()  # model calls under way: the header's spinner and retry line
+        self.stopping = False  # a stop was asked for; the session is winding down
         self.clutch_deferred = False
         self._clutch_screen: tuple[PendingProposal, ClutchScreen] | None = None
         self._pump_queue: asyncio.Queue[AnyEvent | None] | None = None
@@ -164,6 +169,9 @@ class SlopApp(App[None]):
     @property
     def board(self) -> BoardScreen:
         return self._mode_screen()
+
+    def header_changed(self) -> None:
+        self.board.refresh_header()
 
     def _mode_screen(self) -> BoardScreen:
         for screen in self.screen_stack:
@@ -255,6 +263,7 @@ class SlopApp(App[None]):
             self.open_doctor(problem=self.config_problem or "no configuration")
             return False
         self.running = True
+        self.clutch_deferred = False
         self.view.reset()  # a fresh mirror for the new run
         self.busy = "planning…"
         self.board.refresh_plan()
@@ -269,6 +278,7 @@ class SlopApp(App[None]):
             self.open_doctor(problem=self.config_problem or "no configuration")
             return
         self.running = True
+        self.clutch_deferred = False  # a "later" was for the run that stopped
         self.busy = "resuming…"
         self.board.refresh_header()
         self.run_worker(self._start(lambda s: s.resume(), replay_log=True), name="session", group="session", exit_on_error=False)
@@ -286,6 +296,7 @@ class SlopApp(App[None]):
                 self.view.reset()
                 for event in store.events():
                     self.view.apply(event)
+                self.calls.clear()  # the calls of a run that stopped are not under way
                 self.board.refresh_plan()
                 self.board.reset_log()
         await self._drive(go(session))
@@ -298,6 +309,10 @@ class SlopApp(App[None]):
     async def _drive(self, run: Any) -> None:
         try:
             summary: RunSummary = await run
+        except asyncio.CancelledError:
+            # Stopped (S, Ctrl+C, quit): the session saved the run on its way out.
+            self.post_message(RunEnded(ok=False, message=self.stopped_message()))
+            raise
         except SlopError as exc:
             self.post_message(RunEnded(ok=False, message=str(exc)))
         except Exception as exc:  # a bug must not take the person's screen away: show it
@@ -335,6 +350,10 @@ class SlopApp(App[None]):
         """
         view = self.view
         for event in message.events:
+            if self.calls.apply(event) and isinstance(event, ModelCallRetrying):
+                # The retry as it happens, in the log too (the header shows its countdown).
+                view.log.append(LogEntry(seq=event.seq, level=Level.WARN, ticket_id=event.ticket_id,
+                                         text=retry_line(event)))
             self._dirty |= view.apply(event)
             if isinstance(event, (PlanAccepted, RunStarted)):
                 self._new_plan = True
@@ -376,13 +395,16 @@ class SlopApp(App[None]):
         if not self.ui_alive:
             return
         self.running = False
+        stopped, self.stopping = self.stopping, False
         self.busy = None
+        self.calls.clear()
         self.board.refresh_header()
         self.notify(message.message or ("run finished" if message.ok else "run stopped"),
                     severity="information" if message.ok else "warning", timeout=8)
         if not message.ok and self.view.finished is None:
             # No RunFinished event says it (planning failed, an error): keep it in the log too.
-            self.view.log.append(LogEntry(seq=0, level=Level.ERROR, ticket_id=None, text=message.message))
+            level = Level.WARN if stopped else Level.ERROR  # a stop asked for is no error
+            self.view.log.append(LogEntry(seq=0, level=level, ticket_id=None, text=message.message))
             self._schedule_flush()
         self.open_run_end(quiet=True)
 
@@ -489,7 +511,7 @@ class SlopApp(App[None]):
         self.push_screen(TicketDetailScreen(view))
 
     def open_doctor(self, problem: str | None = None) -> None:
-        self.push_screen(DoctorScreen(self.repo_root, problem=problem))
+        self.push_screen(DoctorScreen(self.repo_root, problem=problem, env=self.config_env))
 
     def focus_prompt(self) -> None:
         while len(self.screen_stack) > 1 and not isinstance(self.screen, (ClutchScreen, PlanReviewScreen)):
@@ -513,9 +535,19 @@ class SlopApp(App[None]):
         self.notify("Dispatch paused: no new ticket starts." if on else "Dispatch resumed.")
         self.board.refresh_header()
 
-    def ticket_action(self, action: TicketAction, view: TicketView) -> None:
+    def ticket_action(self, action: TicketAction, view: TicketView, *, confirmed: bool = False) -> None:
         if self.session is None:
             self.notify("No run in this session yet.", severity="warning")
+            return
+        if action in ("cancel", "undo") and not confirmed:
+            ticket = view.ticket
+            if action == "cancel":
+                question = f"Cancel ticket {ticket.id}?"
+                detail = "Its worker stops for good; tickets after it are held. r retries it later."
+            else:
+                question = f"Undo ticket {ticket.id}?"
+                detail = "The files it changed are put back as they were before it ran."
+            self.confirm(question, detail, partial(self.ticket_action, action, view, confirmed=True), yes=action)
             return
         self.run_worker(self._ticket_action(action, view.ticket.id), group="actions", exit_on_error=False)
 
@@ -539,7 +571,8 @@ class SlopApp(App[None]):
                     self.notify(sanitize(notice, one_line=True), severity="warning", timeout=10, markup=False)
                 self.notify(sanitize(undo_message(ticket_id, outcome), one_line=True), markup=False)
         except SlopError as exc:
-            self.notify(str(exc), severity="error", timeout=10)
+            said = undo_refusal(self.view.find(ticket_id), exc, self.view) if action == "undo" else str(exc)
+            self.notify(sanitize(said, one_line=True), severity="error", timeout=10, markup=False)
 
     async def on_unmount(self) -> None:
         if self.session is not None:

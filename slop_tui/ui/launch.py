@@ -98,6 +98,7 @@ def build_app(
         resume_summary=None if demo else resume_offer(root),
         prefs_env=prefs_env,
         repo_overrides=config.repo_overrides if config is not None else None,
+        config_env=env,
     )
 
 

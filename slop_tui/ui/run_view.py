@@ -13,8 +13,13 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from slop_tui.conductor.restore import RestoreRefused
+from slop_tui.errors import SlopError
+from slop_tui.tools.hunks import split_hunks
+from slop_tui.words import counted
 from slop_tui.models import (
     AnyEvent,
+    ApproveHunks,
     ContextBuilt,
     Decision,
     DecisionMade,
@@ -71,10 +76,13 @@ class TicketView:
     ticket: Ticket
     worker: str | None = None  # the model label of the worker on it, from its usage events
     history: list[LogEntry] = field(default_factory=list)
-    text: list[str] = field(default_factory=list)  # the worker's text, in the order it came
+    text: list[str] = field(default_factory=list)  # the worker's text, one entry per turn
+    text_open: bool = False  # the last entry may still grow: nothing else happened since
     proposals: list[ProposalRecord] = field(default_factory=list)
     files_changed: list[str] = field(default_factory=list)
     context: ContextBuilt | None = None  # the worker's first context, as it published it
+    hints: int = 0  # QA hints given on it: the board marks a ticket that got one
+    last_hint: str | None = None  # the newest hint, until the failed result that carries it
 
     @property
     def key(self) -> str:
@@ -130,6 +138,7 @@ class RunView:
                     view.history, view.text = previous.history, previous.text
                     view.proposals, view.worker = previous.proposals, previous.worker
                     view.files_changed, view.context = previous.files_changed, previous.context
+                    view.hints = previous.hints
                 self.tickets[key] = view
                 self._by_id.setdefault(ticket.id, []).append(view)
 
@@ -177,7 +186,7 @@ class RunView:
             self.set_tracks(event.tracks)
             changed.update(self.tickets)
             n = sum(len(t.tickets) for t in event.tracks)
-            self._log(event, Level.INFO, None, f"plan accepted: {len(event.tracks)} track(s), {n} ticket(s)")
+            self._log(event, Level.INFO, None, f"plan accepted: {counted(len(event.tracks), 'track')}, {counted(n, 'ticket')}")
         elif isinstance(event, TicketStateChanged):
             view = self.find(event.ticket_id, event.track_id)
             if view is not None:
@@ -201,17 +210,25 @@ class RunView:
             self._log(event, Level.INFO, proposal.ticket_id, f"proposes {describe_call(proposal)}", view)
         elif isinstance(event, DecisionMade):
             view = self.find(event.ticket_id)
+            decided: Proposal | None = None
             if view is not None:
                 for record in reversed(view.proposals):
                     if record.proposal.id == event.proposal_id:
                         record.decision = event.decision
+                        decided = record.proposal
                         break
                 changed.add(view.key)
             level = Level.WARN if isinstance(event.decision, Reject) else Level.INFO
-            self._log(event, level, event.ticket_id, f"clutch: {describe_decision(event.decision)}", view)
+            said = describe_decision(event.decision, decided)
+            self._log(event, level, event.ticket_id, f"clutch: {said}", view)
         elif isinstance(event, ToolResult):
             view = self.find(event.ticket_id)
-            first = event.output.strip().splitlines()[0] if event.output.strip() else ""
+            output = event.output
+            if not event.ok and view is not None and view.last_hint and view.last_hint in output:
+                # The worker read the hint inside its result; the log already showed it.
+                output = output.replace(view.last_hint, "(QA hint above)")
+                view.last_hint = None
+            first = output.strip().splitlines()[0] if output.strip() else ""
             status = "ok" if event.ok else "failed"
             self._log(
                 event, Level.INFO if event.ok else Level.WARN, event.ticket_id,
@@ -233,6 +250,10 @@ class RunView:
             self._log(event, Level.INFO, event.ticket_id, restored_text(event.paths), view)
         elif isinstance(event, HintGiven):
             view = self.find(event.ticket_id)
+            if view is not None:
+                view.hints += 1
+                view.last_hint = event.hint
+                changed.add(view.key)
             self._log(
                 event, Level.HINT, event.ticket_id,
                 f"`{event.command}` exited {event.exit_code}. {event.hint}", view, raw=event.raw_output,
@@ -256,7 +277,13 @@ class RunView:
         elif isinstance(event, ModelText):
             view = self.find(event.ticket_id)
             if view is not None:
-                view.text.append(event.text)
+                # Streamed pieces of one reply join; a proposal, a result or a move between
+                # two texts closes the turn, so the next text starts a new one.
+                if view.text_open and view.text:
+                    view.text[-1] += event.text
+                else:
+                    view.text.append(event.text)
+                view.text_open = True
                 changed.add(view.key)
         elif isinstance(event, ErrorRaised):
             self._log(event, Level.ERROR, event.ticket_id, event.message, self.find(event.ticket_id))
@@ -280,6 +307,7 @@ class RunView:
         self.log.append(entry)
         if view is not None:
             view.history.append(entry)
+            view.text_open = False
 
 
 def restored_text(paths: list[str]) -> str:
@@ -289,18 +317,53 @@ def restored_text(paths: list[str]) -> str:
     return f"restored {len(paths)} file(s): {', '.join(paths)}"
 
 
+def undo_refusal(view: TicketView | None, exc: SlopError, run: RunView) -> str:
+    """A refused `u` in the TUI's words: what a key on the board can do about it (the command
+    line's advice names commands and flags a person at the board does not have)."""
+    said = str(exc)
+    if view is None:
+        return said
+    tid = view.ticket.id
+    if view.ticket.state in (TicketState.IN_PROGRESS, TicketState.AWAITING_APPROVAL):
+        return f"ticket {tid} is running: press x to cancel it first, then u puts back what it wrote"
+    if isinstance(exc, RestoreRefused):
+        later = exc.later
+    else:  # a revert git refused: the done tickets that touched the same files since
+        mine = set(view.files_changed)
+        seen = [v for v in run.tickets.values() if v is not view and v.ticket.state is TicketState.DONE]
+        later = [v.ticket.id for v in seen if mine & set(v.files_changed)]
+    if not later:
+        return said
+    reason = said.split("; nothing was", 1)[0]
+    them = ", ".join(reversed(later))
+    return (
+        f"{reason}; nothing was changed. Select {them} and press u on {'it' if len(later) == 1 else 'each'} "
+        f"first, then u on {tid} again; or keep the changes (slop never writes over them)"
+    )
+
+
 def describe_call(proposal: Proposal) -> str:
     args = proposal.arguments
     target = getattr(args, "path", None) or getattr(args, "command", None) or ""
     return f"{proposal.tool} {target}".strip()
 
 
-def describe_decision(decision: Decision) -> str:
+def describe_decision(decision: Decision, proposal: Proposal | None = None) -> str:
+    """The person's decision in words: `approved hunks 1, 3 of 3 (reason)`, `approved, always
+    for this run: pytest -q`. `proposal` (the one decided on) gives the hunk count."""
     if isinstance(decision, Reject):
         return f"rejected ({decision.reason})"
     if isinstance(decision, Edit):
         return "edited"
-    return "approved"
+    if isinstance(decision, ApproveHunks):
+        chosen = ", ".join(str(n + 1) for n in sorted(decision.hunks))
+        total = len(split_hunks(proposal.diff)) if proposal is not None and proposal.diff else None
+        of = f" of {total}" if total is not None else ""
+        why = f" ({decision.reason})" if decision.reason.strip() else ""
+        return f"approved {'hunk' if len(decision.hunks) == 1 else 'hunks'} {chosen}{of}{why}"
+    if decision.always:
+        return f"approved, always for this run: {decision.always}"
+    return "approved" + (" with the network" if decision.network else "")
 
 
 def format_tokens(n: int) -> str:

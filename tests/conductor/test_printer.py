@@ -53,7 +53,7 @@ async def test_plain_lines_when_piped() -> None:
     assert "[stub] done (1,234 tok $0.0125): stubbed" in lines
     assert "[impl] error: something odd" in lines
     assert "[impl] blocked (0 tok): tests fail" in lines
-    assert lines[-1] == "run stopped: 1/2 ticket(s) done, 1,234 tok $0.0125: 1/2 tickets done"
+    assert lines[-1] == "run stopped: 1/2 tickets done, 1,234 tok $0.0125"
     # The printer keeps its own copy: the event other subscribers see is untouched.
     assert [t.state for t in accepted.tracks[0].tickets] == [TicketState.TODO, TicketState.TODO]
 

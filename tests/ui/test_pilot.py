@@ -185,7 +185,7 @@ async def test_cancel_a_ticket_waiting_at_the_clutch(tmp_path: Path) -> None:
             assert any(item.proposal.ticket_id == "c" for item in app.clutch.pending)
             assert "clutch:" in screen_text(app) and "waiting" in screen_text(app)
             await select(pilot, app, "c")
-            await pilot.press("x")
+            await pilot.press("x", "y")  # asked first
             await wait_for(lambda: states(app)["c"] is TicketState.CANCELLED, pilot=pilot)
             assert not any(item.proposal.ticket_id == "c" for item in app.clutch.pending)
             cancelled = True
@@ -207,17 +207,17 @@ async def test_undo_restores_files_and_refuses_to_lose_later_work(tmp_path: Path
     async with app.run_test(size=SIZE) as pilot:
         await run_to_end(pilot, app)
         await select(pilot, app, "c")
-        await pilot.press("u")
+        await pilot.press("u", "y")  # asked first
         await wait_for(lambda: states(app)["c"] is TicketState.TODO, pilot=pilot)
         assert not (repo / "notes.md").exists()
         # b changed calc.py after a: undoing a alone would lose b's work, so it is refused.
         await select(pilot, app, "a")
-        await pilot.press("u")
+        await pilot.press("u", "y")  # asked first
         await pilot.pause(0.3)
         assert states(app)["a"] is TicketState.DONE
         assert (repo / "calc.py").read_text() == CALC_V2
         await select(pilot, app, "b")
-        await pilot.press("u")
+        await pilot.press("u", "y")  # asked first
         await wait_for(lambda: states(app)["b"] is TicketState.TODO, pilot=pilot)
         assert (repo / "calc.py").read_text() == CALC_V1
 
@@ -305,8 +305,8 @@ async def test_a_missing_key_shows_the_fix_not_a_crash(tmp_path: Path) -> None:
         await wait_for(lambda: isinstance(app.screen, DoctorScreen), pilot=pilot)
         text = screen_text(app)
         assert "no API key" in text and "export" in text
-        await pilot.press("escape")
-        await pilot.press("enter")  # a run cannot start: the doctor comes back
+        await pilot.press("escape")  # the board, its prompt not focused (`q` quits, not types)
+        await pilot.press("n", "enter")  # n: the prompt; a run cannot start: the doctor comes back
         await pilot.pause()
         assert isinstance(app.screen, DoctorScreen)
 
@@ -349,9 +349,9 @@ async def test_plan_review_edit_delete_then_start(tmp_path: Path) -> None:
         table.move_cursor(row=1)
         await pilot.press("d")  # a: b depends on it, refused
         await pilot.pause()
-        assert "b depend(s) on it" in screen_text(app)
+        assert "b depends on it" in screen_text(app)
         table.move_cursor(row=2)
-        await pilot.press("d")  # b: nothing depends on it
+        await pilot.press("d", "y")  # b: nothing depends on it (asked first)
         await pilot.pause()
         assert "Write sub" not in screen_text(app) and "Write the notes" in screen_text(app)
         await pilot.press("s")

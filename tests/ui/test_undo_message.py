@@ -33,7 +33,7 @@ async def test_u_says_what_the_undo_did(tmp_path: Path, in_git: bool) -> None:
             await pilot.press("escape")
             await wait_for(lambda: isinstance(app.screen, BoardScreen), pilot=pilot)
         await select(pilot, app, "c")
-        await pilot.press("u")
+        await pilot.press("u", "y")  # asked first
         await wait_for(lambda: states(app)["c"] is TicketState.TODO, pilot=pilot)
         await wait_for(lambda: any(m.startswith("ticket c") for m, _ in toasts.seen), pilot=pilot)
     said = [m for m, _ in toasts.seen if m.startswith("ticket c")]

@@ -18,9 +18,6 @@ from slop_tui.ui.widgets.run_header import RunHeader
 if TYPE_CHECKING:
     from slop_tui.ui.app import SlopApp
 
-TICKET = Binding.Group("ticket")  # retry, cancel, undo the selected ticket
-LOG = Binding.Group("log")  # filter by the selected ticket, cycle the level, show raw stderr
-RUN = Binding.Group("run")  # linear mode, pause dispatch, new run, the run branch (land or drop)
 LEVEL_CYCLE = (Level.INFO, Level.HINT, Level.WARN, Level.ERROR)
 EMPTY = (
     "No run yet. Type what the team should do in the prompt above and press Enter: "
@@ -28,23 +25,41 @@ EMPTY = (
 )
 
 
+PLANNING = (
+    "Planning: the planner (T1) cuts the request into tracks, then the lead (T2) each track into "
+    "tickets; the header shows which call is under way and for how long. You review the plan "
+    "before anything runs. S cancels."
+)
+
+
 class BoardScreen(Screen[None]):
     CSS_PATH = "board.tcss"
+    HELP_TITLE = "board"
+    # The footer names each action and follows the state (`p pause` / `p resume`, `S stop`
+    # while a run goes on); keys it leaves out for room are listed by `?`, like every key.
     BINDINGS = [
-        Binding("c", "clutch", "clutch"),
-        Binding("r", "retry", "retry", group=TICKET),
-        Binding("x", "cancel_ticket", "cancel", group=TICKET),
-        Binding("u", "undo", "undo", group=TICKET),
-        Binding("f", "filter_ticket", "ticket", group=LOG),
-        Binding("v", "cycle_level", "level", group=LOG),
-        Binding("s", "toggle_raw", "stderr", group=LOG),
-        Binding("l", "toggle_linear", "linear", group=RUN),
-        Binding("p", "toggle_pause", "pause", group=RUN),
-        Binding("n", "new_run", "new run", group=RUN),
-        Binding("g", "run_branch", "land or drop the run branch", group=RUN),
-        Binding("q", "quit", "quit"),
+        # Priority like the app's (which is not in the footer); still a character in the prompt.
+        Binding("question_mark", "app.help_key", "help", priority=True, tooltip="this list of keys"),
+        Binding("c", "clutch", "clutch", tooltip="decide the proposals waiting at the clutch"),
+        Binding("r", "retry", "retry", tooltip="run the selected ticket again, with a fresh worker"),
+        Binding("x", "cancel_ticket", "cancel", tooltip="stop the selected ticket for good (asks first)"),
+        Binding("u", "undo", "undo", tooltip="put back the files the selected ticket changed (asks first)"),
+        Binding("p", "pause", "pause", tooltip="start no new ticket; running ones go on"),
+        Binding("p", "unpause", "resume", tooltip="start tickets again"),
+        Binding(
+            "S", "stop_run", "stop",
+            tooltip="stop the run or the planning: commands are killed, the run is saved (asks first)",
+        ),
+        Binding("R", "resume_run", "resume", tooltip="continue the stopped run where it stopped"),
+        Binding("f", "filter_ticket", "log: this ticket", show=False, tooltip="show only the selected ticket's log lines (again: all)"),
+        Binding("v", "cycle_level", "log: level", show=False, tooltip="the log's lowest level: info, hint, warn, error"),
+        Binding("s", "toggle_raw", "log: stderr", show=False, tooltip="show a failed command's raw output under its hint"),
+        Binding("l", "toggle_linear", "linear", show=False, tooltip="one ticket at a time, every tool call stops at the clutch"),
+        Binding("n", "new_run", "new run", show=False, tooltip="to the prompt: type a request, Enter starts a run"),
+        Binding("g", "run_branch", "land or drop", show=False, tooltip="the run branch's commits and diff: land it or drop it"),
+        Binding("q", "quit", "quit", tooltip="leave slop (asks first while a run goes on)"),
         # Letter keys type into the prompt while it has focus; Esc gives them back to the board.
-        Binding("escape", "leave_prompt", "keys to the board"),
+        Binding("escape", "leave_prompt", "keys to the board", tooltip="letter keys work the board again"),
     ]
 
     @property
@@ -58,7 +73,9 @@ class BoardScreen(Screen[None]):
         yield Static(EMPTY, id="empty", markup=False)
         yield TicketBoard(app.view, id="board")
         yield LogPane(id="log")
-        yield Footer()
+        yield Footer(compact=True)
+
+    _footer_state: tuple[bool, bool, bool] | None = None
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
@@ -103,6 +120,14 @@ class BoardScreen(Screen[None]):
     def refresh_header(self) -> None:
         header = self.query_one(RunHeader)
         app = self.slop
+        state = (app.running, app.paused, app.can_resume)
+        if state != self._footer_state:
+            self._footer_state = state
+            self.refresh_bindings()  # `p pause` / `p resume`, `S stop` (not per event)
+            empty = self.query_one("#empty", Static)
+            if empty.display:
+                empty.update(PLANNING if app.running else EMPTY)
+        header.calls = app.calls
         header.linear, header.paused = app.linear, app.paused
         header.pending = len(app.clutch.pending)
         header.busy = app.busy
@@ -144,8 +169,17 @@ class BoardScreen(Screen[None]):
     def action_toggle_linear(self) -> None:
         self.slop.set_linear(not self.slop.linear)
 
-    def action_toggle_pause(self) -> None:
-        self.slop.set_paused(not self.slop.paused)
+    def action_pause(self) -> None:
+        self.slop.set_paused(True)
+
+    def action_unpause(self) -> None:
+        self.slop.set_paused(False)
+
+    def action_stop_run(self) -> None:
+        self.slop.ask_stop_run()
+
+    def action_resume_run(self) -> None:
+        self.slop.resume_run()
 
     def action_run_branch(self) -> None:
         self.slop.open_run_end()
@@ -174,7 +208,7 @@ class BoardScreen(Screen[None]):
         log.set_filters(show_raw=not log.show_raw)
 
     async def action_quit(self) -> None:
-        await self.app.action_quit()
+        await self.slop.action_quit()
 
     @on(Input.Submitted, "#prompt")
     def _prompt_submitted(self, event: Input.Submitted) -> None:
@@ -186,8 +220,17 @@ class BoardScreen(Screen[None]):
             self.query_one(TicketBoard).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        app = self.slop
         if action == "leave_prompt":
             return isinstance(self.focused, Input)
+        if action == "pause":
+            return not app.paused
+        if action == "unpause":
+            return app.paused
+        if action == "stop_run":
+            return app.running
+        if action == "resume_run":
+            return not app.running and app.can_resume
         return True
 
     def action_leave_prompt(self) -> None:

@@ -26,6 +26,8 @@ from slop_tui.conductor.session import PlanReview, check_edited_plan
 from slop_tui.display import display_text, sanitize
 from slop_tui.errors import SlopError
 from slop_tui.models import Ticket, Track
+from slop_tui.ui.screens.confirm import ConfirmScreen
+from slop_tui.words import counted, verb
 
 PLAN = Binding.Group("ticket")
 
@@ -116,12 +118,7 @@ class PlanReviewScreen(Screen[PlanReview]):
         self.commenting = False
 
     def compose(self) -> ComposeResult:
-        n = sum(len(t.tickets) for t in self.tracks)
-        yield Static(
-            f"Plan review · {len(self.tracks)} track(s), {n} ticket(s) · nothing runs until you start it",
-            id="plan-title",
-            markup=False,
-        )
+        yield Static(self._title(), id="plan-title", markup=False)
         yield DataTable(id="plan-table", cursor_type="row")
         yield Static("", id="plan-detail", markup=False)
         yield Static(
@@ -134,26 +131,67 @@ class PlanReviewScreen(Screen[PlanReview]):
             yield Input(placeholder="comment (required)", id="plan-comment")
         yield Footer()
 
+    def _title(self) -> str:
+        n = sum(len(t.tickets) for t in self.tracks)
+        return (
+            f"Plan review · {counted(len(self.tracks), 'track')}, {counted(n, 'ticket')} · "
+            "nothing runs until you start it"
+        )
+
     def on_mount(self) -> None:
-        table = self.query_one("#plan-table", DataTable)
-        table.add_column("ticket", key="ticket")
-        table.add_column("archetype", key="archetype")
-        table.add_column("after", key="after")
-        table.add_column("files", key="files")
         self._fill()
-        table.focus()
+        self.query_one("#plan-table", DataTable).focus()
+
+    def on_resize(self) -> None:
+        self._fill()
+
+    def _widths(self) -> dict[str, int]:
+        """Each column's width, set rather than measured (a measured column keeps the widest
+        cell it ever held): the id, after and kind columns whole, the title what they leave."""
+        tickets = [t for track in self.tracks for t in track.tickets]
+
+        def widest(cells: list[str], header: str) -> int:
+            return max([len(sanitize(c, one_line=True)) for c in cells] + [len(header)])
+
+        widths = {
+            "ticket": widest([f"  {t.id}" for t in tickets] + [f"▸ {tr.id}" for tr in self.tracks], "ticket"),
+            "after": widest([", ".join(t.depends_on) or "—" for t in tickets], "after"),
+            "kind": widest([t.archetype.value for t in tickets], "kind"),
+            "files": widest([", ".join(t.target_files) or "—" for t in tickets], "files"),
+        }
+        cell_padding = 2 * 5
+        room = self.size.width - widths["ticket"] - widths["after"] - widths["kind"] - cell_padding - 2
+        full = widest([t.title for t in tickets] + [tr.title for tr in self.tracks], "title")
+        widths["title"] = min(full, max(16, room))
+        return widths
 
     def _fill(self) -> None:
         table = self.query_one("#plan-table", DataTable)
+        self.query_one("#plan-title", Static).update(self._title())
         keep = table.cursor_row
-        table.clear()
+        table.clear(columns=True)
+        widths = self._widths()
+        # The id and what it waits for come first: they are what a person checks the order by,
+        # so no width crops them; the title gets the room left, and the rest scrolls.
+        for key in ("ticket", "after", "title", "kind", "files"):
+            table.add_column(key, key=key, width=widths[key])
+
+        def title(text: str, style: str = "") -> Text:
+            cell = display_text(text, style, one_line=True)
+            cell.truncate(widths["title"], overflow="ellipsis")
+            return cell
+
         for ti, track in enumerate(self.tracks):
-            table.add_row(display_text(f"▸ {track.id} {track.title}", "bold", one_line=True), "", "", "", key=f"track:{ti}")
+            table.add_row(
+                display_text(f"▸ {track.id}", "bold", one_line=True), "", title(track.title, "bold"), "", "",
+                key=f"track:{ti}",
+            )
             for ki, ticket in enumerate(track.tickets):
                 table.add_row(
-                    display_text(f"  {ticket.id} {ticket.title}", one_line=True),
-                    Text(ticket.archetype.value),
+                    display_text(f"  {ticket.id}", one_line=True),
                     display_text(", ".join(ticket.depends_on) or "—", one_line=True),
+                    title(ticket.title),
+                    Text(ticket.archetype.value),
                     display_text(", ".join(ticket.target_files) or "—", one_line=True),
                     key=f"ticket:{ti}:{ki}",
                 )
@@ -235,15 +273,22 @@ class PlanReviewScreen(Screen[PlanReview]):
         dependents = [t.id for t in track.tickets if ticket.id in t.depends_on]
         if dependents:
             self._error(
-                f"{ticket.id} cannot go: {', '.join(dependents)} depend(s) on it; "
-                "edit their dependencies first"
+                f"{ticket.id} cannot go: {', '.join(dependents)} {verb(len(dependents), 'depends', 'depend')} "
+                f"on it; edit {'its' if len(dependents) == 1 else 'their'} dependencies first"
             )
             return
-        del track.tickets[where[1]]
-        if not track.tickets:
-            del self.tracks[where[0]]
-        self._error("")
-        self._fill()
+
+        def answered(yes: bool | None) -> None:  # asked first: a deleted ticket is gone for the run
+            if not yes:
+                return
+            del track.tickets[where[1]]
+            if not track.tickets:
+                del self.tracks[where[0]]
+            self._error("")
+            self._fill()
+
+        question = sanitize(f"Delete ticket {ticket.id} from the plan?", one_line=True)
+        self.app.push_screen(ConfirmScreen(question, "It will not run; s starts the rest.", yes="delete"), answered)
 
     def action_send_back(self) -> None:
         self.commenting = True
@@ -259,7 +304,12 @@ class PlanReviewScreen(Screen[PlanReview]):
             self.refresh_bindings()
 
     def action_abort(self) -> None:
-        self.dismiss(PlanReview.abort("stopped at plan review"))
+        def answered(yes: bool | None) -> None:  # asked first: the planning spent is lost
+            if yes:
+                self.dismiss(PlanReview.abort("stopped at plan review"))
+
+        detail = "Nothing runs; a new run plans again from the start."
+        self.app.push_screen(ConfirmScreen("Abort the run at plan review?", detail, yes="abort"), answered)
 
     @on(Input.Submitted, "#plan-comment")
     def _comment(self, event: Input.Submitted) -> None:

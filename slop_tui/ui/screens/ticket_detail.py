@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, cast
 
 from rich.rule import Rule
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -17,8 +18,8 @@ from textual.widgets import Footer, RichLog, Static, TabbedContent, TabPane
 
 from slop_tui.conductor.printer import clean_text
 from slop_tui.display import display_text, sanitize
-from slop_tui.models import Approve, Reject
-from slop_tui.ui.run_view import TicketView, describe_decision, format_cost, format_tokens
+from slop_tui.models import Approve, ApproveHunks, Reject
+from slop_tui.ui.run_view import Level, LogEntry, TicketView, describe_decision, format_cost, format_tokens
 from slop_tui.ui.widgets.board import STATE_LOOK
 from slop_tui.ui.widgets.diff_view import DiffView
 
@@ -27,7 +28,25 @@ if TYPE_CHECKING:
 
 TABS = ("overview", "worker", "events", "diffs")
 TAB = Binding.Group("tab")
-TICKET = Binding.Group("ticket")
+
+
+EVENT_CHARS = 160  # one line of the events tab; the payloads are in the other tabs
+LEVEL_LOOK = {Level.INFO: ("", "dim"), Level.HINT: ("hint", "bold cyan"), Level.WARN: ("warn", "bold yellow"),
+              Level.ERROR: ("error", "bold red")}
+
+
+def event_line(entry: LogEntry) -> Text:
+    """One event as one readable line: its number, its level when it matters, and the first
+    line of its text, cut short (a whole payload belongs to the diffs and worker tabs)."""
+    word, style = LEVEL_LOOK[entry.level]
+    first = next((line for line in sanitize(entry.text).splitlines() if line.strip()), "")
+    text = " ".join(first.split())
+    if len(text) > EVENT_CHARS or len(sanitize(entry.text).strip().splitlines()) > 1:
+        text = text[:EVENT_CHARS].rstrip() + " …"
+    line = Text(f"{entry.seq:>5} ", style="dim")
+    line.append(f"{word:<6}", style=style)
+    line.append(text)
+    return line
 
 
 class TicketDetailScreen(Screen[None]):
@@ -39,15 +58,15 @@ class TicketDetailScreen(Screen[None]):
         Binding("3", "tab('events')", "events", group=TAB),
         Binding("4", "tab('diffs')", "diffs", group=TAB),
         Binding("c", "clutch", "clutch"),
-        Binding("r", "retry", "retry", group=TICKET),
-        Binding("x", "cancel_ticket", "cancel", group=TICKET),
-        Binding("u", "undo", "undo", group=TICKET),
+        Binding("r", "retry", "retry"),
+        Binding("x", "cancel_ticket", "cancel"),
+        Binding("u", "undo", "undo"),
     ]
 
     def __init__(self, view: TicketView) -> None:
         super().__init__()
         self.view = view
-        self._text_shown = 0
+        self._written: list[str] = []  # the turns the worker tab shows, as they were drawn
 
     @property
     def slop(self) -> SlopApp:
@@ -57,21 +76,31 @@ class TicketDetailScreen(Screen[None]):
         yield Static("", id="detail-title", markup=False)
         with TabbedContent(id="detail-tabs"):
             with TabPane("1 overview", id="overview"):
-                with VerticalScroll():
+                with VerticalScroll(classes="pane-scroll"):
                     yield Static("", id="overview-body", markup=False)
             with TabPane("2 worker", id="worker"):
-                yield RichLog(id="worker-text", wrap=True, markup=False, auto_scroll=True)
+                yield RichLog(id="worker-text", wrap=True, markup=False, auto_scroll=True, classes="pane-scroll")
             with TabPane("3 events", id="events"):
-                with VerticalScroll():
+                with VerticalScroll(classes="pane-scroll"):
                     yield Static("", id="events-body", markup=False)
             with TabPane("4 diffs", id="diffs"):
-                with VerticalScroll(id="diffs-scroll"):
+                with VerticalScroll(id="diffs-scroll", classes="pane-scroll"):
                     yield Static("", id="diffs-body", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh_view(full=True))
         self.refresh_view(full=True)
+        self.call_after_refresh(self._focus_pane)
+
+    @on(TabbedContent.TabActivated)
+    def _focus_pane(self) -> None:
+        """The open tab's scrolling body takes the keys, so the arrows and page keys scroll it
+        at once (focus on the tab strip would keep them); 1-4 still switch tabs."""
+        active = self.query_one(TabbedContent).active
+        for widget in self.query(f"#{active} .pane-scroll"):
+            widget.focus()
+            return
 
     # -- drawing -------------------------------------------------------------------------------
 
@@ -89,20 +118,22 @@ class TicketDetailScreen(Screen[None]):
         self.query_one("#events-body", Static).update(clean_text(self._events()))
         self._draw_diffs()
         log = self.query_one("#worker-text", RichLog)
-        if full:
-            log.clear()
-            self._text_shown = 0
-        if self._text_shown == 0 and not view.text:
-            log.clear()
-            log.write(Text("The worker has not written anything yet.", style="dim"))
+        if not view.text:
+            if full or self._written or not log.lines:
+                log.clear()
+                log.write(Text("The worker has not written anything yet.", style="dim"))
+            self._written = []
             return
-        if self._text_shown == 0:
-            log.clear()
-        # Pieces arrive as the model streams them; join what is new and write it as it came.
-        new = "".join(view.text[self._text_shown :])
-        if new:
-            log.write(display_text(new))
-        self._text_shown = len(view.text)
+        if full or not self._written or view.text[: len(self._written)] != self._written:
+            log.clear()  # a turn still arriving grew: drawn again (a log only appends)
+            self._written = []
+        # One entry per turn of the worker's, a rule between turns, so two replies never run
+        # together into one paragraph.
+        for n in range(len(self._written), len(view.text)):
+            if n:
+                log.write(Rule(style="dim"))
+            log.write(display_text(view.text[n].strip("\n")))
+        self._written = list(view.text)
 
     def _overview(self) -> Text:
         t = self.view.ticket
@@ -142,10 +173,10 @@ class TicketDetailScreen(Screen[None]):
     def _events(self) -> Text:
         if not self.view.history:
             return Text("No events yet.", style="dim")
-        out = Text()
+        out = Text(no_wrap=True, overflow="ellipsis")
         for entry in self.view.history:
-            out.append(f"{entry.seq:>4} ", style="dim")
-            out.append(" ".join(sanitize(entry.text).split()) + "\n")
+            out.append(event_line(entry))
+            out.append("\n")
         return out
 
     def _draw_diffs(self) -> None:
@@ -161,8 +192,8 @@ class TicketDetailScreen(Screen[None]):
         views = list(scroll.query(DiffView).results(DiffView))
         for n, record in enumerate(records):
             decision = record.decision
-            verdict = "waiting" if decision is None else describe_decision(decision)
-            style = "bold green" if isinstance(decision, Approve) else "bold red" if isinstance(decision, Reject) else "bold"
+            verdict = "waiting" if decision is None else describe_decision(decision, record.proposal)
+            style = "bold green" if isinstance(decision, (Approve, ApproveHunks)) else "bold red" if isinstance(decision, Reject) else "bold"
             heading = Rule(display_text(f"proposal {n + 1} · {verdict}", style, one_line=True), align="left")
             if n < len(views):
                 headings[n].update(heading)

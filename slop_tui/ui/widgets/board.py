@@ -52,12 +52,14 @@ def state_cell(state: TicketState, styles: dict[str, Style]) -> Text:
 class TicketBoard(ScrollView, can_focus=True):
     """The board. `rebuild()` after a new plan, `update_rows(keys)` after events."""
 
+    HELP_TITLE = "ticket list"
+
     DEFAULT_CSS = """
     TicketBoard { height: 1fr; }
     """
     BINDINGS = [
-        Binding("enter", "open", "open"),
-        Binding("up", "cursor(-1)", "up", show=False),
+        Binding("enter", "open", "open", show=False, tooltip="the selected ticket's detail: its worker, events and diffs"),
+        Binding("up", "cursor(-1)", "up", show=False, tooltip="select a row (or click it; a click on the selected row opens it)"),
         Binding("down", "cursor(1)", "down", show=False),
         Binding("pageup", "page(-1)", "page up", show=False),
         Binding("pagedown", "page(1)", "page down", show=False),

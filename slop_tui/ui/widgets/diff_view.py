@@ -69,6 +69,10 @@ def proposal_parts(
         parts.append(display_text(f"{proposal.tool} {path}  +{added} -{removed}", "bold"))
         if build_diff:
             document = DiffDocument(proposal.diff, path=path, dark=dark, selected=selected, cursor=cursor)
+    elif args.WRITES and not proposal.error:
+        # A write of what the file already holds: the payload is the file, and says nothing.
+        path = getattr(args, "path", "")
+        parts.append(display_text(f"{proposal.tool} {path}: no change (the file already holds this)", "bold", one_line=True))
     else:
         shown = msgspec.to_builtins(args)
         shown.pop("tool", None)

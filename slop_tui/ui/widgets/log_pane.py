@@ -15,8 +15,12 @@ from collections.abc import Iterable
 
 from rich.style import Style
 from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.color import Color
-from textual.widgets import RichLog
+from textual.screen import ModalScreen
+from textual.widgets import Input, RichLog
 
 from slop_tui.display import sanitize
 from slop_tui.ui.run_view import Level, LogEntry
@@ -26,7 +30,34 @@ MAX_LINES = 5000
 RAW_LINES = 40  # raw output beyond this is summarised; the whole of it stays in .slop/events
 
 
+class LogSearch(ModalScreen[str | None]):
+    """One line at the bottom: what the log should show (Enter), or Esc to leave it as it was.
+    An empty search shows everything again."""
+
+    DEFAULT_CSS = """
+    LogSearch { align: left bottom; background: $background 30%; }
+    LogSearch Input { width: 100%; border: none; height: 1; background: $boost; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, current: str) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        yield Input(self.current, placeholder="search the log (Enter; empty: show all; Esc: cancel)")
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class LogPane(RichLog):
+    ALLOW_MAXIMIZE = True
+    BINDINGS = [Binding("slash", "search", "search log", tooltip="show only the log lines with a word in them")]
     DEFAULT_CSS = """
     LogPane { height: 1fr; min-height: 3; }
     """
@@ -36,11 +67,21 @@ class LogPane(RichLog):
         self.min_level = Level.INFO
         self.ticket_filter: str | None = None
         self.show_raw = False
+        self.search: str | None = None  # shown: entries whose text (or ticket) holds it
         self._entries: list[LogEntry] = []
         self._styles: dict[Level, Style] = {}
 
     def on_mount(self) -> None:
         self.refresh_styles()
+        self.watch(self.screen, "maximized", self._maximized, init=False)
+
+    def _maximized(self, widget: object) -> None:
+        """Maximised, the pane fills the screen: an inline height outranks the screen's own
+        rule for it (a share of the board), which would keep it that small."""
+        if widget is self:
+            self.styles.height = "100%"
+        else:
+            self.styles.clear_rule("height")
 
     def refresh_styles(self) -> None:
         variables = self.app.theme_variables
@@ -62,12 +103,28 @@ class LogPane(RichLog):
         parts.append(f"ticket {self.ticket_filter}" if self.ticket_filter else "all tickets")
         if self.show_raw:
             parts.append("raw output shown")
+        if self.search:
+            parts.append(f"search: {sanitize(self.search, one_line=True)}")
         return " · ".join(parts)
 
     def passes(self, entry: LogEntry) -> bool:
         if entry.level < self.min_level:
             return False
+        if self.search:
+            wanted = self.search.casefold()
+            if wanted not in entry.text.casefold() and wanted not in (entry.ticket_id or "").casefold():
+                return False
         return self.ticket_filter is None or entry.ticket_id == self.ticket_filter
+
+    def action_search(self) -> None:
+        """`/`: ask what to look for; the log then shows only the entries that hold it."""
+        self.app.push_screen(LogSearch(self.search or ""), callback=self._searched)
+
+    def _searched(self, text: str | None) -> None:
+        if text is None:
+            return
+        self.search = text.strip() or None
+        self.redraw()
 
     def add(self, entries: Iterable[LogEntry]) -> None:
         for entry in entries:

@@ -1,5 +1,10 @@
 """Two lines above the board: the run and its progress, then tokens and cost per tier and in total.
 
+While a model call is under way the first line ends with a spinner, the tier, how long the
+call has taken and, while it waits to retry, why and for how long ("T1 429, retrying in 4 s
+(2/3)"): a slow or hung provider is never a static `planning…`. The spinner's timer runs only
+while a call is in flight, so an idle board writes nothing to the terminal.
+
 When the repository's `.slop.toml` changed a setting, the first line starts with how many (where
 no width can cut it off), and the header's tooltip lists each one, sanitised. The run's "always
 allow" rules start the second line (a command no one is asked about must be visible), and the
@@ -8,14 +13,109 @@ tooltip lists them whole; the palette revokes them.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from rich.text import Text
+from textual.timer import Timer
 from textual.widget import Widget
 
 from slop_tui.display import sanitize
-from slop_tui.models import TicketState, Tier, Usage
+from slop_tui.models import (
+    AnyEvent,
+    ModelCallEnded,
+    ModelCallRetrying,
+    ModelCallStarted,
+    TicketState,
+    Tier,
+    Usage,
+)
 from slop_tui.ui.run_view import RunView, format_cost, format_tokens
 
 TIER_SHORT = {Tier.PLANNER: "T1", Tier.LEAD: "T2", Tier.WORKER: "T3", Tier.DEFAULT_CHEAP: "T4"}
+TIER_ROLE = {Tier.PLANNER: "planner", Tier.LEAD: "lead", Tier.WORKER: "worker", Tier.DEFAULT_CHEAP: "QA"}
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+SPIN_S = 0.25  # a frame every quarter second: alive, and a few bytes a second over SSH
+# What the header's second line means, for its tooltip and the help screen.
+USAGE_LEGEND = (
+    "Second line: tokens and cost per tier, T1 planner, T2 lead, T3 workers, T4 QA "
+    "(`T1 574 —` = 574 tokens, no price known for that model: — is unknown, not free)."
+)
+
+
+@dataclass
+class _Call:
+    started: ModelCallStarted
+    retry: ModelCallRetrying | None = None
+    retry_seen: float = 0.0  # the clock when the retry was told, for its countdown
+
+
+class ModelCalls:
+    """The model calls under way, folded from `ModelCall*` events (the app feeds them)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._calls: dict[int, _Call] = {}
+        self._seen: dict[int, float] = {}  # call -> the clock when it started, as seen here
+
+    def __bool__(self) -> bool:
+        return bool(self._calls)
+
+    def apply(self, event: AnyEvent) -> bool:
+        """Fold one event in; True when it was a model call's."""
+        if isinstance(event, ModelCallStarted):
+            self._calls[event.call] = _Call(started=event)
+            self._seen[event.call] = self.clock()
+        elif isinstance(event, ModelCallRetrying):
+            call = self._calls.get(event.call)
+            if call is not None:
+                call.retry, call.retry_seen = event, self.clock()
+        elif isinstance(event, ModelCallEnded):
+            self._calls.pop(event.call, None)
+            self._seen.pop(event.call, None)
+        else:
+            return False
+        return True
+
+    def clear(self) -> None:
+        """The run ended or was stopped: a cancelled call never says it ended."""
+        self._calls.clear()
+        self._seen.clear()
+
+    def describe(self) -> Text:
+        """`⠹ T1 planner 12 s` for the oldest call (`+2` more), with its retry if it waits."""
+        if not self._calls:
+            return Text()
+        now = self.clock()
+        oldest = min(self._calls, key=lambda c: self._seen[c])
+        call = self._calls[oldest]
+        elapsed = max(0, int(now - self._seen[oldest]))
+        frame = SPINNER[int(now / SPIN_S) % len(SPINNER)]
+        tier = call.started.tier
+        out = Text()
+        out.append(f"{frame} ", style="bold")
+        out.append(f"{TIER_SHORT[tier]} {TIER_ROLE[tier]}")
+        if call.started.ticket_id:
+            out.append(f" {sanitize(call.started.ticket_id, one_line=True)}")
+        out.append(f" {elapsed} s")
+        if len(self._calls) > 1:
+            out.append(f" +{len(self._calls) - 1}")
+        retry = call.retry
+        if retry is not None:
+            left = max(0, round(retry.wait_s - (now - call.retry_seen)))
+            what = str(retry.status) if retry.status is not None else "no answer"
+            out.append(f" · {what}, retrying in {left} s ({retry.attempt}/{retry.tries})", style="bold")
+        return out
+
+
+def retry_line(event: ModelCallRetrying) -> str:
+    """The log's words for a retry: `T1 planner: 429, retrying in 4 s (2/3)`."""
+    what = str(event.status) if event.status is not None else "no answer"
+    return (
+        f"{TIER_SHORT[event.tier]} {TIER_ROLE[event.tier]}: {what}, retrying in "
+        f"{event.wait_s:.0f} s ({event.attempt}/{event.tries})"
+    )
 
 
 def usage_text(usage: Usage) -> str:
@@ -45,6 +145,8 @@ class RunHeader(Widget):
         self.paused = False
         self.pending = 0  # proposals waiting at the clutch
         self.busy: str | None = None  # what the conductor is doing when no ticket shows it
+        self.calls = ModelCalls()  # the app folds model-call events in
+        self._spinner: Timer | None = None
 
     def on_mount(self) -> None:
         self.redraw()
@@ -53,9 +155,10 @@ class RunHeader(Widget):
         if self._tooltip_rules == self.always:
             return  # a redraw per event batch: the tooltip only when the rules change
         self._tooltip_rules = list(self.always)
-        lines = [f"repository override: {line}" for line in self.overrides]
+        lines = [USAGE_LEGEND]
+        lines += [f"repository override: {line}" for line in self.overrides]
         lines += [f"always allowed: {sanitize(rule, one_line=True)}" for rule in self.always]
-        self.tooltip = Text("\n".join(lines)) if lines else None
+        self.tooltip = Text("\n".join(lines))
 
     def redraw(self) -> None:
         view = self.view
@@ -81,6 +184,9 @@ class RunHeader(Widget):
             line.append(self.busy, style="bold")
         else:
             line.append("no run yet", style="dim")
+        if self.calls:
+            line.append(" · ")
+            line.append_text(self.calls.describe())
         if self.pending:
             line.append(f" · clutch: {self.pending} waiting", style="bold reverse")
         if self.linear:
@@ -102,6 +208,15 @@ class RunHeader(Widget):
         both.overflow = "ellipsis"
         self._content = both
         self.refresh()
+        self._spin(bool(self.calls))
+
+    def _spin(self, on: bool) -> None:
+        """Redraw on a timer while a call is under way (the elapsed time moves), never idle."""
+        if on and self._spinner is None and self.is_attached:
+            self._spinner = self.set_interval(SPIN_S, self.redraw)
+        elif not on and self._spinner is not None:
+            self._spinner.stop()
+            self._spinner = None
 
     def render(self) -> Text:
         return self._content

@@ -1,0 +1,105 @@
+"""`slop demo` in a real terminal (tmux): `?` opens the keys from the board and from the
+clutch; the run is stopped from the board mid-run (`S`, then `y`), resumed (`R`), and ends
+`4/4 done`; ctrl+q exits 0.
+
+The demo runs as shipped (`python -m slop_tui demo`) in a temporary HOME, TMPDIR and working
+folder, on a private tmux server (the pattern of `test_tmux_demo.py`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from slop_tui.models import TicketState, TicketStateChanged
+from slop_tui.store import Store
+from tests.ui.test_tmux_demo import ROOT, Tmux, clutch_key, tmux  # noqa: F401 (the fixture)
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed: the real-terminal test needs it")
+
+
+def test_help_then_stop_from_the_board_and_resume(tmux: Tmux, tmp_path: Path) -> None:  # noqa: F811
+    home, work, temp = tmp_path / "home", tmp_path / "work", tmp_path / "tmp"
+    for folder in (home, work, temp):
+        folder.mkdir()
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = {
+        "HOME": str(home),
+        "TMPDIR": str(temp),
+        "PYTHONPATH": path,
+        "SLOP_CONFIG_DIR": str(home / "slop-config"),
+        "TERM": "xterm-256color",
+    }
+    assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    command = f"cd {shlex.quote(str(work))} && env {assignments} {shlex.quote(sys.executable)} -m slop_tui demo; echo EXIT=$?"
+    tmux.keys(command, "Enter")
+
+    tmux.wait(lambda s: "offline demo" in s, "the board")
+    tmux.keys("Enter")
+    tmux.wait(lambda s: "start run" in s, "the plan review")
+    tmux.keys("s")
+
+    # `?` at the clutch: its keys; Esc goes back to the same clutch.
+    first = tmux.wait(lambda s: clutch_key(s) is not None, "the first clutch")
+    tmux.keys("?")
+    shown = tmux.wait(lambda s: "Keys · clutch" in s, "the clutch's keys")
+    assert re.search(r"\ba +approve", shown) and re.search(r"\br +reject", shown)
+    tmux.keys("Escape")
+    back = tmux.wait(lambda s: "Keys ·" not in s and clutch_key(s) is not None, "the clutch again")
+    assert clutch_key(back) == clutch_key(first)
+    tmux.keys("a")  # one change approved, then to the board with the next one left for later
+    tmux.wait(lambda s: clutch_key(s) != clutch_key(first), "the first clutch to close")
+    tmux.wait(lambda s: clutch_key(s) is not None, "the next clutch")
+    tmux.keys("Escape")
+    board = tmux.wait(lambda s: clutch_key(s) is None and "S stop" in s, "the board mid-run")
+    assert "x cancel" in board and "u undo" in board
+
+    # `?` on the board: its keys, the header explained.
+    tmux.keys("?")
+    shown = tmux.wait(lambda s: "Keys · board" in s, "the board's keys")
+    assert re.search(r"\bS +stop", shown)
+    tmux.keys("Escape")
+    tmux.wait(lambda s: "Keys ·" not in s, "the help to close")
+
+    # Stop from the board: asked, then stopped, resumable.
+    tmux.keys("S")
+    tmux.wait(lambda s: "Stop the run?" in s, "the stop question")
+    tmux.keys("y")
+    tmux.wait(lambda s: "R resume" in s, "the stopped run")
+    tmux.keys("R")
+
+    deadline = time.monotonic() + 90
+    approved = 0
+    while True:
+        assert time.monotonic() < deadline, f"the resumed run did not end; the screen:\n{tmux.screen()}"
+        shown = tmux.screen()
+        key = clutch_key(shown)
+        if key is not None:
+            tmux.keys("a")
+            approved += 1
+            tmux.wait(lambda s: clutch_key(s) != key, "the clutch to close")
+            continue
+        if "4/4 done" in shown:
+            break
+        if "l land" in shown and "d drop" in shown:
+            tmux.keys("Escape")
+        time.sleep(0.1)
+    assert approved >= 3
+
+    tmux.keys("C-q")
+    done = tmux.wait(lambda s: re.search(r"^EXIT=\d+", s, re.M) is not None, "the demo to exit", timeout=20)
+    assert re.search(r"^EXIT=0$", done, re.M), done
+
+    # The stop interrupted a ticket (back to todo) and the resume ran it to the end.
+    repo = next(temp.glob("slop-demo-*/sample_repo"))
+    moves = [e for e in Store(repo).events() if isinstance(e, TicketStateChanged)]
+    assert any(e.old is TicketState.AWAITING_APPROVAL and e.new is TicketState.TODO for e in moves)
+    state = Store(repo).load_state()
+    assert state is not None and all(t.state is TicketState.DONE for _, t in state.tickets())
