@@ -25,6 +25,7 @@ from typing import Literal, Protocol
 from slop_tui.agents.instructions import load_instructions
 from slop_tui.config import RunSettings
 from slop_tui.memory.file_cache import FileCache, ViewError
+from slop_tui.memory.languages import rules_for_path
 from slop_tui.models import Archetype, ContextFile, ContextReport, ContextRole, ContextView, Ticket
 from slop_tui.tokens import estimate_tokens
 
@@ -200,7 +201,8 @@ def _ticket_text(ticket: Ticket) -> str:
 
 
 def _block(rel: str, role: Role, view: str, text: str) -> str:
-    fence = "python" if rel.endswith(".py") else ""
+    rules = rules_for_path(rel)
+    fence = rules.name if rules is not None else ""
     what = {"target": "target", "import": "imported", "mentioned": "named in the ticket"}[role]
     return f"\n### {rel} ({what}, {view} view)\n```{fence}\n{text.rstrip()}\n```\n"
 
@@ -294,7 +296,8 @@ def assemble_context(
                 files.append(ContextFile(path=rel, role=role, view="omitted", tokens=0, note=str(exc)))
                 omit(f"{rel} ({exc})")
                 return
-            shown_kind: ViewKind = kind if rel.endswith(".py") else "raw"
+            # A file of a language without a grammar is its text, whatever view was asked.
+            shown_kind: ViewKind = kind if rules_for_path(rel) is not None else "raw"
             block = _block(rel, role, shown_kind, text)
             cost = estimate_tokens(block)
             if used + cost + reserve <= budget:

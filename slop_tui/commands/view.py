@@ -1,18 +1,19 @@
-"""`slop view PATH`: print a memory view of a file, or of every `.py` file under a folder."""
+"""`slop view PATH`: print a memory view of a file, or of every file with a view under a folder."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from collections.abc import Iterator
+from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from slop_tui.memory.file_cache import FileView
 
 NAME = "view"
-HELP = "print a memory view (skeleton, curated or raw) of a file or of every .py file in a folder"
+HELP = "print a memory view (skeleton, curated or raw) of a file or of a folder's source files"
 DESCRIPTION = """\
 Print what a model would see of a file.
 
@@ -22,20 +23,22 @@ Print what a model would see of a file.
   --curated             the skeleton plus the module and class docstrings and the whole bodies
                         of functions marked `# [HOT]` (on the line above, or at the end of the
                         def line) or decorated @core_logic; other bodies become `... # Hidden`
-  --raw                 the file as it is
+  --raw                 the file as it is (as UTF-8; a Python encoding cookie is rewritten to
+                        say utf-8)
 
-PATH may be a folder: every .py file under it (skipping .git, .venv, .slop and __pycache__) is
-printed under a `# ==> path <==` header. With --stats, sizes are printed instead of the views:
-raw and view bytes and estimated tokens (`slop_tui.tokens`) per file and in total, and the
-view-to-raw token ratio. A file with syntax errors still gets a view of the parts that parse,
-with a warning naming the file and line."""
-
-SKIPPED_DIRS = frozenset({".git", ".venv", ".slop", "__pycache__"})
+PATH may be a folder: every file in a language that has views (Python, and each language of the
+view table) is printed under a `# ==> path <==` header; git-ignored files, dependency and
+vendored folders (node_modules, vendor, ...), build output and minified files are left out, and
+the files without a view are counted on one line of stderr (`skipped: 12 .md (no view)`). A
+file with no view given on its own is printed raw, with a note on stderr. With --stats, sizes
+are printed instead of the views: raw and view bytes and estimated tokens (`slop_tui.tokens`)
+per file and in total, and the view-to-raw token ratio. A file with syntax errors still gets a
+view of the parts that parse, with a warning naming the file and the line where Python stops."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("path", metavar="PATH", help="a file, or a folder of .py files")
+    parser.add_argument("path", metavar="PATH", help="a file, or a folder of source files")
     kinds = parser.add_mutually_exclusive_group()
     for kind, text in (
         ("skeleton", "headers and signatures, bodies as `...` (the default)"),
@@ -53,26 +56,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def python_files(folder: str) -> Iterator[str]:
-    """Every `.py` file under `folder`, in sorted order, skipping tool and cache folders."""
-    for directory, subdirs, names in os.walk(folder):
-        subdirs[:] = sorted(d for d in subdirs if d not in SKIPPED_DIRS)
-        for name in sorted(names):
-            if name.endswith(".py"):
-                yield os.path.join(directory, name)
+def folder_files(folder: str) -> tuple[list[str], Counter[str]]:
+    """The files under `folder` that have a view, sorted, and the others counted by suffix.
+
+    The map's own listing (`map_files`: git's list of tracked and unignored files, minus
+    dependencies, vendored and build folders and minified files) decides what is looked at;
+    the language table decides what has a view, so a language added there shows up here."""
+    from slop_tui.memory.languages import rules_for_path
+    from slop_tui.memory.map_files import map_files
+
+    kept: list[str] = []
+    skipped: Counter[str] = Counter()
+    for rel in map_files(Path(folder)):
+        if rules_for_path(rel) is None:
+            skipped[_suffix(rel)] += 1
+        else:
+            kept.append(os.path.join(folder, *rel.split("/")))
+    return kept, skipped
+
+
+def _suffix(path: str) -> str:
+    suffix = os.path.splitext(path)[1].lower()
+    return suffix or "without suffix"
+
+
+def skipped_line(skipped: Counter[str]) -> str:
+    """`skipped: 12 .md, 3 .json (no view)`: the most common kinds first."""
+    kinds = sorted(skipped.items(), key=lambda item: (-item[1], item[0]))
+    return "skipped: " + ", ".join(f"{count} {kind}" for kind, count in kinds) + " (no view)"
 
 
 def run(args: argparse.Namespace) -> int:
     from slop_tui.errors import SlopError
-    from slop_tui.memory.file_cache import FileCache, ViewError
+    from slop_tui.memory.file_cache import FileCache, ViewError, declare_utf8
+    from slop_tui.memory.languages import rules_for_path
 
     path: str = args.path
     if not os.path.exists(path):
         raise SlopError(f"{path}: no such file or directory")
     folder = os.path.isdir(path)
-    files = list(python_files(path)) if folder else [path]
-    if folder and not files:
-        raise SlopError(f"{path}: no .py files in this folder")
+    if folder:
+        files, skipped = folder_files(path)
+        if skipped:
+            print(_safe(skipped_line(skipped)), file=sys.stderr)
+        if not files:
+            raise SlopError(f"{path}: no files with a view in this folder")
+    else:
+        files = [path]
+        if rules_for_path(path) is None and args.kind != "raw":
+            print(
+                _safe(f"slop: note: no view for {_suffix(path)} files; showing it raw"),
+                file=sys.stderr,
+            )
 
     cache = FileCache()
     out = _Output()
@@ -97,9 +132,13 @@ def run(args: argparse.Namespace) -> int:
         if args.stats:
             rows.append((file, view))
             continue
+        text = view.text
+        if args.kind == "raw":
+            # Printed as UTF-8, so a cookie naming another encoding would be a lie.
+            text = declare_utf8(text, rules_for_path(file))
         if folder and not out.write(f"# ==> {file} <==\n"):
             return 0
-        if not out.write(view.text + ("\n" if folder else "")):
+        if not out.write(text + ("\n" if folder else "")):
             return 0
     if args.stats:
         raw_texts = {file: cache.get_raw_view(file) for file, _ in rows}

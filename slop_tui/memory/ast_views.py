@@ -6,26 +6,43 @@ byte slices of the original source. Slicing (instead of re-printing nodes) is wh
 decorators, multi-line signatures, comments inside signatures and non-ASCII text exactly as
 written, and it is cheap: the walk costs a few per cent of the parse.
 
-tree-sitter, not `ast`, so that a file with syntax errors still gives a view of its good parts.
-The language-specific node names come from `languages.LanguageRules`.
+tree-sitter, not `ast`, so that a file with syntax errors still gives a view of its good parts
+(and so that a clean file costs one parse). Where tree-sitter reports an error, or lets an
+indentation error pass, the running Python's `ast` decides (`py_fallback`): valid Python gets
+its view from `ast`, invalid Python its warning at Python's line. The language-specific node
+names come from `languages.LanguageRules`; literal elision lives in `literals`.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
 from typing import Literal
 
-import msgspec
-from tree_sitter import Language, Node, Parser, Tree
+from tree_sitter import Node, Parser, Tree
 
 from slop_tui.memory.languages import LanguageRules
+from slop_tui.memory.literals import (
+    CURATED_LITERAL_LIMIT,
+    SKELETON_LITERAL_LIMIT,
+    elide_statement,
+)
+from slop_tui.memory.py_kinds import (
+    COMPOUND,
+    DEFINITION,
+    ERROR,
+    EXPRESSION,
+    VERBATIM,
+    kinds_of,
+    language_of,
+)
+from slop_tui.memory.py_marks import TextMarks
+from slop_tui.memory.view_types import BuiltView, SyntaxProblem
 
 BuiltViewKind = Literal["skeleton", "curated"]
 
-_QUOTES = (b'"', b"'")
 _QUOTE_BYTES = frozenset(b"\"'")
+_LINE_BREAKS = (10, 13)  # "\n", "\r"
 # Every byte a string literal can start with (a quote, or a prefix letter).
 _STRING_STARTS = frozenset(b"\"'rRuUbBfFtT")
 _BLANK_LINE = re.compile(rb"\n[ \t\f]*\r?\n")
@@ -34,26 +51,6 @@ _BLANK_LINE = re.compile(rb"\n[ \t\f]*\r?\n")
 _TOP_LEVEL_START = re.compile(
     rb"^(?!(?:else|elif|except|finally)\b)[A-Za-z_@\x80-\xff]", re.MULTILINE
 )
-
-
-class SyntaxProblem(msgspec.Struct, frozen=True):
-    """Where a file stops parsing: 1-based line and column, and what is wrong there."""
-
-    line: int
-    column: int
-    message: str
-
-
-class BuiltView(msgspec.Struct, frozen=True):
-    """A view's text, and the first syntax problem of its source (None for a clean parse)."""
-
-    text: str
-    syntax_problem: SyntaxProblem | None = None
-
-
-@functools.cache
-def _language(rules: LanguageRules) -> Language:
-    return Language(rules.load_grammar())
 
 
 # A tree-sitter Parser holds parse state, so each thread gets its own.
@@ -68,7 +65,7 @@ def parser_for(rules: LanguageRules) -> Parser:
         _thread_parsers.by_name = parsers
     parser = parsers.get(rules.name)
     if parser is None:
-        parser = Parser(_language(rules))
+        parser = Parser(language_of(rules))
         parsers[rules.name] = parser
     return parser
 
@@ -84,16 +81,50 @@ def build_view(source: bytes, kind: BuiltViewKind, rules: LanguageRules) -> Buil
 
 
 def view_of_tree(tree: Tree, source: bytes, kind: BuiltViewKind, rules: LanguageRules) -> BuiltView:
-    """The skeleton or curated view of an already parsed `source`."""
+    """The skeleton or curated view of an already parsed `source`.
+
+    A tree with an error, or a walk that met a statement indented off its block (tree-sitter
+    tolerates indentation errors), is checked with the running Python's `ast` (for Python):
+    when `ast` accepts the file the view is built from it (`py_fallback`), else the warning
+    points where Python stops. A clean tree never pays for `ast`."""
     root = tree.root_node
     walk = _Walk(source, rules, curated=(kind == "curated"), root=root)
     walk.module()
-    problem = None if walk.clean else first_syntax_problem(root)
+    if not walk.clean or walk.suspect_indent:
+        if rules.name == PYTHON_NAME:
+            checked = _python_check(source, kind, rules)
+            if isinstance(checked, BuiltView):
+                return checked
+            problem = checked
+        else:
+            problem = None
+        if problem is None and not walk.clean:
+            problem = first_syntax_problem(root)
+    else:
+        problem = None
     lines = walk.lines
     if not lines:
         return BuiltView(text="", syntax_problem=problem)
     lines.append(b"")  # the final newline, in the one join
     return BuiltView(text=b"\n".join(lines).decode("utf-8", "replace"), syntax_problem=problem)
+
+
+# The language whose files the running Python's `ast` can check.
+PYTHON_NAME = "python"
+
+
+def _python_check(
+    source: bytes, kind: BuiltViewKind, rules: LanguageRules
+) -> BuiltView | SyntaxProblem | None:
+    """The `ast` view of a file `ast` accepts, else where `ast` stops (None: it cannot tell)."""
+    from slop_tui.memory import py_fallback  # only files tree-sitter misreads get here
+
+    normalized = py_fallback.normalize_newlines(source)
+    checked = py_fallback.check(normalized)
+    if checked is None or isinstance(checked, SyntaxProblem):
+        return checked
+    text = py_fallback.ast_view_text(normalized, checked, rules, curated=(kind == "curated"))
+    return BuiltView(text=text)
 
 
 def first_syntax_problem(root: Node) -> SyntaxProblem | None:
@@ -119,131 +150,7 @@ def _problem(node: Node, message: str) -> SyntaxProblem:
     return SyntaxProblem(line=point.row + 1, column=point.column + 1, message=message)
 
 
-# A constant's value longer than this many bytes of source (about 100 tokens) is elided from a
-# skeleton view when it is a container or string literal: past that size a constant is a data
-# table (rich's emoji codes, a codec's decoding table, an entity map), and its placeholder costs
-# a tenth of it or less. Smaller constants (most settings, `__all__`, a format string, a short
-# regex) say something about the module and stay. Curated views keep every literal up to ten
-# times that: a worker may edit a target's constants; only true data tables are elided there
-# (the worker can still `read_file` them raw).
-SKELETON_LITERAL_LIMIT = 400
-CURATED_LITERAL_LIMIT = 4000
-
-_STRING_PLACEHOLDER = b"'...'"
-# Literal node kinds a view may elide, with what replaces them (each placeholder still parses);
-# per language, by name. Strings keep their prefix letters.
-_ELIDED_LITERALS: dict[str, dict[str, bytes]] = {
-    "python": {
-        "dictionary": b"{...}",
-        "set": b"{...}",
-        "list": b"[...]",
-        "tuple": b"(...)",
-        "expression_list": b"(...)",  # `X = 1, 2, 3`
-        "string": _STRING_PLACEHOLDER,
-        "concatenated_string": _STRING_PLACEHOLDER,
-    },
-}
-# Brackets around one expression: `(` a long literal `)` is elided whole.
-_PARENTHESES: dict[str, tuple[str, ...]] = {"python": ("parenthesized_expression",)}
-
-# What the walk does with a statement, by its kind id (`_Kinds.actions`); a kind that is not
-# there is dropped.
-_DEFINITION, _VERBATIM, _EXPRESSION, _COMPOUND, _ERROR = range(1, 6)
-
-
-class _Kinds:
-    """A language's node kinds as the integer ids tree-sitter reports (`Node.kind_id`), so the
-    walk compares integers instead of building type strings. A name can have several ids (an
-    alias shares its target's name), hence sets."""
-
-    def __init__(self, rules: LanguageRules) -> None:
-        language = _language(rules)
-        by_name: dict[tuple[str, bool], set[int]] = {}
-        anonymous: set[int] = set()
-        for kind_id in range(language.node_kind_count):
-            name = language.node_kind_for_id(kind_id)
-            if name is not None:
-                named = language.node_kind_is_named(kind_id)
-                by_name.setdefault((name, named), set()).add(kind_id)
-                if not named:
-                    anonymous.add(kind_id)
-
-        def ids(*names: str, named: bool = True) -> frozenset[int]:
-            return frozenset(i for name in names for i in by_name.get((name, named), ()))
-
-        # Whether a node is named depends only on its kind id (an alias has its own id), so a
-        # set test replaces a call to `Node.is_named`.
-        self.anonymous = frozenset(anonymous)
-        self.comment = ids(rules.comment)
-        self.block = ids(rules.block)
-        self.header_end = ids(rules.header_end, named=False)
-        self.verbatim = ids(*rules.verbatim_statements)
-        self.imports = ids(*rules.imports)
-        self.expression_statement = ids(rules.expression_statement)
-        self.assignments = ids(*rules.assignments)
-        self.classes = ids(*rules.classes)
-        self.decorated = ids(rules.decorated)
-        self.definitions = ids(*rules.functions, *rules.classes, rules.decorated)
-        self.decorator = ids(rules.decorator)
-        self.call = ids(rules.call)
-        self.compound = ids(*rules.compound_statements)
-        self.clauses = ids(*rules.continuation_clauses)
-        self.if_statement = ids(rules.if_statement)
-        self.string = ids(rules.string)
-        self.string_parts = ids(*rules.string_parts)
-        self.literals = {
-            kind_id: placeholder
-            for name, placeholder in _ELIDED_LITERALS.get(rules.name, {}).items()
-            for kind_id in ids(name)
-        }
-        self.parentheses = ids(*_PARENTHESES.get(rules.name, ()))
-        # tree-sitter's ERROR nodes have one reserved id in every language.
-        error = language.id_for_node_kind("ERROR", True)
-        self.error = frozenset(() if error is None else (error,))
-
-        # One dict lookup per statement instead of a chain of set tests; later rows win, in the
-        # order the walk used to test them (definitions first).
-        actions: dict[int, int] = {}
-        for action, members in (
-            (_ERROR, self.error),
-            (_COMPOUND, self.compound),
-            (_EXPRESSION, self.expression_statement),
-            (_VERBATIM, self.verbatim),
-            (_DEFINITION, self.definitions),
-        ):
-            actions.update(dict.fromkeys(members, action))
-        self.actions = actions
-
-        def field(name: str) -> int:
-            field_id = language.field_id_for_name(name)
-            if field_id is None:
-                raise ValueError(f"the {rules.name} grammar has no field {name!r}")
-            return field_id
-
-        self.definition_field = field(rules.decorated_definition_field)
-        self.body_field = field(rules.body_field)
-        self.function_header_fields = tuple(field(f) for f in rules.function_header_fields)
-        self.functions = ids(*rules.functions)
-        self.header_end_bytes = rules.header_end.encode()
-        self.comment_sign = rules.comment_sign
-        self.call_function_field = field(rules.call_function_field)
-        self.if_condition_field = field(rules.if_condition_field)
-        self.if_alternative_field = field(rules.if_alternative_field)
-
-
-_kinds_by_language: dict[str, _Kinds] = {}
-
-
-def _kinds(rules: LanguageRules) -> _Kinds:
-    # Keyed by name: hashing the whole rules row on every view would cost more than the walk
-    # of a small file.
-    kinds = _kinds_by_language.get(rules.name)
-    if kinds is None:
-        kinds = _kinds_by_language[rules.name] = _Kinds(rules)
-    return kinds
-
-
-class _Walk:
+class _Walk(TextMarks):
     """The single pass that appends a view's lines (as byte slices of the source) to `lines`.
 
     It visits module-level and class-level statements and the blocks of `if`/`try`/`with`
@@ -255,13 +162,13 @@ class _Walk:
 
     __slots__ = (
         "src", "rules", "kinds", "curated", "root", "lines", "placeholder", "suffix",
-        "hot_comments", "deeper", "clean", "literal_limit",
+        "hot_comments", "deeper", "clean", "literal_limit", "suspect_indent",
     )  # fmt: skip
 
     def __init__(self, src: bytes, rules: LanguageRules, *, curated: bool, root: Node) -> None:
         self.src = src
         self.rules = rules
-        self.kinds = _kinds(rules)
+        self.kinds = kinds_of(rules)
         self.curated = curated
         self.root = root
         self.lines: list[bytes] = []
@@ -274,6 +181,9 @@ class _Walk:
         # A tree without errors has none in any node: one test here spares one per statement.
         self.clean = not root.has_error
         self.literal_limit = CURATED_LITERAL_LIMIT if curated else SKELETON_LITERAL_LIMIT
+        # Set when a kept statement starts a line indented otherwise than its block: an
+        # indentation error tree-sitter tolerated (`ast` then says where it is).
+        self.suspect_indent = False
 
     # -- module ---------------------------------------------------------------------------
 
@@ -308,11 +218,19 @@ class _Walk:
                 node_kind = child.kind_id
                 action = actions.get(node_kind)
                 if action is None:
-                    continue  # comments, expressions, loops: nothing a view keeps
-                if action == _DEFINITION:
+                    kind = None
+                elif action == DEFINITION:
                     kind = "def" if definition(child, node_kind, b"") else None
                 else:
                     kind = self.statement(child, node_kind, action, b"")
+                if kind is None:
+                    # Comments, expressions, loops: nothing a view keeps, but one indented at
+                    # module level is an indentation error tree-sitter let pass.
+                    if node_kind not in comment and not self.suspect_indent:
+                        start = child.start_byte
+                        if start and self.src[start - 1] != 10:
+                            self._indent_of(child, b"")
+                    continue
             if kind is None:
                 continue
             # Blank lines only at module level: around definitions and multi-line items, and
@@ -372,8 +290,6 @@ class _Walk:
 
     # -- statements -----------------------------------------------------------------------
 
-    # -- statements -----------------------------------------------------------------------
-
     def block(self, children: list[Node], indent: bytes, skip: Node | None = None) -> None:
         """Append what a view keeps of each statement of a class body or a branch."""
         actions = self.kinds.actions
@@ -385,20 +301,20 @@ class _Walk:
             action = actions.get(kind)
             if action is None:
                 continue
-            if action == _DEFINITION:
+            if action == DEFINITION:
                 definition(child, kind, indent)
             else:
                 self.statement(child, kind, action, indent)
 
     def statement(self, node: Node, kind: int, action: int | None, indent: bytes) -> str | None:
         """Append what a view keeps of one statement of kind id `kind` (whose entry in
-        `_Kinds.actions` is `action`); its kind ("import", "assignment", "def"), or None when
+        `Kinds.actions` is `action`); its kind ("import", "assignment", "def"), or None when
         the view drops it."""
         if action is None:
             return None
-        if action == _DEFINITION:
+        if action == DEFINITION:
             return "def" if self.definition(node, kind, indent) else None
-        if action == _VERBATIM or (action == _EXPRESSION and self._is_assignment(node)):
+        if action == VERBATIM or (action == EXPRESSION and self._is_assignment(node)):
             if not self.clean and node.has_error:
                 return None
             src = self.src
@@ -410,14 +326,14 @@ class _Walk:
                 own, text_start = b"", line_start
             else:
                 own, text_start = self._indent_of(node, indent), start
-            if end - start > self.literal_limit and action == _EXPRESSION:
+            if end - start > self.literal_limit and action == EXPRESSION:
                 self.lines.append(own + self._elided(node, text_start))
             else:
                 self.lines.append(own + src[text_start:end])
             return "import" if kind in self.kinds.imports else "assignment"
-        if action == _COMPOUND:
+        if action == COMPOUND:
             return "def" if self.compound(node, indent) else None
-        if action == _ERROR:
+        if action == ERROR:
             # tree-sitter wraps what it could not fit in ERROR nodes; whole statements often
             # survive inside, so salvage them.
             mark = len(self.lines)
@@ -426,71 +342,11 @@ class _Walk:
         return None
 
     def _elided(self, statement: Node, text_start: int) -> bytes:
-        """The assignment's text from `text_start`, each literal longer than `literal_limit`
-        (the outermost one) replaced by its placeholder, and what was elided said in a
-        trailing comment: `EMOJI = {...}  # 3,608 entries`."""
-        src = self.src
-        literals = self.kinds.literals
-        parentheses = self.kinds.parentheses
-        limit = self.literal_limit
-        cuts: list[tuple[int, int, bytes, str]] = []
-        # Only a node longer than the limit can hold a literal longer than it.
-        pending = [statement]
-        while pending:
-            node = pending.pop()
-            for child in node.children:
-                if child.end_byte - child.start_byte <= limit:
-                    continue
-                kind = child.kind_id
-                inner = child
-                if kind in parentheses:
-                    # `(` a literal `)`, comments and all, goes whole: no stray comment stays.
-                    inner = self._only_expression(child) or child
-                placeholder = literals.get(inner.kind_id)
-                if placeholder is None:
-                    pending.append(child)
-                    continue
-                if placeholder == _STRING_PLACEHOLDER:
-                    placeholder, what = self._elided_string(inner)
-                else:
-                    what = self._entries(inner)
-                cuts.append((child.start_byte, child.end_byte, placeholder, what))
-        if not cuts:
-            return src[text_start : statement.end_byte]
-        cuts.sort()
-        pieces: list[bytes] = []
-        position = text_start
-        for start, end, placeholder, _ in cuts:
-            pieces += (src[position:start], placeholder)
-            position = end
-        pieces.append(src[position : statement.end_byte])
-        pieces.append(b"  " + self.rules.comment_sign + b" ")
-        pieces.append(", ".join(what for *_, what in cuts).encode())
-        return b"".join(pieces)
-
-    def _only_expression(self, node: Node) -> Node | None:
-        comment = self.kinds.comment
-        inner = [child for child in node.named_children if child.kind_id not in comment]
-        return inner[0] if len(inner) == 1 else None
-
-    def _elided_string(self, node: Node) -> tuple[bytes, str]:
-        start, end = node.start_byte, node.end_byte
-        src = self.src
-        # The first piece's prefix stays (`b'...'` is still bytes, `f'...'` still parses).
-        position = start
-        while position < end and src[position] not in _QUOTE_BYTES:
-            position += 1
-        prefix = src[start:position] if position - start <= 3 else b""
-        characters = len(src[start:end].decode("utf-8", "replace"))
-        return prefix + _STRING_PLACEHOLDER, f"{characters:,} characters"
-
-    def _entries(self, node: Node) -> str:
-        count = node.named_child_count
-        # Comments are named children too; only a literal with a `#` in it can hold one.
-        if self.src.find(self.rules.comment_sign, node.start_byte, node.end_byte) >= 0:
-            comment = self.kinds.comment
-            count -= sum(1 for child in node.named_children if child.kind_id in comment)
-        return f"{count:,} {'entry' if count == 1 else 'entries'}"
+        kinds = self.kinds
+        return elide_statement(
+            self.src, statement, text_start, self.literal_limit, kinds.literals,
+            kinds.parentheses, kinds.comment, self.rules.comment_sign,
+        )  # fmt: skip
 
     def _is_assignment(self, node: Node) -> bool:
         expression = node.named_child(0)
@@ -539,6 +395,11 @@ class _Walk:
             header_end = colon_node.end_byte
             body_start = body.start_byte
         assert body is not None
+        opener = src[body_start] if body_start < len(src) else -1
+        if opener in _LINE_BREAKS:
+            # An empty block (it starts at the header's line break, where a block's first
+            # statement would be): `def f():` and nothing indented under it; Python refuses it.
+            self.suspect_indent = True
         # The usual case, checked without a search: the node starts a line at `indent`; then
         # the header line with its indentation is one slice.
         line_start = start - len(indent)
@@ -563,7 +424,6 @@ class _Walk:
         # A docstring needs a string first; one byte rules most bodies out without a node. In a
         # clean tree the string starts the body, so its opening (read from the bytes) rules
         # out the rest of the bodies that start with a letter (`return`, `raise`, `for`).
-        opener = src[body_start] if body_start < len(src) else -1
         if opener in _STRING_STARTS and (
             not clean or opener in _QUOTE_BYTES or self._opening(body_start) is not None
         ):
@@ -704,147 +564,6 @@ class _Walk:
         text = b"".join(self._text(condition).split()).replace(b"'", b'"')
         return text in self.rules.entry_point_conditions
 
-    # -- hot bodies -----------------------------------------------------------------------
-
-    def _is_hot(self, node: Node, kind: int, definition: Node, header_end: int) -> bool:
-        """A `@...core_logic` decorator, or a hot-marker comment directly above the definition
-        (its decorators or its `def` line) or trailing on the `def` line or the colon line."""
-        rules = self.rules
-        src = self.src
-        if kind in self.kinds.decorated:
-            for child in node.children:
-                if child.kind_id in self.kinds.decorator and self._is_hot_decorator(child):
-                    return True
-        if not self.hot_comments:
-            return False  # no marker anywhere in the file
-        start = self._line_start(node.start_byte)
-        region_start = self._line_start(start - 1) if start > 0 else 0
-        colon_line_end = self._line_end(header_end)
-        # Cheap rejection first: most definitions have no marker anywhere near them.
-        if src.find(rules.hot_marker, region_start, colon_line_end) < 0:
-            return False
-        if start > 0 and self._full_line_comment_is_hot(region_start, start - 1):
-            return True
-        def_start = self._line_start(definition.start_byte)
-        if def_start != start and self._full_line_comment_is_hot(
-            self._line_start(def_start - 1), def_start - 1
-        ):
-            return True
-        def_end = self._line_end(definition.start_byte)
-        if self._trailing_comment_is_hot(definition.start_byte, def_end):
-            return True
-        colon_start = self._line_start(header_end - 1)
-        return colon_start > def_start and self._trailing_comment_is_hot(
-            header_end, colon_line_end
-        )
-
-    def _is_hot_decorator(self, decorator: Node) -> bool:
-        expression = decorator.named_child(0)
-        if expression is None:
-            return False
-        if expression.kind_id in self.kinds.call:
-            function = expression.child_by_field_id(self.kinds.call_function_field)
-            if function is None:
-                return False
-            expression = function
-        name = b"".join(self._text(expression).split()).rsplit(b".", 1)[-1]
-        return name == self.rules.hot_decorator
-
-    def _full_line_comment_is_hot(self, start: int, end: int) -> bool:
-        line = self.src[start:end]
-        stripped = line.lstrip()
-        if not stripped.startswith(self.rules.comment_sign):
-            return False
-        return self._comment_is_hot(start + len(line) - len(stripped), end)
-
-    def _trailing_comment_is_hot(self, start: int, end: int) -> bool:
-        sign = self.rules.comment_sign
-        position = self.src.find(sign, start, end)
-        while position >= 0:
-            if self._is_comment_at(position):
-                return self._comment_is_hot(position, end)
-            position = self.src.find(sign, position + 1, end)
-        return False
-
-    def _is_comment_at(self, position: int) -> bool:
-        found = self.root.descendant_for_byte_range(position, position + 1)
-        return found is not None and found.kind_id in self.kinds.comment
-
-    def _comment_is_hot(self, position: int, end: int) -> bool:
-        # Confirm with the tree that the sign opens a comment (not, say, a line of a string).
-        if not self._is_comment_at(position):
-            return False
-        text = self.src[position + len(self.rules.comment_sign) : end].strip()
-        return text.startswith(self.rules.hot_marker)
-
-    # -- docstrings -----------------------------------------------------------------------
-
-    def _docstring(self, statement: Node) -> Node | None:
-        """The string node when `statement` is a bare string that can be a docstring."""
-        kinds = self.kinds
-        if statement.kind_id not in kinds.expression_statement:
-            return None
-        if statement.named_child_count != 1:
-            return None
-        string = statement.named_child(0)
-        if string is None or string.kind_id not in kinds.string or string.has_error:
-            return None
-        return string if self._opening(string.start_byte) is not None else None
-
-    def _opening(self, start: int) -> int | None:
-        """For a clean string node starting at `start`: where its opening quotes end, or None
-        when its prefix rules out a docstring (bytes, f-string).
-
-        Read from the bytes instead of the string's first child: tree-sitter's string start
-        token is the prefix letters and then one quote, or three of the same."""
-        src = self.src
-        prefixes = self.rules.docstring_prefixes
-        position, end = start, len(src)
-        while position < end and src[position] in prefixes:
-            position += 1
-        quote = src[position : position + 1]
-        if quote not in _QUOTES:
-            return None  # another prefix letter (or no quote at all)
-        if src.startswith(quote * 3, position):
-            return position + 3
-        return position + 1
-
-    def _docstring_line(self, statement: Node) -> bytes | None:
-        """The docstring's first non-blank line, re-quoted with its own quotes and prefix.
-
-        Written for speed (most functions start with a docstring); `_docstring` is the same
-        test, spelled plainly."""
-        if statement.named_child_count != 1:
-            return None
-        string = statement.named_child(0)
-        if string is None or string.kind_id not in self.kinds.string or string.has_error:
-            return None
-        string_start = string.start_byte
-        position = self._opening(string_start)
-        if position is None:
-            return None
-        src = self.src
-        opening = src[string_start:position]
-        quote = opening.lstrip(self.rules.docstring_prefixes)
-        # A clean string ends with the same quotes it opened with.
-        end = string.end_byte - len(quote)
-        line = b""
-        while position < end:
-            newline = src.find(b"\n", position, end)
-            stop = end if newline < 0 else newline
-            line = src[position:stop].strip()
-            if line:
-                break
-            position = stop + 1
-        # A trailing backslash would escape the new closing quote (or join lines).
-        while line.endswith(b"\\"):
-            line = line[:-1].rstrip()
-        if not line:
-            return None
-        if line.endswith(quote[:1]):
-            line += b" "
-        return opening + line + quote
-
     # -- layout helpers -------------------------------------------------------------------
 
     def _first_statement(self, block: Node) -> Node | None:
@@ -872,7 +591,11 @@ class _Walk:
         or `if a: b = 1` put a statement after other text)."""
         start = node.start_byte
         prefix = self.src[self._line_start(start) : start]
-        return prefix if not prefix.strip() else fallback
+        if prefix.strip():
+            return fallback
+        if prefix != fallback:
+            self.suspect_indent = True
+        return prefix
 
     def _block_indent(self, first: Node, parent_indent: bytes) -> bytes:
         """The indentation of a block whose first statement is `first`, exactly as written when
@@ -897,13 +620,3 @@ class _Walk:
     def _unit(self, parent_indent: bytes) -> bytes:
         # Mixing a tab-indented parent with space-indented children can be a TabError.
         return b"\t" if b"\t" in parent_indent else self.rules.indent_unit
-
-    def _line_start(self, position: int) -> int:
-        return self.src.rfind(b"\n", 0, position) + 1
-
-    def _line_end(self, position: int) -> int:
-        end = self.src.find(b"\n", position)
-        return len(self.src) if end < 0 else end
-
-    def _text(self, node: Node) -> bytes:
-        return self.src[node.start_byte : node.end_byte]

@@ -34,8 +34,9 @@ from typing import Literal
 
 import msgspec
 
-from slop_tui.memory.ast_views import SyntaxProblem, build_view
-from slop_tui.memory.languages import LanguageRules, rules_for_path
+from slop_tui.memory.ast_views import SyntaxProblem
+from slop_tui.memory.languages import AnyRules, rules_for_path
+from slop_tui.memory.views import build_view
 
 ViewKind = Literal["raw", "skeleton", "curated"]
 VIEW_KINDS: tuple[ViewKind, ...] = ("raw", "skeleton", "curated")
@@ -77,7 +78,7 @@ class _Entry:
 
     def __init__(
         self, key: str, size: int, mtime_ns: int, digest: bytes, source: bytes, text: str,
-        rules: LanguageRules | None,
+        rules: AnyRules | None,
     ) -> None:  # fmt: skip
         self.key = key  # the absolute, normalized path
         self.size = size
@@ -99,7 +100,7 @@ def _digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def decode_source(data: bytes, path: str, rules: LanguageRules | None) -> tuple[str, bytes]:
+def decode_source(data: bytes, path: str, rules: AnyRules | None) -> tuple[str, bytes]:
     """The text of a file's bytes and its UTF-8 encoding (what tree-sitter parses).
 
     A NUL byte means binary; the encoding is UTF-8 (a BOM is dropped) unless the language
@@ -122,7 +123,7 @@ def decode_source(data: bytes, path: str, rules: LanguageRules | None) -> tuple[
     return text, text.encode("utf-8")
 
 
-def _declared_encoding(data: bytes, rules: LanguageRules | None) -> str | None:
+def _declared_encoding(data: bytes, rules: AnyRules | None) -> str | None:
     if rules is None or rules.encoding_declaration is None:
         return None
     # Only the first two lines may declare it, and the second only below a comment or a blank.
@@ -140,6 +141,28 @@ def _declared_encoding(data: bytes, rules: LanguageRules | None) -> str | None:
             except LookupError:
                 return name
     return None
+
+
+def declare_utf8(text: str, rules: AnyRules | None) -> str:
+    """`text` with its encoding declaration (PEP 263 cookie) saying `utf-8`, for printing the
+    decoded text as UTF-8: a latin-1 file printed as UTF-8 under its `latin-1` cookie would
+    be read back wrong. Text without a declaration, or declaring UTF-8, comes back as it is."""
+    pattern = rules.encoding_declaration if rules is not None else None
+    if pattern is None:
+        return text
+    head = text[:1024].encode("utf-8", "surrogateescape")
+    if _declared_encoding(head, rules) in (None, "utf-8"):
+        return text
+    lines = text.split("\n", 2)
+    for index, line in enumerate(lines[:2]):
+        match = pattern.match(line.encode("utf-8", "surrogateescape"))
+        if match:
+            encoded = line.encode("utf-8", "surrogateescape")
+            lines[index] = (encoded[: match.start(1)] + b"utf-8" + encoded[match.end(1) :]).decode(
+                "utf-8", "surrogateescape"
+            )
+            break
+    return "\n".join(lines)
 
 
 class FileCache:

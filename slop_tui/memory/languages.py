@@ -4,7 +4,9 @@ A view is built by one walk over a tree-sitter tree; everything that walk needs 
 language (its grammar, which node types are imports, definitions, block-structured statements,
 how a docstring and a comment look, which marker makes a body hot) lives in a `LanguageRules`
 row here. Adding a grammar means adding a row to `LANGUAGES` (and, if its trees differ in shape,
-teaching `ast_views` the difference), not editing the walker's constants.
+teaching `ast_views` the difference), not editing the walker's constants. Brace languages (and
+Ruby) are rows of another shape, `brace_languages.BraceRules`, read by one generic walk
+(`brace_views`); `views.build_view` picks the walk a row names (`walk`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from slop_tui.memory.brace_languages import BRACE_LANGUAGES, BraceRules
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,8 @@ class LanguageRules:
     # The source-encoding declaration (PEP 263 for Python), searched in the first two lines;
     # None when the language's files are always UTF-8.
     encoding_declaration: re.Pattern[bytes] | None
+    # Which walk builds this language's views (`memory.views` dispatches on it).
+    walk: str = "python"
 
 
 def _python_grammar() -> object:
@@ -135,13 +141,16 @@ PYTHON = LanguageRules(
     encoding_declaration=re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)"),
 )
 
-LANGUAGES: tuple[LanguageRules, ...] = (PYTHON,)
+# A row of the table: the Python walk's rules or the brace walk's.
+AnyRules = LanguageRules | BraceRules
 
-_BY_SUFFIX: dict[str, LanguageRules] = {
+LANGUAGES: tuple[AnyRules, ...] = (PYTHON, *BRACE_LANGUAGES)
+
+_BY_SUFFIX: dict[str, AnyRules] = {
     suffix: rules for rules in LANGUAGES for suffix in rules.suffixes
 }
 
 
-def rules_for_path(path: str) -> LanguageRules | None:
+def rules_for_path(path: str) -> AnyRules | None:
     """The rules for a file name, or None when no grammar covers it (its views are its text)."""
     return _BY_SUFFIX.get(os.path.splitext(path)[1].lower())

@@ -19,6 +19,8 @@ import msgspec
 from tree_sitter import Node
 
 from slop_tui.memory.ast_views import parse
+from slop_tui.memory.brace_languages import BRACE_LANGUAGES, BraceRules
+from slop_tui.memory.brace_tags import tag_brace
 from slop_tui.memory.languages import PYTHON
 
 DefinitionKind = str  # "class" | "def" | "async def" | "const"
@@ -233,4 +235,16 @@ def tag_python(source: bytes) -> FileTags:
     )
 
 
-TAGGERS: dict[str, Callable[[bytes], FileTags]] = {PYTHON.name: tag_python}
+def _brace_tagger(rules: BraceRules) -> Callable[[bytes], FileTags]:
+    def tag(source: bytes) -> FileTags:
+        name, definitions, references, has_error = tag_brace(source, rules)
+        found = [Definition(*row) for row in definitions]
+        return FileTags(name, found, references, [], has_error)
+
+    return tag
+
+
+TAGGERS: dict[str, Callable[[bytes], FileTags]] = {
+    PYTHON.name: tag_python,
+    **{rules.name: _brace_tagger(rules) for rules in BRACE_LANGUAGES},
+}
