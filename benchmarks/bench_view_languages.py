@@ -9,7 +9,7 @@ Each corpus is what this machine has or can install, gathered once into a cache 
   Java        the JDK's src.zip (java.base), unpacked into the cache
   C           every `.c` file under /usr (examples, numpy's checks, ...)
   C++         /usr/include (`.h` parsed as C++)
-  C#          whatever `.cs` source is on the machine (no Debian source package ships one)
+  C#          pythonnet's sdist from PyPI (its C# runtime, `src/runtime/*.cs`), unpacked into the cache
   PHP         the App Engine PHP SDK inside google-cloud-sdk
   Ruby        Ruby's standard library (libruby3.1, /usr/lib/ruby/3.1.0)
 A language with no files prints `no corpus` and fails the benchmark.
@@ -76,6 +76,24 @@ def _npm(packages: Iterable[str], into: Path) -> None:
         subprocess.run(["tar", "xzf", str(tarball), "-C", str(folder)], check=False)
 
 
+def _sdist(requirement: str, into: Path) -> None:
+    """A PyPI source distribution unpacked into the cache once (pythonnet's holds C# sources)."""
+    if into.exists():
+        return
+    download = into.with_name(into.name + ".download")
+    shutil.rmtree(download, ignore_errors=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "download", requirement, "--no-binary", ":all:", "--no-deps",
+         "-q", "-d", str(download)],
+        capture_output=True, text=True,
+    )
+    archives = sorted(download.glob("*.tar.gz")) if done.returncode == 0 else []
+    if archives:
+        into.mkdir(parents=True)
+        subprocess.run(["tar", "xzf", str(archives[0]), "-C", str(into)], check=False)
+    shutil.rmtree(download, ignore_errors=True)
+
+
 def _java() -> list[Path]:
     target = CACHE / "java"
     if not target.exists():
@@ -107,7 +125,8 @@ def corpus(language: str) -> list[Path]:
     if language == "cpp":
         return _walk("/usr/include", (".h", ".hpp", ".hh", ".hxx"))
     if language == "csharp":
-        return _walk("/usr/lib/node_modules", (".cs",))
+        _sdist("pythonnet==3.2.1", CACHE / "csharp")
+        return _walk(CACHE / "csharp", (".cs",))
     if language == "php":
         return _walk("/usr/lib/google-cloud-sdk/platform/google_appengine/php", (".php",))
     if language == "ruby":
