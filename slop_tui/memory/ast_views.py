@@ -34,8 +34,8 @@ from slop_tui.memory.py_kinds import (
     EXPRESSION,
     VERBATIM,
     kinds_of,
-    language_of,
 )
+from slop_tui.memory.parsers import language_of, parse, parser_for
 from slop_tui.memory.py_marks import TextMarks
 from slop_tui.memory.view_types import BuiltView, SyntaxProblem
 
@@ -51,28 +51,6 @@ _BLANK_LINE = re.compile(rb"\n[ \t\f]*\r?\n")
 _TOP_LEVEL_START = re.compile(
     rb"^(?!(?:else|elif|except|finally)\b)[A-Za-z_@\x80-\xff]", re.MULTILINE
 )
-
-
-# A tree-sitter Parser holds parse state, so each thread gets its own.
-_thread_parsers = threading.local()
-
-
-def parser_for(rules: LanguageRules) -> Parser:
-    """This thread's parser for a language (created once per thread)."""
-    parsers: dict[str, Parser] | None = getattr(_thread_parsers, "by_name", None)
-    if parsers is None:
-        parsers = {}
-        _thread_parsers.by_name = parsers
-    parser = parsers.get(rules.name)
-    if parser is None:
-        parser = Parser(language_of(rules))
-        parsers[rules.name] = parser
-    return parser
-
-
-def parse(source: bytes, rules: LanguageRules) -> Tree:
-    """The tree-sitter tree of UTF-8 `source`."""
-    return parser_for(rules).parse(source)
 
 
 def build_view(source: bytes, kind: BuiltViewKind, rules: LanguageRules) -> BuiltView:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 
-from tree_sitter import Language, Node, Parser, Tree
+from tree_sitter import Node, Tree
 
 from slop_tui.memory.ast_views import BuiltViewKind, first_syntax_problem
 from slop_tui.memory.brace_languages import BraceRules
 from slop_tui.memory.literals import CURATED_LITERAL_LIMIT, SKELETON_LITERAL_LIMIT
+from slop_tui.memory.parsers import language_of, parse, parser_for  # noqa: F401 (re-exported)
 from slop_tui.memory.view_types import BuiltView
 
 _BLANK_RUN = re.compile(rb"\n(?:[ \t]*\n){2,}")
@@ -27,30 +27,6 @@ _COMMENT_OPENERS = (b"//", b"/*", b"#")
 
 
 @functools.cache
-def language_of(rules: BraceRules) -> Language:
-    return Language(rules.load_grammar())
-
-
-_thread_parsers = threading.local()
-
-
-def parser_for(rules: BraceRules) -> Parser:
-    """This thread's parser for a brace language (created once per thread)."""
-    parsers: dict[str, Parser] | None = getattr(_thread_parsers, "by_name", None)
-    if parsers is None:
-        parsers = {}
-        _thread_parsers.by_name = parsers
-    parser = parsers.get(rules.name)
-    if parser is None:
-        parser = Parser(language_of(rules))
-        parsers[rules.name] = parser
-    return parser
-
-
-def parse(source: bytes, rules: BraceRules) -> Tree:
-    return parser_for(rules).parse(source)
-
-
 def build_view(source: bytes, kind: BuiltViewKind, rules: BraceRules) -> BuiltView:
     """Parse UTF-8 `source` and build its skeleton or curated view."""
     return view_of_tree(parse(source, rules), source, kind, rules)

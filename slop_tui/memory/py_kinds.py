@@ -6,18 +6,10 @@ per language, so the walk (`ast_views`) compares integers instead of building ty
 
 from __future__ import annotations
 
-import functools
-
-from tree_sitter import Language
 
 from slop_tui.memory.languages import LanguageRules
 from slop_tui.memory.literals import ELIDED_LITERALS, PARENTHESES
-
-
-@functools.cache
-def language_of(rules: LanguageRules) -> Language:
-    return Language(rules.load_grammar())
-
+from slop_tui.memory.parsers import language_of
 
 # A string made of several pieces (`"a" "b"`), which can still be a docstring; per language.
 CONCATENATED_STRINGS: dict[str, tuple[str, ...]] = {"python": ("concatenated_string",)}
