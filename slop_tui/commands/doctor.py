@@ -115,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
         where = f" at {spec.provider.base_url}" if spec.provider.base_url else ""
         _print(f"  {tier.value:<14} {spec.label:<36} ok: {what}{where}")
     print()
+    _prices(config)
+    print()
     problems += _sandbox(root, config)
     print()
     for warning in config.warnings:
@@ -122,6 +124,29 @@ def run(args: argparse.Namespace) -> int:
     if config.warnings:
         print()
     return _report(problems, cannot_run=failed or bool(problems))
+
+
+def _prices(config: Config) -> None:
+    """The prices the ledger will charge each tier's calls at (known without a key)."""
+    from slop_tui.config import DEFAULT_PRICES, PRICES_DATED
+    from slop_tui.models import Tier
+
+    print("prices (USD per million tokens: input / cache write / cache read / output)")
+    for tier in Tier:
+        label = config.models.get(tier.value, "")
+        price = config.prices.get(label)
+        if label.startswith("scripted"):
+            what = "offline: no cost"
+        elif price is None:
+            what = f'unpriced: costs show "-" (add [prices."{label}"] to set one)'
+        else:
+            what = (
+                f"{price.input:g} / {price.write_price():g} / {price.read_price():g} / "
+                f"{price.output:g}  "
+                + ("(built-in, " + PRICES_DATED + ")" if price == DEFAULT_PRICES.get(label)
+                   else "(your [prices])")
+            )
+        _print(f"  {tier.value:<14} {label:<36} {what}")
 
 
 def _sandbox(root: Path, config: Config) -> list[str]:
