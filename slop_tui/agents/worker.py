@@ -25,6 +25,7 @@ import msgspec
 from slop_tui.agents.context import RelatedMap, assemble_context
 from slop_tui.agents.emit import Emit
 from slop_tui.agents.mcp_tools import decode_mcp_call, mcp_tool_specs
+from slop_tui.agents.history import History, call_record, clutch_edit_note
 from slop_tui.agents.qa import QaTranslator, worker_message
 from slop_tui.agents.transitions import transition
 from slop_tui.config import RunSettings
@@ -40,6 +41,7 @@ from slop_tui.models import (
     ContextReport,
     Decision,
     DecisionMade,
+    EditFileArgs,
     FileChanged,
     FinishArgs,
     ModelText,
@@ -57,7 +59,7 @@ from slop_tui.models import (
     decode_tool_args,
 )
 from slop_tui.providers import ModelRequest, Provider, UsageLedger, tool_specs_for
-from slop_tui.tools.clutch import Clutch, editable_json
+from slop_tui.tools.clutch import Clutch
 from slop_tui.tools.clutch_loop import pass_clutch
 from slop_tui.tools.executor import ToolExecutor
 from slop_tui.tools.hunks import split_hunks
@@ -171,10 +173,13 @@ class _WorkerRun:
         self.announced: set[str] = set()  # proposal ids already published
         self.proposals = 0  # every call proposed so far: "proposal N" at the clutch
         self.reason = ""  # the text of the reply whose calls are being handled
+        # What each request re-sends of `messages`: compacted only at checkpoints (history.py).
+        self.history = History()
 
     def discard(self) -> None:
         """Forget the conversation: nothing of it outlives the ticket."""
         self.messages.clear()
+        self.history.clear()
 
     async def _move(self, move: str, **kwargs: str | None) -> None:
         await self.deps.emit(transition(self.ticket, move, track_id=self.track_id, **kwargs))
@@ -227,7 +232,8 @@ class _WorkerRun:
         self.messages = [ChatMessage(role="user", content=first)]
         while self.steps < deps.settings.worker_steps:
             self.steps += 1
-            request = ModelRequest(system=system, messages=list(self.messages), tools=tools)
+            plan = self.history.request(self.messages, self.steps)
+            request = ModelRequest(system=system, messages=plan.messages, tools=tools)
             try:
                 reply = await deps.provider.complete(request, ticket_id=self.ticket.id)
             except SlopError as exc:
@@ -338,7 +344,8 @@ class _WorkerRun:
             # It cannot apply as asked (a path outside the repository, an `old` text that is
             # not in the file): nothing would change, so the person is not asked.
             await self._announce(proposal)
-            return await self._result(proposal.tool, False, f"error: {proposal.error}")
+            near = deps.executor.edit_context(args) if isinstance(args, EditFileArgs) else ""
+            return await self._result(proposal.tool, False, f"error: {proposal.error}{near}")
         decision, final, shown = await self._decide(proposal)
         if isinstance(decision, Reject):
             return await self._result(final.tool, False, f"Rejected by the person: {decision.reason}")
@@ -350,11 +357,7 @@ class _WorkerRun:
             await deps.emit(DecisionMade(proposal_id=final.id, ticket_id=ticket_id, decision=Approve()))
             edited = hunks_told(shown, decision)
         elif final.arguments != proposal.arguments:  # an unchanged "edit" is no edit
-            edited = (
-                "The person edited your call before it ran; it ran with: "
-                + " ".join(editable_json(final.arguments).split())
-                + "\n"
-            )
+            edited = clutch_edit_note(proposal.arguments, final.arguments)
         arguments = final.arguments
         if isinstance(arguments, FinishArgs):
             result = await self._result("finish", True, edited + arguments.summary)
@@ -363,6 +366,7 @@ class _WorkerRun:
         # Only the person's own approval allows the network; the model's request does not.
         network = isinstance(decision, Approve) and decision.network
         outcome = await deps.executor.execute(ticket_id, arguments, network=network)
+        self.history.note(call.id, call_record(arguments, outcome, deps.executor.root))
         for rel in outcome.changed:
             deps.file_cache.invalidate([deps.repo_root / rel])
             await deps.emit(

@@ -127,6 +127,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
         where = f" at {spec.provider.base_url}" if spec.provider.base_url else ""
         _print(f"  {tier.value:<14} {spec.label:<{width}} ok: {what}{where}")
     print()
+    _prices(config)
+    print()
     problems += _sandbox(root, config)
     print()
     if config.mcp:
@@ -198,6 +200,29 @@ def _instructions(root: Path, budget: int) -> None:
     _print(f"instructions: {found.summary()} ([run] instructions_tokens = {budget:,})")
     for skipped in found.skipped:
         _print(f"  {skipped.path}: skipped: {skipped.reason}")
+
+
+def _prices(config: Config) -> None:
+    """The prices the ledger will charge each tier's calls at (known without a key)."""
+    from slop_tui.config import DEFAULT_PRICES, PRICES_DATED
+    from slop_tui.models import Tier
+
+    print("prices (USD per million tokens: input / cache write / cache read / output)")
+    for tier in Tier:
+        label = config.models.get(tier.value, "")
+        price = config.prices.get(label)
+        if label.startswith("scripted"):
+            what = "offline: no cost"
+        elif price is None:
+            what = f'unpriced: costs show "-" (add [prices."{label}"] to set one)'
+        else:
+            what = (
+                f"{price.input:g} / {price.write_price():g} / {price.read_price():g} / "
+                f"{price.output:g}  "
+                + ("(built-in, " + PRICES_DATED + ")" if price == DEFAULT_PRICES.get(label)
+                   else "(your [prices])")
+            )
+        _print(f"  {tier.value:<14} {label:<36} {what}")
 
 
 def _sandbox(root: Path, config: Config) -> list[str]:

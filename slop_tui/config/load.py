@@ -282,6 +282,9 @@ def _providers(file: TomlFile, known: dict[str, ProviderSpec]) -> dict[str, Prov
     return found
 
 
+_PRICE_KEYS = ("input", "output", "cache_read", "cache_write")
+
+
 def _prices(file: TomlFile) -> dict[str, PriceSpec]:
     table: dict[str, Any] = file.data.get("prices", {})
     found: dict[str, PriceSpec] = {}
@@ -294,10 +297,10 @@ def _prices(file: TomlFile) -> dict[str, PriceSpec]:
         if not isinstance(body, dict):
             raise ConfigError(f"{file.where('prices', label)}: must be a table with input and output")
         for key in body:
-            if key not in ("input", "output"):
+            if key not in _PRICE_KEYS:
                 raise ConfigError(
-                    f"{file.where('prices', label, key)}: unknown key (allowed: input, output, "
-                    f"in USD per million tokens)"
+                    f"{file.where('prices', label, key)}: unknown key (allowed: "
+                    f"{', '.join(_PRICE_KEYS)}, in USD per million tokens)"
                 )
         values: dict[str, float] = {}
         for key in ("input", "output"):
@@ -305,8 +308,15 @@ def _prices(file: TomlFile) -> dict[str, PriceSpec]:
                 raise ConfigError(
                     f"{file.where('prices', label)}: missing {key} (USD per million tokens)"
                 )
-            values[key] = number(file, ("prices", label, key), body[key], float, 0, True)
-        found[label] = PriceSpec(input=values["input"], output=values["output"])
+        for key in _PRICE_KEYS:
+            if key in body:
+                values[key] = number(file, ("prices", label, key), body[key], float, 0, True)
+        found[label] = PriceSpec(
+            input=values["input"],
+            output=values["output"],
+            cache_read=values.get("cache_read"),
+            cache_write=values.get("cache_write"),
+        )
     return found
 
 

@@ -23,10 +23,19 @@ ProviderKind = Literal["openai", "anthropic", "scripted"]
 
 
 class PriceSpec(msgspec.Struct, forbid_unknown_fields=True):
-    """US dollars per million tokens."""
+    """US dollars per million tokens. A cache price left out (None) is charged at `input`, so
+    an unknown discount never makes a cost look smaller than it was."""
 
     input: float
     output: float
+    cache_read: float | None = None  # a prompt-cache hit
+    cache_write: float | None = None  # writing a prefix to the cache (Anthropic: 1.25 x input)
+
+    def read_price(self) -> float:
+        return self.input if self.cache_read is None else self.cache_read
+
+    def write_price(self) -> float:
+        return self.input if self.cache_write is None else self.cache_write
 
 
 class ProviderSpec(msgspec.Struct, kw_only=True):
@@ -136,12 +145,22 @@ DEFAULT_MODELS: dict[str, str] = {
     Tier.DEFAULT_CHEAP.value: "openai:gpt-4o-mini",
 }
 
-# List prices (USD per million tokens, cache misses) of the default models when this was
-# written, so a fresh install can show a cost estimate; `[prices."provider:model"]` overrides.
+# List prices (USD per million tokens) of the default models as the vendors' pricing pages gave
+# them on the date below, so a fresh install can show a cost estimate; `[prices."provider:model"]`
+# overrides (`slop doctor` shows which applies). Anthropic: a 5-minute cache write is 1.25 x the
+# input price and a read 0.1 x; OpenAI: cached input half price, no write charge; DeepSeek: a
+# cache hit is 0.1 x a miss, no write charge.
+PRICES_DATED = "2025-10-01"
 DEFAULT_PRICES: dict[str, PriceSpec] = {
-    "anthropic:claude-sonnet-4-5": PriceSpec(input=3.0, output=15.0),
-    "openai:gpt-4o-mini": PriceSpec(input=0.15, output=0.60),
-    "deepseek:deepseek-chat": PriceSpec(input=0.28, output=0.42),
+    "anthropic:claude-sonnet-4-5": PriceSpec(
+        input=3.0, output=15.0, cache_read=0.30, cache_write=3.75
+    ),
+    "openai:gpt-4o-mini": PriceSpec(
+        input=0.15, output=0.60, cache_read=0.075, cache_write=0.15
+    ),
+    "deepseek:deepseek-chat": PriceSpec(
+        input=0.28, output=0.42, cache_read=0.028, cache_write=0.28
+    ),
 }
 
 # Names that `scripted:NAME` reads as the built-in demo scenario rather than a file.

@@ -2,6 +2,11 @@
 
 Structured output goes through `output_config.format` (a JSON Schema); an endpoint that
 refuses it gets the schema in the system prompt instead. The Messages API has no JSON mode.
+
+Prompt caching (`cache_breakpoints`): the API caches only up to blocks marked `cache_control`,
+at most 4 a request. A request marks the last tool and the system text (fixed for a ticket),
+the first message (the worker's context, rewritten only at checkpoints) and the last block of
+the latest turn (rolling: the next request reads everything up to it and appends).
 """
 
 from __future__ import annotations
@@ -76,6 +81,36 @@ def to_anthropic_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
     return turns
 
 
+EPHEMERAL: dict[str, str] = {"type": "ephemeral"}  # the default 5-minute lifetime
+
+
+def _mark(block: dict[str, Any]) -> None:
+    block["cache_control"] = dict(EPHEMERAL)
+
+
+def cache_breakpoints(params: dict[str, Any]) -> dict[str, Any]:
+    """`params` with its cache breakpoints marked (at most 4; see the module docstring).
+
+    The system text becomes a one-block list, the form that can carry `cache_control`; the
+    turns are copied before they are marked, so the caller's messages stay unmarked.
+    """
+    tools = params.get("tools")
+    if tools:
+        tools = [dict(tool) for tool in tools]
+        _mark(tools[-1])
+        params["tools"] = tools
+    system = params.get("system")
+    if isinstance(system, str) and system:
+        params["system"] = [{"type": "text", "text": system}]
+        _mark(params["system"][-1])
+    turns = [dict(turn, content=[dict(b) for b in turn["content"]]) for turn in params["messages"]]
+    for turn in {0, len(turns) - 1} if turns else ():
+        if turns[turn]["content"]:
+            _mark(turns[turn]["content"][-1])
+    params["messages"] = turns
+    return params
+
+
 def _usage(raw: Any) -> Usage:
     return Usage(
         input_tokens=int(getattr(raw, "input_tokens", 0) or 0),
@@ -124,7 +159,7 @@ class AnthropicProvider(SDKAdapter):
                 system = f"{system}\n\n{instruction}" if system else instruction
         if system:
             params["system"] = system
-        return params
+        return cache_breakpoints(params) if request.prompt_cache else params
 
     async def _create(self, client: Any, params: dict[str, Any], stream: bool) -> Any:
         if stream:

@@ -55,6 +55,9 @@ class ModelRequest(msgspec.Struct, kw_only=True):
     response_schema: dict[str, Any] | None = None  # JSON Schema of the answer, when structured
     schema_name: str = "answer"
     max_tokens: int = 4096
+    # Mark prompt-cache breakpoints (Anthropic); False sends the request as it was before
+    # caching existed (the ticket-cost benchmark's baseline).
+    prompt_cache: bool = True
 
 
 class ModelReply(msgspec.Struct, kw_only=True):

@@ -4,6 +4,12 @@ DeepSeek, Ollama, vLLM, OpenRouter.
 Structured output tries, in order: `response_format` with a JSON Schema, then JSON mode with
 the schema in the system prompt, then the schema in the prompt alone. The first mode an
 endpoint accepts is remembered, so the refusals cost one round trip each per provider object.
+
+OpenAI's and DeepSeek's prompt caches are automatic and match prefixes byte for byte, so a
+request is a pure function of its `ModelRequest`: tools in the order given (fixed for a
+ticket), the system text as given, no timestamps or ids of our own; the cached part comes back
+as `cache_read_tokens` (`prompt_tokens_details.cached_tokens`, or DeepSeek's
+`prompt_cache_hit_tokens`).
 """
 
 from __future__ import annotations

@@ -13,6 +13,11 @@ A scripted team answers the person too:
   the reviewer's comment; `{{reviewer_comment}}` in their text becomes it, JSON-escaped), and
   `sent_back.lead` replies follow once the lead's own are used up (the lead is asked again
   only for a plan made again). Both are played in a cycle, so any number of send-backs works.
+
+A reply without scripted usage reports what the tier's default model would: the prompt's
+estimated tokens, split by that model's prompt cache (`cache_sim`: Anthropic's breakpoints as
+the Anthropic adapter marks them, or the automatic prefix cache of OpenAI and DeepSeek), so
+cache reads of the previous request's prefix show in a scripted run as they would in a real one.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Any
 
 import msgspec
 
-from slop_tui.config import ModelSpec
+from slop_tui.config import DEFAULT_MODELS, ModelSpec
 from slop_tui.errors import SlopError
 from slop_tui.models import Tier, ToolCall, Usage
 from slop_tui.tokens import estimate_tokens
@@ -43,6 +48,7 @@ from slop_tui.providers.base import (
     clean_text,
     request_text,
 )
+from slop_tui.providers.cache_sim import AnthropicCache, OpenAIPrefixCache
 from slop_tui.providers.usage import priced
 
 
@@ -194,6 +200,44 @@ class ScriptedProvider:
         self.source = source
         self._cursors: dict[str | None, int] = {}
         self._sent_back = 0  # replies played from `sent_back`, for the cycle
+        stands_for = DEFAULT_MODELS.get(spec.tier.value, "")
+        self.stands_for = stands_for
+        self._anthropic = AnthropicCache() if stands_for.startswith("anthropic:") else None
+        self._prefix = None if self._anthropic is not None else OpenAIPrefixCache()
+
+    def _split(self, request: ModelRequest, total: int) -> Usage:
+        """`total` prompt tokens split as the stood-for model's cache would report them."""
+        from slop_tui.providers.anthropic import cache_breakpoints, to_anthropic_messages
+        from slop_tui.providers.openai_compat import to_openai_messages
+
+        tools = [{"name": t.name, "description": t.description, "input_schema": t.parameters}
+                 for t in request.tools]
+        if self._anthropic is not None:
+            body: dict[str, Any] = {
+                "model": self.stands_for,
+                "tools": tools,
+                "system": request.system,
+                "messages": to_anthropic_messages(request.messages),
+            }
+            split = self._anthropic.account(
+                cache_breakpoints(body) if request.prompt_cache else body
+            )
+        else:
+            assert self._prefix is not None
+            body = {
+                "model": self.stands_for,
+                "tools": tools,
+                "messages": to_openai_messages(request.system, request.messages),
+            }
+            split = self._prefix.account(body)
+        # The simulator counts the wire body (tool JSON, escapes); the prompt's size stays the
+        # estimate this provider always reported, split in the simulator's proportions.
+        scale = total / split.prompt_tokens if split.prompt_tokens else 0.0
+        read = min(round(split.cache_read_tokens * scale), total)
+        written = min(round(split.cache_write_tokens * scale), total - read)
+        return Usage(
+            input_tokens=total - read - written, cache_read_tokens=read, cache_write_tokens=written
+        )
 
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> ScriptedProvider:
@@ -264,10 +308,8 @@ class ScriptedProvider:
         usage = scripted.usage
         if usage is None:
             produced = scripted.text + "".join(call.arguments for call in calls)
-            usage = Usage(
-                input_tokens=estimate_tokens(request_text(request)),
-                output_tokens=estimate_tokens(produced),
-            )
+            split = self._split(request, estimate_tokens(request_text(request)))
+            usage = msgspec.structs.replace(split, output_tokens=estimate_tokens(produced))
         return clean_reply(
             ModelReply(
                 text=scripted.text,

@@ -1,8 +1,9 @@
 """Token and cost accounting: per call, per ticket, per tier and in total.
 
-Prices come from `agents.toml` in US dollars per million tokens (`PriceSpec`). `PriceSpec` has
-one input price, so cache reads and writes are charged at it: the cost shown is an upper bound
-where a provider discounts cached tokens, never an underestimate.
+Prices come from `agents.toml` in US dollars per million tokens (`PriceSpec`, with built-in
+defaults for the default models). `input_tokens` is the uncached part of a prompt; cache reads
+and writes are charged at their own prices, or at the input price when a model's cache prices
+are unknown (an upper bound where a provider discounts cached tokens, never an underestimate).
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ def cost_of(usage: Usage, price: PriceSpec | None) -> float | None:
     """Dollars for `usage` at `price`, or None when the model has no price."""
     if price is None:
         return None
-    input_side = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
-    return (input_side * price.input + usage.output_tokens * price.output) / _PER_MILLION
+    return (
+        usage.input_tokens * price.input
+        + usage.cache_read_tokens * price.read_price()
+        + usage.cache_write_tokens * price.write_price()
+        + usage.output_tokens * price.output
+    ) / _PER_MILLION
 
 
 def priced(usage: Usage, price: PriceSpec | None) -> Usage:

@@ -12,6 +12,28 @@ endpoint they hit; every request is recorded so a test can assert what a model w
         srv.requests[-1].body["messages"]
 
 Everything runs in one background thread per connection (stdlib `ThreadingHTTPServer`).
+
+With `cache=True` the server simulates both prompt caches and reports the usage a real
+endpoint would (the reply's own token counts are replaced; its output tokens stay):
+Anthropic's explicit `cache_control` breakpoints on `/v1/messages` (`cache_creation_input_tokens`,
+`cache_read_input_tokens`; more than 4 breakpoints is a 400) and OpenAI's automatic prefix cache
+on `/chat/completions` (`prompt_tokens_details.cached_tokens`, and DeepSeek's
+`prompt_cache_hit_tokens`/`prompt_cache_miss_tokens`). The rules, each with its source:
+
+- Anthropic (https://platform.claude.com/docs/en/build-with-claude/prompt-caching): prefix order
+  tools, system, messages; a breakpoint caches the prefix through its block when that prefix
+  reaches the minimum cacheable length (`anthropic_min_tokens`, 1,024 for Sonnet 4.x), else
+  nothing, silently; each breakpoint looks for a hit at its block and up to 20 blocks before it;
+  a hit is read and its lifetime refreshed; the rest up to the last cacheable breakpoint is
+  written; entries live 5 minutes (`cache_ttl_s`) after their last use.
+- OpenAI (https://platform.openai.com/docs/guides/prompt-caching): automatic for prompts of
+  1,024 tokens or more; the longest exactly matching cached prefix is read, in 128-token steps
+  from 1,024; entries live 5 minutes here (the docs say 5-10 minutes of inactivity).
+
+Token counts are `slop_tui.tokens.estimate_tokens` of each block; `clock` (seconds, default
+`time.monotonic`) is injectable, so a benchmark can model minutes without sleeping. Each
+request's computed usage is kept in `RecordedRequest.cache` (the rule code is in
+`providers/cache_sim.py`).
 """
 
 from __future__ import annotations
@@ -24,9 +46,19 @@ import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Literal
 
 import msgspec
+
+from slop_tui.providers.cache_sim import (
+    ANTHROPIC_MIN_TOKENS,
+    CACHE_TTL_S,
+    AnthropicCache,
+    CacheRuleError,
+    CacheUsage,
+    OpenAIPrefixCache,
+)
 
 Endpoint = Literal["chat", "messages", "any"]
 FaultKind = Literal["status", "slow", "drop", "malformed", "truncated", "stall"]
@@ -74,6 +106,7 @@ class RecordedRequest(msgspec.Struct, kw_only=True):
     body: Any  # the decoded JSON body, or None when it was not JSON
     raw: bytes
     at: float
+    cache: CacheUsage | None = None  # the simulated split of the prompt, when `cache=True`
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -85,8 +118,20 @@ class _Server(http.server.ThreadingHTTPServer):
 class LLMServer:
     """The scripted server; use it as a context manager (it starts and stops itself)."""
 
-    def __init__(self, *, api_key: str | None = None, chunk_chars: int = 4) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        chunk_chars: int = 4,
+        cache: bool = False,
+        clock: Callable[[], float] | None = None,
+        anthropic_min_tokens: int = ANTHROPIC_MIN_TOKENS,
+        cache_ttl_s: float = CACHE_TTL_S,
+    ) -> None:
         self.api_key = api_key
+        self.cache = cache
+        self.anthropic_cache = AnthropicCache(clock, min_tokens=anthropic_min_tokens, ttl_s=cache_ttl_s)
+        self.openai_cache = OpenAIPrefixCache(clock, ttl_s=cache_ttl_s)
         self.chunk_chars = chunk_chars  # streamed text is cut into pieces of this size
         self.requests: list[RecordedRequest] = []
         self._replies: dict[str, deque[HTTPReply]] = {
@@ -246,6 +291,26 @@ class LLMServer:
         with self._lock:
             return wanted if wanted in self._rejected_formats else None
 
+    def _simulate(
+        self, endpoint: str, body: Any, reply: HTTPReply, recorded: RecordedRequest
+    ) -> HTTPReply:
+        """`reply` with the usage the simulated cache gives this request (`CacheRuleError`
+        when the real API would refuse it)."""
+        if not self.cache or not isinstance(body, dict):
+            return reply
+        with self._lock:
+            if endpoint == "messages":
+                usage = self.anthropic_cache.account(body)
+            else:
+                usage = self.openai_cache.account(body)
+            recorded.cache = usage
+        return msgspec.structs.replace(
+            reply,
+            input_tokens=usage.input_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+        )
+
     def _next_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids)}"
 
@@ -292,6 +357,9 @@ def _chat_usage(reply: HTTPReply) -> dict[str, Any]:
         "completion_tokens": reply.output_tokens,
         "total_tokens": prompt + reply.output_tokens,
         "prompt_tokens_details": {"cached_tokens": reply.cache_read_tokens},
+        # DeepSeek's own names for the same split.
+        "prompt_cache_hit_tokens": reply.cache_read_tokens,
+        "prompt_cache_miss_tokens": reply.input_tokens,
     }
 
 
@@ -477,11 +545,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except ValueError:
             body = None
         headers = {name.lower(): value for name, value in self.headers.items()}
-        owner._record(
-            RecordedRequest(
-                method="POST", path=self.path, headers=headers, body=body, raw=raw, at=time.time()
-            )
+        recorded = RecordedRequest(
+            method="POST", path=self.path, headers=headers, body=body, raw=raw, at=time.time()
         )
+        owner._record(recorded)
         path = self.path.split("?", 1)[0].rstrip("/")
         if path.endswith("/chat/completions"):
             endpoint = "chat"
@@ -506,6 +573,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if reply is None:
             message = f"llm_server: no scripted reply queued for {path}"
             self._send_json(418, _error_body(endpoint, 418, message))
+            return
+        try:
+            reply = owner._simulate(endpoint, body, reply, recorded)
+        except CacheRuleError as exc:
+            self._send_json(400, _error_body(endpoint, 400, str(exc)))
             return
         model = reply.model or (body.get("model") if isinstance(body, dict) else None) or "scripted"
         truncated = fault is not None and fault.kind in ("truncated", "stall")

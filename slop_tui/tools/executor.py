@@ -48,6 +48,7 @@ from slop_tui.models import (
 )
 from slop_tui.tools.clutch import check_arguments
 from slop_tui.tools.ownership import FileBusy, FileOwners
+from slop_tui.tools.edit_feedback import change_stat, near_text
 from slop_tui.tools.proposals import unified_diff
 from slop_tui.tools.safe_write import check_at, read_at, replace_at, restore_at
 from slop_tui.tools.sandbox import (
@@ -423,22 +424,26 @@ class ToolExecutor:
             if isinstance(args, ListFilesArgs):
                 return ToolOutcome(ok=True, output=self._list(args))
             if isinstance(args, WriteFileArgs):
-                _real, rel = self._write_target(args.path)
+                real, rel = self._write_target(args.path)
+                try:
+                    previous = self._current_text(real, rel)
+                except (SlopError, OSError):
+                    previous = ""  # a binary file replaced: every new line counts as added
                 name, after = await self._owned_replace(ticket_id, rel, args.content)
                 return ToolOutcome(
                     ok=True,
-                    output=f"wrote {rel} ({len(args.content)} characters)",
+                    output=change_stat("wrote", rel, previous, args.content),
                     changed=[rel],
                     preimages={rel: name},
                     hashes={rel: after},
                 )
             if isinstance(args, EditFileArgs):
-                rel, _before, after = self._edited_text(args)
+                rel, before, after = self._edited_text(args)
                 self._write_target(rel)
                 name, written = await self._owned_replace(ticket_id, rel, after)
                 return ToolOutcome(
                     ok=True,
-                    output=f"edited {rel}",
+                    output=change_stat("edited", rel, before, after),
                     changed=[rel],
                     preimages={rel: name},
                     hashes={rel: written},
@@ -459,6 +464,19 @@ class ToolExecutor:
             return ToolOutcome(ok=False, output=f"{args.TOOL} refused: {exc}; nothing was written")
         except (SlopError, OSError, ValueError) as exc:
             return ToolOutcome(ok=False, output=f"{args.TOOL} failed: {describe_error(exc)}")
+
+    def edit_context(self, args: EditFileArgs) -> str:
+        """For an edit whose `old` does not occur exactly once: the file's text where the model
+        probably meant (or where each occurrence is), so it can copy `old` exactly next time.
+        Empty when there is nothing useful to show."""
+        try:
+            real, rel = self._write_target(args.path)
+            text = self._current_text(real, rel)
+        except (SlopError, OSError):
+            return ""
+        if text is None or not args.old or text.count(args.old) == 1:
+            return ""
+        return self._mask(near_text(rel, text, args.old))
 
     def _read(self, args: ReadFileArgs) -> str:
         real, rel = self._resolve(args.path)

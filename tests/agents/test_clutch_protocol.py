@@ -193,7 +193,7 @@ async def test_an_unchanged_edit_is_not_reported_as_an_edit(repo: Path) -> None:
     events = Events()
     await run_worker_lifecycle(ticket(), make_deps(repo, provider, events, clutch=AskForChanges(person)))
     told = _tool_messages(provider.requests)
-    assert told[0] == "edited mod.py"
+    assert told[0] == "edited mod.py: +1 -1"
     assert told[1].startswith("The person edited your call before it ran") and "line FOUR" in told[1]
     decisions = [d.decision for d in events.of(DecisionMade)]
     assert decisions[0] == Approve()  # logged as what it was

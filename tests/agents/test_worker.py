@@ -197,7 +197,7 @@ async def test_an_edit_by_the_person_is_what_runs(repo: Path) -> None:
     assert '+    return "howdy " + name' in person.asked[1].diff
     first_result = [m.content for m in provider.requests[1].messages if m.role == "tool"][0]
     assert first_result.startswith("The person edited your call before it ran")
-    assert "howdy" in first_result and first_result.endswith("edited mod.py")
+    assert "howdy" in first_result and first_result.endswith("edited mod.py: +1 -1")
     decisions = [type(d.decision).__name__ for d in events.of(DecisionMade)]
     assert decisions == ["Edit", "Approve", "Approve"]  # the edit, its approval, the finish
     assert len({p.proposal.id for p in events.of(ProposalMade)}) == 3  # original, edited, finish

@@ -101,7 +101,10 @@ async def test_tool_call_conversation_round_trips(
         assert "tool" not in body["tools"][0]["function"]["parameters"]["properties"]
     else:
         assert srv.requests[0].path == "/v1/messages"
-        assert body["system"] == "You are a worker."
+        # Prompt-cache breakpoints (tests/providers/test_prompt_cache.py checks where).
+        assert body["system"] == [
+            {"type": "text", "text": "You are a worker.", "cache_control": {"type": "ephemeral"}}
+        ]
         assistant, user = body["messages"][1], body["messages"][2]
         assert assistant["role"] == "assistant"
         assert assistant["content"][1] == {
@@ -112,7 +115,8 @@ async def test_tool_call_conversation_round_trips(
         }
         assert user["role"] == "user"
         assert user["content"] == [
-            {"type": "tool_result", "tool_use_id": "call_a", "content": "def main(): ..."}
+            {"type": "tool_result", "tool_use_id": "call_a", "content": "def main(): ...",
+             "cache_control": {"type": "ephemeral"}}
         ]
         assert body["tools"][0]["name"] == "read_file"
         assert "path" in body["tools"][0]["input_schema"]["properties"]

@@ -25,6 +25,8 @@ def shape(body: dict) -> str:  # type: ignore[type-arg]
     if "output_config" in body:
         return str(body["output_config"]["format"]["type"])
     system = body.get("system") or body["messages"][0]["content"]
+    if isinstance(system, list):  # Anthropic's system blocks (a cache breakpoint on the last)
+        system = "".join(block["text"] for block in system)
     return "prompt" if "must validate against this JSON Schema" in system else "none"
 
 
@@ -80,7 +82,7 @@ async def test_anthropic_falls_back_from_output_config_to_prompt(streamed: bool,
     reply = await call(provider, plan_request(), streamed)
     assert [shape(r.body) for r in srv.requests] == ["json_schema", "prompt"]
     assert srv.requests[0].body["output_config"]["format"]["schema"] == SCHEMA
-    assert srv.requests[1].body["system"].startswith("You are a test.\n\n")
+    assert srv.requests[1].body["system"][0]["text"].startswith("You are a test.\n\n")
     assert msgspec.json.decode(reply.text, type=TrackPlan).tracks[0].id == "t1"
     await provider.aclose()
 
