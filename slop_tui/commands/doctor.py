@@ -127,7 +127,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
         where = f" at {spec.provider.base_url}" if spec.provider.base_url else ""
         _print(f"  {tier.value:<14} {spec.label:<{width}} ok: {what}{where}")
     print()
-    _prices(config)
+    _prices(config, width)
     print()
     problems += _sandbox(root, config)
     print()
@@ -202,7 +202,7 @@ def _instructions(root: Path, budget: int) -> None:
         _print(f"  {skipped.path}: skipped: {skipped.reason}")
 
 
-def _prices(config: Config) -> None:
+def _prices(config: Config, width: int) -> None:
     """The prices the ledger will charge each tier's calls at (known without a key)."""
     from slop_tui.config import DEFAULT_PRICES, PRICES_DATED
     from slop_tui.models import Tier
@@ -222,7 +222,7 @@ def _prices(config: Config) -> None:
                 + ("(built-in, " + PRICES_DATED + ")" if price == DEFAULT_PRICES.get(label)
                    else "(your [prices])")
             )
-        _print(f"  {tier.value:<14} {label:<36} {what}")
+        _print(f"  {tier.value:<14} {label:<{width}} {what}")
 
 
 def _sandbox(root: Path, config: Config) -> list[str]:
