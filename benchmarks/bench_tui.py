@@ -9,6 +9,9 @@
 3. The same key while the planner's model call takes 5 s (the scripted provider's latency).
 4. Opening the clutch on a 2,000-line highlighted diff against a 20-line one, interleaved in the
    same app, to the first frame that shows the diff: the ratio is the figure (target <= 2).
+5. Over SSH every byte crosses the network: the bytes written to the terminal per second on the
+   idle board after its first frame (target ~0) and at 200 events/s, against a bare Textual app
+   updating one label at the same rate in the same run (target <= 2 x its bytes).
 
 "Repaint" is the first frame the app hands to its driver after the key moved the cursor, with
 that frame rendered to terminal bytes (headless drivers skip that step, so it is done here).
@@ -373,9 +376,137 @@ async def bench_clutch_diff(rounds: int = 7) -> None:
     print(f"  ratio {b / s:.2f} x (target <= 2)")
 
 
+class ByteCount:
+    """Counts the bytes the app writes to its terminal: the headless driver is told it is not
+    headless, so Textual renders each frame to escape sequences and hands them to `write`,
+    which counts them instead of sending them anywhere."""
+
+    def __init__(self, app: Any) -> None:
+        from textual.drivers.headless_driver import HeadlessDriver
+
+        counter = self
+
+        class Counting(HeadlessDriver):
+            @property
+            def is_headless(self) -> bool:
+                return False
+
+            def write(self, data: str) -> None:
+                counter.total += len(data.encode("utf-8"))
+
+        self.total = 0
+        app._driver.__class__ = Counting
+
+    async def per_second(self, seconds: float) -> float:
+        start = self.total
+        await asyncio.sleep(seconds)
+        return (self.total - start) / seconds
+
+
+async def bytes_idle_and_busy(app: Any, start_events: Any, seconds: float) -> tuple[int, float, float]:
+    """The first frame's bytes, bytes/s on the idle app after it, then bytes/s while
+    `start_events` (an async callable returning a stop callback) drives it."""
+    count = ByteCount(app)
+    app.screen.refresh()  # the first frame, through the counting driver
+    await asyncio.sleep(1.0)
+    first = count.total
+    idle = await count.per_second(seconds)
+    stop = await start_events()
+    busy = await count.per_second(seconds)
+    await stop()
+    return first, idle, busy
+
+
+async def bench_bytes(seconds: float = 3.0) -> None:
+    from textual.app import App, ComposeResult
+    from textual.widgets import Label
+
+    from slop_tui.conductor.bus import EventBus
+    from slop_tui.models import ModelText, TicketState, TicketStateChanged, Tier, Usage, UsageUpdated
+    from slop_tui.store import Store
+    from slop_tui.ui.app import SlopApp
+
+    class Bare(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Label("event 0")
+
+    async def rate_loop(step: Any) -> Any:
+        stop = asyncio.Event()
+
+        async def loop() -> None:
+            n = 0
+            next_at = time.perf_counter()
+            while not stop.is_set():
+                await step(n)
+                n += 1
+                next_at += 1 / RATE
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+
+        task = asyncio.create_task(loop())
+
+        async def halt() -> None:
+            stop.set()
+            await task
+
+        return halt
+
+    bare_app = Bare()
+    async with bare_app.run_test(size=(120, 40)):
+        label = bare_app.query_one(Label)
+
+        async def bare_events() -> Any:
+            async def step(n: int) -> None:
+                label.update(f"event {n}")
+            return await rate_loop(step)
+
+        bare = await bytes_idle_and_busy(bare_app, bare_events, seconds)
+        bare_app.exit()
+
+    random.seed(5)
+    with tempfile.TemporaryDirectory() as tmp:
+        app = SlopApp(repo_root=Path(tmp), session_factory=None, replay=big_plan_events(), prefs_env={"SLOP_CONFIG_DIR": tmp})
+        async with app.run_test(size=(120, 40)):
+            store = Store(Path(tmp))
+            bus = EventBus(store)
+            ids = [(v.track_id, v.ticket.id) for v in app.view.tickets.values()]
+            states = {key: TicketState.TODO for key in ids}
+
+            async def slop_events() -> Any:
+                app.attach_bus(bus)
+
+                async def step(n: int) -> None:
+                    track, tid = random.choice(ids)
+                    kind = n % 4
+                    if kind == 0:
+                        old = states[(track, tid)]
+                        new = TicketState.IN_PROGRESS if old is TicketState.TODO else TicketState.TODO
+                        states[(track, tid)] = new
+                        event: Any = TicketStateChanged(ticket_id=tid, old=old, new=new, track_id=track)
+                    elif kind == 1:
+                        event = UsageUpdated(ticket_id=tid, tier=Tier.WORKER, model="bench",
+                                             usage=Usage(input_tokens=100, output_tokens=10), track_id=track)
+                    else:
+                        event = ModelText(ticket_id=tid, tier=Tier.WORKER, text="streamed text ")
+                    await bus.publish(event)
+                return await rate_loop(step)
+
+            slop = await bytes_idle_and_busy(app, slop_events, seconds)
+            await bus.close()
+            store.close()
+            app.exit()
+    print(f"bytes written to the terminal per second (120x40, {seconds:.0f} s each; over SSH all of it crosses):")
+    for name, (first, idle, busy) in (("bare Textual app, one label", bare), (f"slop board, {TICKETS} tickets", slop)):
+        print(f"  {name:<28} first frame {first:7d} B   idle {idle:7.0f} B/s   at {RATE}/s {busy:7.0f} B/s")
+    ratio = slop[2] / bare[2] if bare[2] else float("inf")
+    print(f"  busy ratio {ratio:.2f} x (target <= 2); idle target ~0 after the first frame")
+
+
 def main() -> int:
     if "--clutch" in sys.argv:  # just the clutch case
         asyncio.run(bench_clutch_diff())
+        return 0
+    if "--bytes" in sys.argv:  # just the bytes-per-second case
+        asyncio.run(bench_bytes())
         return 0
     bench_cold_start()
     print()
@@ -384,6 +515,8 @@ def main() -> int:
     asyncio.run(bench_model_call())
     print()
     asyncio.run(bench_clutch_diff())
+    print()
+    asyncio.run(bench_bytes())
     return 0
 
 

@@ -134,6 +134,9 @@ class SlopApp(RunControls):
         for theme in theming.bundled_themes():
             self.register_theme(theme)
             self.bundled_theme_names.append(theme.name)
+        own, self.theme_problems = theming.user_themes(prefs_env)
+        for theme in own:
+            self.register_theme(theme)
         wanted = theming.load_prefs(prefs_env).theme
         self.theme = wanted if wanted in self.available_themes else theming.DEFAULT_THEME
         if replay:
@@ -188,6 +191,8 @@ class SlopApp(RunControls):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         # Probing bwrap starts a process: off the event loop, so the first frame does not wait.
         self.run_worker(self._sandbox_notice, name="sandbox check", thread=True, exit_on_error=False)
+        for problem in self.theme_problems:
+            self.notify(problem, severity="warning", timeout=10)
         if self.config_problem is not None:
             self.open_doctor(problem=self.config_problem)
         elif self.resume_summary is not None:

@@ -47,8 +47,11 @@ from slop_tui.models import (
 
 
 class Level(enum.IntEnum):
-    """Log levels, ordered so a filter keeps everything at or above its level."""
+    """Log levels, ordered so a filter keeps everything at or above its level. DEBUG holds the
+    routine state moves (todo → in progress → awaiting approval): at 200 events/s they would
+    bury everything else at the default level, INFO."""
 
+    DEBUG = -1
     INFO = 0
     HINT = 1
     WARN = 2
@@ -198,7 +201,7 @@ class RunView:
                 if event.model is not None:
                     view.ticket.assigned_model = event.model
                 changed.add(view.key)
-            level = Level.WARN if event.new in (TicketState.BLOCKED, TicketState.CANCELLED) else Level.INFO
+            level = state_move_level(event.new)
             why = f": {event.reason}" if event.reason else ""
             self._log(event, level, event.ticket_id, f"{event.old.value} → {event.new.value}{why}", view)
         elif isinstance(event, ProposalMade):
@@ -308,6 +311,13 @@ class RunView:
         if view is not None:
             view.history.append(entry)
             view.text_open = False
+
+
+def state_move_level(new: TicketState) -> Level:
+    """A ticket done is news, blocked or cancelled a warning; the moves between are routine."""
+    if new in (TicketState.BLOCKED, TicketState.CANCELLED):
+        return Level.WARN
+    return Level.INFO if new is TicketState.DONE else Level.DEBUG
 
 
 def restored_text(paths: list[str]) -> str:

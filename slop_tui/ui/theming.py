@@ -1,6 +1,9 @@
-"""The bundled themes (`ui/themes/*.toml`) and the remembered choice (`ui.toml` in the config dir).
+"""The bundled themes (`ui/themes/*.toml`), the person's own (`themes/*.toml` in the config
+dir) and the remembered choice (`ui.toml` in the config dir).
 
-The theme files ship inside the package, so a regular install has them. The person's choice is
+The theme files ship inside the package, so a regular install has them. A theme of the person's
+with a bundled theme's name replaces it; a broken one is skipped with a one-line reason (a bad
+colour is no reason to refuse to start). The person's choice is
 kept in the same user config folder as `agents.toml` (`$SLOP_CONFIG_DIR` or platformdirs), in a
 file of its own so the UI never rewrites a file the person edits by hand.
 """
@@ -23,6 +26,7 @@ from slop_tui.errors import SlopError
 THEMES_DIR = Path(__file__).resolve().parent / "themes"
 DEFAULT_THEME = "slop-dark"
 PREFS_FILE = "ui.toml"
+USER_THEMES = "themes"  # under the config dir
 
 # Variables the stylesheets and the board use; a theme that does not set them (Textual's own
 # themes, selectable from the palette) falls back to these.
@@ -73,6 +77,22 @@ def load_theme_file(path: Path) -> Theme:
 def bundled_themes(directory: Path = THEMES_DIR) -> list[Theme]:
     """Every `*.toml` theme in `directory`, by file name."""
     return [load_theme_file(path) for path in sorted(directory.glob("*.toml"))]
+
+
+def user_themes_dir(env: Mapping[str, str] | None = None) -> Path:
+    return config_dir(env) / USER_THEMES
+
+
+def user_themes(env: Mapping[str, str] | None = None) -> tuple[list[Theme], list[str]]:
+    """The person's themes, by file name, and a reason for each file that could not be read."""
+    themes: list[Theme] = []
+    problems: list[str] = []
+    for path in sorted(user_themes_dir(env).glob("*.toml")):
+        try:
+            themes.append(load_theme_file(path))
+        except SlopError as exc:
+            problems.append(str(exc))
+    return themes, problems
 
 
 def prefs_path(env: Mapping[str, str] | None = None) -> Path:

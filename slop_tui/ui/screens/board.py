@@ -18,7 +18,7 @@ from slop_tui.ui.widgets.run_header import RunHeader
 if TYPE_CHECKING:
     from slop_tui.ui.app import SlopApp
 
-LEVEL_CYCLE = (Level.INFO, Level.HINT, Level.WARN, Level.ERROR)
+LEVEL_CYCLE = (Level.DEBUG, Level.INFO, Level.HINT, Level.WARN, Level.ERROR)
 EMPTY = (
     "No run yet. Type what the team should do in the prompt above and press Enter: "
     "a planner cuts it into tracks, a lead into tickets, and every change stops at the clutch."
@@ -52,7 +52,7 @@ class BoardScreen(Screen[None]):
         ),
         Binding("R", "resume_run", "resume", tooltip="continue the stopped run where it stopped"),
         Binding("f", "filter_ticket", "log: this ticket", show=False, tooltip="show only the selected ticket's log lines (again: all)"),
-        Binding("v", "cycle_level", "log: level", show=False, tooltip="the log's lowest level: info, hint, warn, error"),
+        Binding("v", "cycle_level", "log: level", show=False, tooltip="the log's lowest level: info, hint, warn, error, debug (every state move)"),
         Binding("s", "toggle_raw", "log: stderr", show=False, tooltip="show a failed command's raw output under its hint"),
         Binding("l", "toggle_linear", "linear", show=False, tooltip="one ticket at a time, every tool call stops at the clutch"),
         Binding("n", "new_run", "new run", show=False, tooltip="to the prompt: type a request, Enter starts a run"),

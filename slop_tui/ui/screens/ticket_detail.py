@@ -31,7 +31,8 @@ TAB = Binding.Group("tab")
 
 
 EVENT_CHARS = 160  # one line of the events tab; the payloads are in the other tabs
-LEVEL_LOOK = {Level.INFO: ("", "dim"), Level.HINT: ("hint", "bold cyan"), Level.WARN: ("warn", "bold yellow"),
+LEVEL_LOOK = {Level.DEBUG: ("", "dim"), Level.INFO: ("", "dim"),
+              Level.HINT: ("hint", "bold cyan"), Level.WARN: ("warn", "bold yellow"),
               Level.ERROR: ("error", "bold red")}
 
 

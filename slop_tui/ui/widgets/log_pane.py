@@ -25,7 +25,7 @@ from textual.widgets import Input, RichLog
 from slop_tui.display import sanitize
 from slop_tui.ui.run_view import Level, LogEntry
 
-LEVEL_LABEL = {Level.INFO: "info", Level.HINT: "hint", Level.WARN: "warn", Level.ERROR: "error"}
+LEVEL_LABEL = {Level.DEBUG: "debug", Level.INFO: "info", Level.HINT: "hint", Level.WARN: "warn", Level.ERROR: "error"}
 MAX_LINES = 5000
 RAW_LINES = 40  # raw output beyond this is summarised; the whole of it stays in .slop/events
 
@@ -90,6 +90,7 @@ class LogPane(RichLog):
             return Style(color=Color.parse(variables.get(name) or fallback).rich_color)
 
         self._styles = {
+            Level.DEBUG: Style(dim=True),
             Level.INFO: Style(),
             Level.HINT: colour("hint", "ansi_magenta") + Style(bold=True),
             Level.WARN: colour("warning", "ansi_yellow"),
@@ -99,7 +100,7 @@ class LogPane(RichLog):
     @property
     def description(self) -> str:
         """The active filters in words, for the pane's border title."""
-        parts = [f"level ≥ {LEVEL_LABEL[self.min_level]}" if self.min_level else "all levels"]
+        parts = [f"level ≥ {LEVEL_LABEL[self.min_level]}" if self.min_level > Level.DEBUG else "all levels"]
         parts.append(f"ticket {self.ticket_filter}" if self.ticket_filter else "all tickets")
         if self.show_raw:
             parts.append("raw output shown")
@@ -157,8 +158,8 @@ class LogPane(RichLog):
 
     def _write(self, entry: LogEntry) -> None:
         style = self._styles.get(entry.level, Style())
+        # No event number: the pane shows a filtered subset, so the numbers it would show jump.
         line = Text(no_wrap=False)
-        line.append(f"{entry.seq:>4} ", style="dim")
         line.append(f"{LEVEL_LABEL[entry.level]:<5} ", style=style)
         if entry.ticket_id:
             line.append(f"[{sanitize(entry.ticket_id, one_line=True)}] ", style="bold")
