@@ -278,6 +278,8 @@ class Printer:
         if isinstance(event, HintGiven):
             return Text(f"[{event.ticket_id}] hint: {_one_line(event.hint)}", style="yellow")
         if isinstance(event, ErrorRaised):
+            if event.message.startswith("budget"):  # a spend limit's notice, not a failure
+                return Text(_one_line(event.message, 300), style="yellow")
             where = f"[{event.ticket_id}] " if event.ticket_id else ""
             return Text(f"{where}error: {_one_line(event.message, 300)}", style="red")
         if isinstance(event, RunFinished):

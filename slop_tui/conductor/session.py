@@ -38,7 +38,8 @@ from slop_tui.agents.planner import (
 from slop_tui.agents.qa import QaTranslator
 from slop_tui.agents.transitions import transition
 from slop_tui.agents.worker import WorkerDeps, WorkerOutcome, run_worker_lifecycle
-from slop_tui.config import Config, config_dir
+from slop_tui.config import Config, ModelSpec, config_dir
+from slop_tui.conductor.budget import Budget
 from slop_tui.conductor.bus import EventBus
 from slop_tui.conductor.dispatcher import Dispatcher, release_held
 from slop_tui.conductor.plan_check import check_edited_plan
@@ -227,6 +228,8 @@ class Session:
         self.bus = EventBus(self.store)
         self.state = SessionState(run_id="", prompt="")
         self.ledger = UsageLedger()
+        self.budget = Budget(self.settings)
+        self._budget_hit = asyncio.Event()
         # The module-level cache: the executor's `read_file` views come from it too, so a
         # rebuild after a stub is seen by every reader.
         self.file_cache = default_cache
@@ -327,6 +330,12 @@ class Session:
                 pass
             else:
                 ticket.usage = total
+        if isinstance(logged, UsageUpdated) and self.budget.active:
+            tid = logged.ticket_id
+            ticket_usage = self._ticket_usage.get(tid) if tid is not None else None
+            if self.budget.observe(self.state.usage, ticket_usage, tid) is not None:
+                self.dispatcher.pause()  # no new ticket; `_dispatch_all` stops the running ones
+                self._budget_hit.set()
         if isinstance(logged, RunFinished):
             await self._checkpoints.flush(self.state)
         elif isinstance(logged, (TicketStateChanged, PlanAccepted)):
@@ -555,6 +564,7 @@ class Session:
         self.outcomes = {}
         await self.emit(RunStarted(run_id=uuid.uuid4().hex[:12], prompt=prompt))
         await self.git.started(self.state.run_id)
+        await self._budget_warn()
 
     async def _run_accepted(self, tracks: list[Track]) -> RunSummary:
         """The one way an accepted plan runs, planned (`run`) or given (`run_tracks`)."""
@@ -575,9 +585,13 @@ class Session:
                 "start it again with `slop run`"
             )
         self.check_tiers(Tier.WORKER)  # a resumed run plans nothing: its workers must run
+        self.budget = Budget(self.settings)  # the limits as configured now, maybe raised
+        self._budget_hit.clear()
+        self.dispatcher.unpause()
         await self.start_mcp()
         self.state = state
         self._ticket_usage = {t.id: t.usage for _, t in state.tickets()}
+        await self._budget_warn()
         await self._restore_for_resume()
         return await self._dispatch_all()
 
@@ -588,6 +602,29 @@ class Session:
 
     async def _dispatch_all(self) -> RunSummary:
         self._worker_deps()
+        await self._budget_start()
+        if self.budget.reached is None:
+            dispatch = asyncio.create_task(self._dispatch_tracks(), name="dispatch")
+            hit = asyncio.create_task(self._budget_hit.wait(), name="budget")
+            try:
+                await asyncio.wait({dispatch, hit}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                dispatch.cancel()
+                await asyncio.gather(dispatch, return_exceptions=True)
+                raise
+            finally:
+                hit.cancel()
+            if dispatch.done():
+                dispatch.result()
+                return await self._finish()
+            await self._budget_stop(dispatch)
+        reached = self.budget.reached
+        if reached is None:  # unreachable: kept for the type checker
+            return await self._finish()
+        await self.emit(ErrorRaised(message=reached.short()))
+        return await self._finish(message=reached.message(), failed=True)
+
+    async def _dispatch_tracks(self) -> None:
         try:
             for track in self.state.tracks:
                 if all(t.is_final for t in track.tickets):
@@ -599,7 +636,45 @@ class Session:
             # resume runs them again.
             await self._checkpoints.flush(self.state)
             raise
-        return await self._finish()
+
+    async def _budget_warn(self) -> None:
+        """At the start of a run or resume: say when a USD limit cannot count some model."""
+        if not self.budget.active:
+            return
+        unpriced = [p.label for tier in (Tier.PLANNER, Tier.LEAD, Tier.WORKER, Tier.DEFAULT_CHEAP)
+                    if (p := self._priced_label(tier)) is not None and p.price is None]
+        warning = self.budget.note_unpriced(unpriced)
+        if warning is not None:
+            await self.emit(ErrorRaised(message=warning))
+
+    async def _budget_start(self) -> None:
+        """Stop at once if a limit is already reached (a resume with the limit not raised)."""
+        if self.budget.active:
+            self.budget.observe(self.state.usage, None, None)
+
+    def _priced_label(self, tier: Tier) -> ModelSpec | None:
+        given = self._given_providers.get(tier)
+        if given is not None:
+            return given.spec
+        try:
+            return self.config.model_for(tier)
+        except SlopError:
+            return None
+
+    async def _budget_stop(self, dispatch: asyncio.Task[None]) -> None:
+        """A limit was reached: the running tickets are stopped as Ctrl+C stops them, and
+        their files put back now, so the repository holds no half-done ticket."""
+        running = self.dispatcher.running()
+        dispatch.cancel()
+        await asyncio.gather(dispatch, return_exceptions=True)
+        self.dispatcher.unpause()  # a resume in this session dispatches again
+        self._budget_hit.clear()
+        for ticket_id in running:
+            try:
+                await self._restore(ticket_id, finished=False, verb="stop")
+            except SlopError as exc:
+                await self.emit(ErrorRaised(message=f"ticket {ticket_id}: files not restored: {exc}"))
+        await self._checkpoints.flush(self.state)
 
     def summary(self, message: str = "") -> RunSummary:
         tickets = [t for _, t in self.state.tickets()]

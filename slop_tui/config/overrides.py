@@ -50,6 +50,10 @@ REPO_OVERRIDES: dict[str, Rule] = {
     "run.max_tickets_per_track": Rule.LOWER,
     "run.max_field_chars": Rule.LOWER,
     "run.max_tool_calls_per_reply": Rule.LOWER,
+    "run.max_run_usd": Rule.LOWER,
+    "run.max_ticket_usd": Rule.LOWER,
+    "run.max_run_tokens": Rule.LOWER,
+    "run.max_ticket_tokens": Rule.LOWER,
     "run.network": Rule.NETWORK_OFF,
 }
 
@@ -76,6 +80,10 @@ RUN_MINIMUM: dict[str, tuple[float, bool]] = {
     "max_tickets_per_track": (1, True),
     "max_field_chars": (1, True),
     "max_tool_calls_per_reply": (1, True),
+    "max_run_usd": (0, False),
+    "max_ticket_usd": (0, False),
+    "max_run_tokens": (1, True),
+    "max_ticket_tokens": (1, True),
 }
 
 # Why whole tables are refused, for the tables a user is likeliest to try.
@@ -147,6 +155,10 @@ def apply_repo_file(
                 minimum, inclusive = RUN_MINIMUM.get(key, (0, True))
                 lowered = number(file, ("run", key), value, fields[key], minimum, inclusive)
                 yours = getattr(run, key)
+                if yours is None:  # no limit of yours: any limit lowers it
+                    changes.lines.append(f"{REPO_AGENTS}: run.{key} none → {show(lowered)} (lowered)")
+                    changes.run[key] = lowered
+                    continue
                 if lowered > yours:
                     raise ConfigError(
                         f"{file.where('run', key)}: {show(lowered)} is above your own limit "

@@ -91,6 +91,11 @@ class RunSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_tickets_per_track: int = 50
     max_field_chars: int = 4096
     max_tool_calls_per_reply: int = 16
+    # Spend limits (`conductor/budget.py`); None: no limit. Tokens: input, cache and output.
+    max_run_usd: float | None = None
+    max_ticket_usd: float | None = None
+    max_run_tokens: int | None = None
+    max_ticket_tokens: int | None = None
     network: NetworkSetting = "off"
     allow_unsandboxed: bool = False
     env: dict[str, str] = msgspec.field(default_factory=dict)

@@ -21,6 +21,7 @@ from rich.text import Text
 from textual.timer import Timer
 from textual.widget import Widget
 
+from slop_tui.conductor.budget import Budget
 from slop_tui.display import sanitize
 from slop_tui.models import (
     AnyEvent,
@@ -146,6 +147,7 @@ class RunHeader(Widget):
         self.pending = 0  # proposals waiting at the clutch
         self.busy: str | None = None  # what the conductor is doing when no ticket shows it
         self.calls = ModelCalls()  # the app folds model-call events in
+        self.budget: Budget | None = None  # the spend limits; else the app's session's, if any
         self._spinner: Timer | None = None
 
     def on_mount(self) -> None:
@@ -196,6 +198,9 @@ class RunHeader(Widget):
         if view.finished is not None:
             line.append(" · finished" if view.finished.ok else " · finished with problems", style="bold")
         line.append(f" · total {usage_text(view.total)}", style="bold")
+        against = self._budget_text(view.total)
+        if against:
+            line.append(f" · budget {against}", style="bold")
         usage = Text(no_wrap=True, overflow="ellipsis", style="dim" if not view.total.total_tokens else "")
         if self.always:
             rules = ", ".join(sanitize(rule, one_line=True) for rule in self.always)
@@ -209,6 +214,18 @@ class RunHeader(Widget):
         self._content = both
         self.refresh()
         self._spin(bool(self.calls))
+
+    def _budget_text(self, total: Usage) -> str:
+        """The run's spend against its limits, when the session driving the app has any."""
+        budget = self.budget
+        if budget is None:
+            try:
+                budget = getattr(getattr(self.app, "session", None), "budget", None)
+            except Exception:  # not mounted in an app (yet): nothing to show
+                return ""
+        if not isinstance(budget, Budget):
+            return ""
+        return budget.header(total)
 
     def _spin(self, on: bool) -> None:
         """Redraw on a timer while a call is under way (the elapsed time moves), never idle."""

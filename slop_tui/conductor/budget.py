@@ -1,0 +1,139 @@
+"""Spend limits: `[run] max_run_usd`, `max_ticket_usd`, `max_run_tokens`, `max_ticket_tokens`.
+
+The session shows every priced call to a `Budget` (the run's total and the ticket's, as the
+state folds them from the log, so a resumed run counts what it spent before). Once a limit is
+reached the run stops starting steps: the dispatch is cancelled the way Ctrl+C cancels it, so
+each running ticket is interrupted, its files restored and it starts afresh on `slop resume`.
+Workers running side by side may each finish the call they were in: the spend past the limit
+(the overshoot) is named in the message. Raising a limit is done in `agents.toml`, then resume.
+
+Tokens are counted as every view shows them (`Usage.total_tokens`: uncached input and output);
+what cache reads and writes cost is for the USD limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+import msgspec
+
+from slop_tui.config import RunSettings
+from slop_tui.models import Usage
+
+LimitName = Literal["max_run_usd", "max_ticket_usd", "max_run_tokens", "max_ticket_tokens"]
+LIMIT_NAMES: tuple[LimitName, ...] = ("max_run_usd", "max_ticket_usd", "max_run_tokens", "max_ticket_tokens")
+USD_LIMITS: tuple[LimitName, ...] = ("max_run_usd", "max_ticket_usd")
+
+
+def tokens_of(usage: Usage) -> int:
+    # The count every view shows (`Usage.total_tokens`), so a limit reads like the header.
+    return usage.total_tokens
+
+
+def show_amount(name: str, value: float) -> str:
+    """50,000 for tokens, $1.25 for dollars."""
+    if name.endswith("_usd"):
+        return f"${value:,.2f}"
+    return f"{int(value):,}"
+
+
+class BudgetReached(msgspec.Struct, frozen=True, kw_only=True):
+    """The first limit reached: which, its value, the spend when the run stopped."""
+
+    limit: LimitName
+    value: float
+    spent: float
+    ticket_id: str | None = None  # the ticket whose spend reached a per-ticket limit
+
+    @property
+    def overshoot(self) -> float:
+        return max(0.0, self.spent - self.value)
+
+    def message(self) -> str:
+        """One line, for the headless stop and the run's end."""
+        over = ""
+        if self.overshoot > 0:
+            over = f", {show_amount(self.limit, self.overshoot)} over from steps in flight"
+        whose = f" for ticket {self.ticket_id}" if self.ticket_id else ""
+        return (
+            f"budget reached: {self.limit} {show_amount(self.limit, self.value)}{whose} "
+            f"(spent {show_amount(self.limit, self.spent)}{over}; "
+            "raise it in your agents.toml [run] or stop)"
+        )
+
+    def short(self) -> str:
+        """For the TUI: the limit must be raised past the spend for any step to run."""
+        needed = show_amount(self.limit, self.overshoot)
+        return (
+            f"budget reached: {self.limit} {show_amount(self.limit, self.value)} "
+            f"(spent {show_amount(self.limit, self.spent)}): raise by more than {needed} "
+            "in agents.toml [run] and resume, or stop"
+        )
+
+
+class Budget:
+    """The run's limits and whether one is reached. Not thread-safe: the session's loop uses it."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.limits: dict[LimitName, float] = {
+            name: float(value) for name in LIMIT_NAMES if (value := getattr(settings, name, None)) is not None
+        }
+        self.reached: BudgetReached | None = None
+        self.unpriced: list[str] = []  # models whose calls the USD limits cannot count
+
+    @property
+    def active(self) -> bool:
+        return bool(self.limits)
+
+    def note_unpriced(self, labels: Iterable[str]) -> str | None:
+        """Remember unpriced models; the warning to show at the start when a USD limit is set."""
+        self.unpriced = sorted(set(labels))
+        usd = [n for n in USD_LIMITS if n in self.limits]
+        if not usd or not self.unpriced:
+            return None
+        return (
+            f"budget: {' and '.join(usd)} cannot be applied: no price for "
+            f"{', '.join(self.unpriced)} (set [prices.\"provider:model\"] in your agents.toml); "
+            "token limits still apply"
+        )
+
+    def _usd_applies(self) -> bool:
+        return not self.unpriced
+
+    def observe(self, run: Usage, ticket: Usage | None, ticket_id: str | None) -> BudgetReached | None:
+        """After a call: the limit newly reached (None if none, or one was reached before; a
+        reached one keeps its spend current so the message tells the overshoot)."""
+        if self.reached is not None:
+            spent = self._spent(self.reached.limit, run, ticket if ticket_id == self.reached.ticket_id else None)
+            if spent is not None and spent > self.reached.spent:
+                self.reached = msgspec.structs.replace(self.reached, spent=spent)
+            return None
+        for name, value in self.limits.items():
+            spent = self._spent(name, run, ticket)
+            if spent is not None and spent >= value:
+                self.reached = BudgetReached(
+                    limit=name, value=value, spent=spent,
+                    ticket_id=ticket_id if name.startswith("max_ticket") else None,
+                )
+                return self.reached
+        return None
+
+    def _spent(self, name: LimitName, run: Usage, ticket: Usage | None) -> float | None:
+        usage = run if name.startswith("max_run") else ticket
+        if usage is None:
+            return None
+        if name in USD_LIMITS:
+            if not self._usd_applies() or usage.cost_usd is None:
+                return None
+            return usage.cost_usd
+        return float(tokens_of(usage))
+
+    def header(self, run: Usage) -> str:
+        """The run's spend against its run limits ("" when none is set), for the TUI header."""
+        parts = []
+        if "max_run_tokens" in self.limits:
+            parts.append(f"{tokens_of(run):,}/{int(self.limits['max_run_tokens']):,} tok")
+        if "max_run_usd" in self.limits and self._usd_applies():
+            parts.append(f"${run.cost_usd or 0.0:,.2f}/${self.limits['max_run_usd']:,.2f}")
+        return " · ".join(parts)

@@ -1,0 +1,129 @@
+"""Spend limits: a headless run stops cleanly at a limit and resumes once it is raised; a
+repository may lower a limit, never raise it; a USD limit over an unpriced model is said so."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from slop_tui.conductor.budget import Budget, BudgetReached
+from slop_tui.config import ConfigError, RunSettings, load_config
+from slop_tui.demo import DEMO_PROMPT, copy_sample_repo
+from slop_tui.models import ErrorRaised, FilesRestored, TicketState, Usage
+from slop_tui.store import Store
+from tests.conductor.demo import DemoRun, scaled_scenario, tree, write_config
+
+
+def slop(*args: str, config_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "slop_tui", *args],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "SLOP_CONFIG_DIR": str(config_dir)},
+    )
+
+
+def test_a_token_limit_stops_the_run_cleanly_and_resume_after_raising_it_finishes(
+    tmp_path: Path, demo: DemoRun
+) -> None:
+    repo = copy_sample_repo(tmp_path / "repo")
+    original = tree(repo)
+    scenario = scaled_scenario(tmp_path, 0.0)
+    # The demo spends ~51,000 tokens; at 44,000 two tickets run side by side, each with files
+    # written: impl-config (app/config.py) and use-config (app/storage.py at least).
+    config_dir = write_config(tmp_path / "config", scenario, "[run]\nmax_run_tokens = 44000\n")
+    run = slop("run", DEMO_PROMPT, "--repo", str(repo), "--yes", config_dir=config_dir)
+    assert run.returncode == 1, run.stdout + run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("slop: budget reached: max_run_tokens 44,000 (spent "), run.stderr
+    assert "raise it in your agents.toml [run] or stop)" in last
+    assert "Traceback" not in run.stderr
+
+    state = Store(repo).load_state()
+    assert state is not None
+    states = {t.id: t.state for _, t in state.tickets()}
+    assert states["stub-config"] is TicketState.DONE
+    assert states["impl-config"] is TicketState.TODO and states["use-config"] is TicketState.TODO
+    events = Store(repo).events()
+    restored = {e.ticket_id for e in events if isinstance(e, FilesRestored)}
+    assert {"impl-config", "use-config"} <= restored
+    # No file half-changed: only the done stub's file differs from the sample.
+    now = tree(repo)
+    changed = {p for p in set(now) | set(original) if now.get(p) != original.get(p)}
+    assert changed == {"app/config.py"}
+    assert now["app/config.py"] != demo.repo.joinpath("app/config.py").read_bytes()
+
+    refused = slop("resume", "--repo", str(repo), "--yes", config_dir=config_dir)
+    assert refused.returncode == 1 and "budget reached: max_run_tokens" in refused.stderr
+
+    write_config(tmp_path / "config", scenario, "[run]\nmax_run_tokens = 1000000\n")
+    resumed = slop("resume", "--repo", str(repo), "--yes", config_dir=config_dir)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "run finished: 4/4 tickets done" in resumed.stdout, resumed.stdout[-2000:]
+    assert tree(repo) == tree(demo.repo)
+
+
+def test_a_usd_limit_over_an_unpriced_model_is_said_at_the_start(tmp_path: Path) -> None:
+    repo = copy_sample_repo(tmp_path / "repo")
+    scenario = scaled_scenario(tmp_path, 0.0)
+    # The token limit is reached by planning alone: the run stops before any ticket starts.
+    limits = "[run]\nmax_run_usd = 0.01\nmax_run_tokens = 1000\n"
+    config_dir = write_config(tmp_path / "config", scenario, limits)
+    run = slop("run", DEMO_PROMPT, "--repo", str(repo), "--yes", config_dir=config_dir)
+    # The scripted models have no price: the USD limit cannot count them; the token one can.
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "budget reached: max_run_tokens 1,000" in run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("run ") and "cannot be applied" in lines[1], run.stdout
+    warnings = [line for line in run.stdout.splitlines() if "cannot be applied" in line]
+    assert len(warnings) == 1, run.stdout
+    assert warnings[0].startswith("budget: max_run_usd cannot be applied: no price for scripted:")
+    logged = [e for e in Store(repo).events() if isinstance(e, ErrorRaised) and "cannot be applied" in e.message]
+    assert len(logged) == 1
+
+
+def _config(tmp_path: Path, user_run: str, repo_run: str) -> RunSettings:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".slop.toml").write_text(f"[run]\n{repo_run}\n")
+    config_dir = write_config(tmp_path / "config", tmp_path / "s.json", f"[run]\n{user_run}\n")
+    return load_config(repo, env={"SLOP_CONFIG_DIR": str(config_dir)}).run
+
+
+def test_a_repository_may_lower_a_limit(tmp_path: Path) -> None:
+    run = _config(tmp_path, "max_run_usd = 5.0\nmax_ticket_tokens = 90000", "max_run_usd = 1.5\nmax_run_tokens = 200")
+    assert run.max_run_usd == 1.5
+    assert run.max_run_tokens == 200  # none of yours: any limit lowers it
+    assert run.max_ticket_tokens == 90000
+
+
+def test_a_repository_may_not_raise_a_limit(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="above your own limit 5; a repository may only lower"):
+        _config(tmp_path, "max_run_usd = 5", "max_run_usd = 50")
+
+
+def test_limits_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="max_run_usd.*must be more than 0"):
+        _config(tmp_path, "max_run_usd = 0", "")
+
+
+def test_the_message_tells_the_overshoot_of_steps_in_flight() -> None:
+    budget = Budget(RunSettings(max_ticket_tokens=1000))
+    assert budget.observe(Usage(input_tokens=5000), Usage(input_tokens=600), "a") is None
+    reached = budget.observe(Usage(input_tokens=6000), Usage(input_tokens=1100), "a")
+    assert reached == BudgetReached(limit="max_ticket_tokens", value=1000, spent=1100, ticket_id="a")
+    # Another worker's step in flight lands after the limit: the overshoot grows.
+    budget.observe(Usage(input_tokens=7000), Usage(input_tokens=1250), "a")
+    assert budget.reached is not None
+    assert budget.reached.message() == (
+        "budget reached: max_ticket_tokens 1,000 for ticket a (spent 1,250, 250 over from steps "
+        "in flight; raise it in your agents.toml [run] or stop)"
+    )
+    assert budget.reached.short() == (
+        "budget reached: max_ticket_tokens 1,000 (spent 1,250): raise by more than 250 in "
+        "agents.toml [run] and resume, or stop"
+    )
+    assert Budget(RunSettings()).active is False
