@@ -211,8 +211,11 @@ def _prices(config: Config, width: int) -> None:
     for tier in Tier:
         label = config.models.get(tier.value, "")
         price = config.prices.get(label)
-        if label.startswith("scripted"):
-            what = "offline: no cost"
+        if label.startswith("scripted") and price is None:
+            from slop_tui.providers.scripted import priced_as
+
+            stand_in = priced_as(tier)
+            what = f"offline, priced as {stand_in}" if stand_in else "offline: no cost"
         elif price is None:
             what = f'unpriced: costs show "-" (add [prices."{label}"] to set one)'
         else:

@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     # Read without the lock (status never waits for a run or gets in its way); who holds it
     # only tells a live run from an interrupted one.
     print(render_status(state, running_pid=lock_holder(repo)), end="")
+    stand_ins = _scripted_stand_ins(repo)
+    if stand_ins:
+        print(f"costs: the scripted (offline) team priced as the default models ({stand_ins})")
     import asyncio
 
     from slop_tui.conductor.headless import run_branch_steps
@@ -48,3 +51,25 @@ def run(args: argparse.Namespace) -> int:
     if steps:
         print(f"\n{steps}")
     return 0
+
+
+def _scripted_stand_ins(repo: Path) -> str:
+    """`planner anthropic:…, worker deepseek:…` for the tiers the repository's config
+    plays offline and `[prices]` does not price: their costs borrow those models' prices.
+    Read from the config as it is now; an unreadable config says nothing here (doctor does)."""
+    from slop_tui.config import load_config
+    from slop_tui.errors import SlopError
+    from slop_tui.models import Tier
+    from slop_tui.providers.scripted import priced_as
+
+    try:
+        config = load_config(repo, read_credentials=False)
+    except SlopError:
+        return ""
+    parts = []
+    for tier in Tier:
+        label = config.models.get(tier.value, "")
+        model = priced_as(tier)
+        if label.startswith("scripted:") and label not in config.prices and model:
+            parts.append(f"{tier.value} {model}")
+    return ", ".join(parts)

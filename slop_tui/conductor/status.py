@@ -9,7 +9,7 @@ import time
 
 from slop_tui.conductor.printer import format_usage
 from slop_tui.display import sanitize
-from slop_tui.models import TicketState, Tier
+from slop_tui.models import TicketState, Tier, Usage
 from slop_tui.store import SessionState
 
 _ACTIVE = (TicketState.IN_PROGRESS, TicketState.AWAITING_APPROVAL)
@@ -18,6 +18,16 @@ _ACTIVE = (TicketState.IN_PROGRESS, TicketState.AWAITING_APPROVAL)
 def _flat(text: str) -> str:
     """One line, escaped before it is split: U+2028 shown, not turned into a space."""
     return " ".join(sanitize(text).split())
+
+
+def usage_line(usage: Usage) -> str:
+    """`1,200 in, 30,400 cached, 900 out, $0.0123`: cached input is billed at a fraction of
+    the input price, so a cost reads only beside the split it comes from."""
+    text = f"{usage.input_tokens:,} in, {usage.cache_read_tokens:,} cached"
+    if usage.cache_write_tokens:
+        text += f", {usage.cache_write_tokens:,} cache-written"
+    text += f", {usage.output_tokens:,} out"
+    return text + (f", ${usage.cost_usd:.4f}" if usage.cost_usd is not None else ", cost unknown (unpriced)")
 
 
 def ticket_counts(state: SessionState) -> str:
@@ -80,19 +90,18 @@ def render_status(state: SessionState, running_pid: int | None = None) -> str:
                 f"{format_usage(ticket.usage):>18}  {_flat(ticket.title)}"
             )
             lines.append(row)
+            if ticket.usage.total_tokens or ticket.usage.cache_read_tokens:
+                lines.append(f"  {'':<{width}}  tokens: {usage_line(ticket.usage)}")
             if ticket.state is TicketState.BLOCKED and ticket.blocked_reason:
                 lines.append(f"  {'':<{width}}  reason: {_flat(ticket.blocked_reason)}")
             if ticket.depends_on:
                 lines.append(f"  {'':<{width}}  after: {_flat(', '.join(ticket.depends_on))}")
     lines.append("")
-    lines.append(f"usage: {format_usage(state.usage)}")
+    lines.append(f"usage: {format_usage(state.usage)} ({usage_line(state.usage)})")
     for tier in Tier:
         usage = state.usage_by_tier.get(tier)
         if usage is not None:
-            lines.append(
-                f"  {tier.value:<14} {usage.input_tokens:,} in, {usage.output_tokens:,} out"
-                + (f", ${usage.cost_usd:.4f}" if usage.cost_usd is not None else "")
-            )
+            lines.append(f"  {tier.value:<14} {usage_line(usage)}")
     if state.message:
         lines.append(f"last message: {_flat(state.message)}")
     if state.last_error and not state.finished:

@@ -18,6 +18,8 @@ A reply without scripted usage reports what the tier's default model would: the 
 estimated tokens, split by that model's prompt cache (`cache_sim`: Anthropic's breakpoints as
 the Anthropic adapter marks them, or the automatic prefix cache of OpenAI and DeepSeek), so
 cache reads of the previous request's prefix show in a scripted run as they would in a real one.
+Unless `[prices]` names the scripted model, a reply is priced as that default model too
+(`priced_as`), so a demo shows what the run would cost rather than no cost at all.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 
 import msgspec
 
-from slop_tui.config import DEFAULT_MODELS, ModelSpec
+from slop_tui.config import DEFAULT_MODELS, DEFAULT_PRICES, ModelSpec
 from slop_tui.errors import SlopError
 from slop_tui.models import Tier, ToolCall, Usage
 from slop_tui.tokens import estimate_tokens
@@ -190,6 +192,12 @@ def _tool_call(call: ScriptedToolCall) -> ToolCall:
     return ToolCall(id=call.id or f"scripted_{next(_ids)}", name=call.tool, arguments=arguments)
 
 
+def priced_as(tier: Tier) -> str | None:
+    """The model a scripted `tier` is priced as when `[prices]` does not price it."""
+    model = DEFAULT_MODELS.get(tier.value, "")
+    return model if model in DEFAULT_PRICES else None
+
+
 class ScriptedProvider:
     """Plays `scenario` for `spec.tier`; `spec.model` names the scenario file."""
 
@@ -202,6 +210,11 @@ class ScriptedProvider:
         self._sent_back = 0  # replies played from `sent_back`, for the cycle
         stands_for = DEFAULT_MODELS.get(spec.tier.value, "")
         self.stands_for = stands_for
+        self.priced_as: str | None = None  # the model whose prices this one borrows, if any
+        if spec.price is None and stands_for in DEFAULT_PRICES:
+            # The ledger prices calls from `spec.price`: priced here, the whole run is.
+            self.spec = msgspec.structs.replace(spec, price=DEFAULT_PRICES[stands_for])
+            self.priced_as = stands_for
         self._anthropic = AnthropicCache() if stands_for.startswith("anthropic:") else None
         self._prefix = None if self._anthropic is not None else OpenAIPrefixCache()
 

@@ -393,3 +393,25 @@ def format_cost(usage: Usage) -> str:
     if 0 < cost < 0.01:
         return "<$0.01"
     return f"${cost:.2f}"
+
+
+def format_cost_fine(usage: Usage) -> str:
+    """`format_cost` with a third decimal under a cent: a cached, cheap-model ticket costs a
+    fraction of one, and tickets side by side should still tell apart (`$0.004`, `<$0.001`)."""
+    cost = usage.cost_usd
+    if cost is not None and 0 < cost < 0.001:
+        return "<$0.001"
+    if cost is not None and 0 < cost < 0.01:
+        return f"${cost:.3f}"
+    return format_cost(usage)
+
+
+def format_breakdown(usage: Usage) -> str:
+    """`12.3k in · 40.1k cached · 900 out · $0.02`: what a cost is made of, where a prompt
+    cache makes "tokens" alone misleading (cached input is billed at a tenth or so)."""
+    parts = [f"{format_tokens(usage.input_tokens)} in", f"{format_tokens(usage.cache_read_tokens)} cached"]
+    if usage.cache_write_tokens:
+        parts.append(f"{format_tokens(usage.cache_write_tokens)} cache-written")
+    parts.append(f"{format_tokens(usage.output_tokens)} out")
+    parts.append(format_cost_fine(usage))
+    return " · ".join(parts)

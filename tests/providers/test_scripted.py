@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from slop_tui.config import ModelSpec, PriceSpec, ProviderSpec
+import msgspec
+
+from slop_tui.config import DEFAULT_MODELS, DEFAULT_PRICES, ModelSpec, PriceSpec, ProviderSpec
 from slop_tui.errors import SlopError
 from slop_tui.models import ChatMessage, Tier, Usage, decode_tool_args, WriteFileArgs
 from slop_tui.providers import SCRIPTED_LABEL, ModelReply, ProviderError, make_provider
 from slop_tui.providers.base import request_text
+from slop_tui.providers.usage import cost_of
 from slop_tui.providers.scripted import ScriptedProvider, load_scenario
 from slop_tui.tokens import estimate_tokens
 from tests.providers.helpers import collect, user_request
@@ -147,7 +150,12 @@ async def test_usage_is_scripted_or_estimated_and_priced(scenario_file: Path) ->
     estimated = (await planner.complete(request)).usage
     assert estimated.input_tokens == estimate_tokens(request_text(request)) > 0
     assert estimated.output_tokens == estimate_tokens(SCENARIO["planner"][0]["text"])  # type: ignore[index]
-    assert estimated.cost_usd is None
+    # Unpriced in [prices]: priced as the model the tier stands for, and saying so.
+    assert planner.priced_as == DEFAULT_MODELS[Tier.PLANNER.value]
+    assert lead.priced_as is None
+    unpriced = msgspec.structs.replace(estimated, cost_usd=None)
+    assert estimated.cost_usd == pytest.approx(cost_of(unpriced, DEFAULT_PRICES[planner.priced_as]))
+    assert estimated.cost_usd > 0
 
 
 async def test_stream_yields_text_then_the_reply(scenario_file: Path) -> None:

@@ -18,8 +18,18 @@ from textual.widgets import Footer, RichLog, Static, TabbedContent, TabPane
 
 from slop_tui.conductor.printer import clean_text
 from slop_tui.display import display_text, sanitize
-from slop_tui.models import Approve, ApproveHunks, Reject
-from slop_tui.ui.run_view import Level, LogEntry, TicketView, describe_decision, format_cost, format_tokens
+from slop_tui.models import Approve, ApproveHunks, Reject, Tier
+from slop_tui.providers.base import SCRIPTED_LABEL
+from slop_tui.providers.scripted import priced_as
+from slop_tui.ui.run_view import (
+    Level,
+    LogEntry,
+    TicketView,
+    describe_decision,
+    format_breakdown,
+    format_cost,
+    format_tokens,
+)
 from slop_tui.ui.widgets.board import STATE_LOOK
 from slop_tui.ui.widgets.diff_view import DiffView
 
@@ -147,6 +157,12 @@ class TicketDetailScreen(Screen[None]):
         field("track", self.view.track_id)
         field("archetype", t.archetype.value)
         field("depends on", ", ".join(t.depends_on) or "nothing")
+        field("usage", format_breakdown(t.usage))
+        if self.view.worker == SCRIPTED_LABEL and t.usage.cost_usd is not None:
+            # An offline team costs nothing: say whose prices the figure borrows.
+            stand_ins = [f"{who} as {model}" for who, tier in (("worker", Tier.WORKER), ("QA", Tier.DEFAULT_CHEAP))
+                         if (model := priced_as(tier))]
+            field("priced as", ", ".join(stand_ins) + " (the scripted team's stand-ins)")
         field("target files", ", ".join(t.target_files) or "none named")
         if self.view.context is not None:
             ctx = self.view.context

@@ -5,8 +5,9 @@ re-rendered only when what it shows changes, and a cursor move repaints two line
 re-renders every visible cell after any update could not keep a 2,000-ticket board responsive
 while hundreds of events a second stream in. A track's row carries its progress and totals; a
 ticket's row its state (a glyph and a word, so nothing depends on colour alone), the worker on
-it, its tokens and cost. The column header stays at the top while the rows scroll. Titles and
-worker labels are sanitised to one line: a model's title cannot draw on the terminal.
+it, its tokens and cost, and a ✦ before its title once QA gave its worker a hint. The column
+header stays at the top while the rows scroll. Titles and worker labels are sanitised to one
+line: a model's title cannot draw on the terminal.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from textual.strip import Strip
 
 from slop_tui.display import display_text, sanitize
 from slop_tui.models import TicketState, Track
-from slop_tui.ui.run_view import RunView, TicketView, format_cost, format_tokens
+from slop_tui.ui.run_view import RunView, TicketView, format_cost_fine, format_tokens
 
 STATE_LOOK: dict[TicketState, tuple[str, str, str]] = {
     # state: (glyph, word, theme variable)
@@ -39,8 +40,9 @@ STATE_LOOK: dict[TicketState, tuple[str, str, str]] = {
 
 TRACK_PREFIX = "track:"
 # Fixed columns after the ticket's: name, width. The ticket column takes what is left.
-FIXED = (("state", 11), ("worker", 14), ("tokens", 6), ("cost", 6))
+FIXED = (("state", 11), ("worker", 14), ("tokens", 6), ("cost", 7))
 GAP = 2
+HINT_MARK = "✦ "  # before the title of a ticket QA gave a hint on
 MIN_TITLE = 14
 
 
@@ -125,6 +127,7 @@ class TicketBoard(ScrollView, can_focus=True):
             except ValueError:  # values like "auto 87%" are relative, not colours
                 return Color.parse(fallback)
 
+        styles["hint"] = Style(color=colour("accent", "ansi_cyan").rich_color, bold=True)
         cursor = colour("block-cursor-background", "ansi_blue")
         styles["cursor"] = Style(bgcolor=cursor.rich_color, color=cursor.get_contrast_text().rich_color, bold=True)
         styles["cursor-blurred"] = Style(bgcolor=colour("block-cursor-blurred-background", "ansi_bright_black").rich_color)
@@ -199,7 +202,7 @@ class TicketBoard(ScrollView, can_focus=True):
             Text(f"{counts[TicketState.DONE]}/{len(track.tickets)} done"),
             Text(""),
             Text(format_tokens(usage.total_tokens)),
-            Text(format_cost(usage)),
+            Text(format_cost_fine(usage)),
         )
 
     def _ticket_cells(self, view: TicketView) -> tuple[Text, ...]:
@@ -207,12 +210,17 @@ class TicketBoard(ScrollView, can_focus=True):
         running = ticket.state in (TicketState.IN_PROGRESS, TicketState.AWAITING_APPROVAL)
         worker = (view.worker or ticket.assigned_model or "worker") if running else ""
         used = ticket.usage.total_tokens
+        title = display_text(f"  {ticket.id} ", one_line=True)
+        if view.hints:
+            # QA stepped in on this one: worth a look at its events, even once it is done.
+            title.append(HINT_MARK, style=self._styles.get("hint", Style()))
+        title.append_text(display_text(ticket.title, one_line=True))
         return (
-            display_text(f"  {ticket.id} {ticket.title}", one_line=True),
+            title,
             state_cell(ticket.state, self._styles),
             display_text(worker, one_line=True),
             Text(format_tokens(used) if used else ""),
-            Text(format_cost(ticket.usage) if used else ""),
+            Text(format_cost_fine(ticket.usage) if used else ""),
         )
 
     # -- rendering ------------------------------------------------------------------------------
