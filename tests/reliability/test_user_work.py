@@ -458,6 +458,9 @@ def ctrl_c_at_the_clutch_after_the_edit(repo: Repo, sig: int = signal.SIGINT) ->
             isinstance(e, ProposalMade) and e.proposal.tool == "run_command" for e in events_of(repo)
         ))
         run.send_signal(sig)
+        # Wait for slop to end before closing its stdin: closing it at once (what communicate()
+        # does) races the signal, and an input that ends first is a clutch closed, not Ctrl+C.
+        run.wait(timeout=20)
         out, _ = run.communicate(timeout=20)
     finally:
         if run.poll() is None:
