@@ -28,6 +28,7 @@ from slop_tui.memory.literals import (
     entries_note,
     string_placeholder,
 )
+from slop_tui.memory.py_marks import requoted_first_line
 from slop_tui.memory.view_types import SyntaxProblem
 
 
@@ -425,21 +426,7 @@ class AstWalk:
         end = string_end - len(quote)
         if not src.startswith(quote, end) or _unescaped(src[position:end], quote):
             return None  # several pieces
-        line = b""
-        while position < end:
-            newline = src.find(b"\n", position, end)
-            stop = end if newline < 0 else newline
-            line = src[position:stop].strip()
-            if line:
-                break
-            position = stop + 1
-        while line.endswith(b"\\"):
-            line = line[:-1].rstrip()
-        if not line:
-            return None
-        if line.endswith(quote[:1]):
-            line += b" "
-        return opening + line + quote
+        return requoted_first_line(src, position, end, opening, quote)
 
     # -- if / try / with ------------------------------------------------------------------
 

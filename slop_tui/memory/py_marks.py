@@ -160,22 +160,7 @@ class TextMarks:
         quote = opening.lstrip(self.rules.docstring_prefixes)
         # A clean string ends with the same quotes it opened with.
         end = string.end_byte - len(quote)
-        line = b""
-        while position < end:
-            newline = src.find(b"\n", position, end)
-            stop = end if newline < 0 else newline
-            line = src[position:stop].strip()
-            if line:
-                break
-            position = stop + 1
-        # A trailing backslash would escape the new closing quote (or join lines).
-        while line.endswith(b"\\"):
-            line = line[:-1].rstrip()
-        if not line:
-            return None
-        if line.endswith(quote[:1]):
-            line += b" "
-        return opening + line + quote
+        return requoted_first_line(src, position, end, opening, quote)
 
     def _line_start(self, position: int) -> int:
         return self.src.rfind(b"\n", 0, position) + 1
@@ -186,3 +171,25 @@ class TextMarks:
 
     def _text(self, node: Node) -> bytes:
         return self.src[node.start_byte : node.end_byte]
+
+
+def requoted_first_line(src: bytes, position: int, end: int, opening: bytes, quote: bytes) -> bytes | None:
+    """A docstring's first non-blank line between `position` and `end` (its body), closed
+    with its own quotes: `opening` (prefix and quotes) + the line + `quote`; None when blank.
+    Shared by the tree-sitter walk and the `ast` fallback."""
+    line = b""
+    while position < end:
+        newline = src.find(b"\n", position, end)
+        stop = end if newline < 0 else newline
+        line = src[position:stop].strip()
+        if line:
+            break
+        position = stop + 1
+    # A trailing backslash would escape the new closing quote (or join lines).
+    while line.endswith(b"\\"):
+        line = line[:-1].rstrip()
+    if not line:
+        return None
+    if line.endswith(quote[:1]):
+        line += b" "
+    return opening + line + quote

@@ -77,10 +77,10 @@ def clutch_key(screen: str) -> str | None:
     return title.group() + (number.group() if number else "")
 
 
-def test_the_demo_in_a_real_terminal(tmux: Tmux, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    work = tmp_path / "work"
-    temp = tmp_path / "tmp"
+def start_demo(tmux: Tmux, tmp_path: Path) -> Path:
+    """`slop demo` typed into the shell as a person would (its own HOME, config and TMPDIR), up
+    to the plan review; returns the TMPDIR the demo copies its sample repository into."""
+    home, work, temp = tmp_path / "home", tmp_path / "work", tmp_path / "tmp"
     for folder in (home, work, temp):
         folder.mkdir()
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
@@ -94,10 +94,14 @@ def test_the_demo_in_a_real_terminal(tmux: Tmux, tmp_path: Path) -> None:
     assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     command = f"cd {shlex.quote(str(work))} && env {assignments} {shlex.quote(sys.executable)} -m slop_tui demo; echo EXIT=$?"
     tmux.keys(command, "Enter")
-
     tmux.wait(lambda s: "offline demo" in s, "the board")
     tmux.keys("Enter")
     tmux.wait(lambda s: "start run" in s, "the plan review")
+    return temp
+
+
+def test_the_demo_in_a_real_terminal(tmux: Tmux, tmp_path: Path) -> None:
+    temp = start_demo(tmux, tmp_path)
     tmux.keys("s")
     started = time.monotonic()
 

@@ -8,11 +8,8 @@ folder, on a private tmux server (the pattern of `test_tmux_demo.py`).
 
 from __future__ import annotations
 
-import os
 import re
-import shlex
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -20,30 +17,13 @@ import pytest
 
 from slop_tui.models import TicketState, TicketStateChanged
 from slop_tui.store import Store
-from tests.ui.test_tmux_demo import ROOT, Tmux, clutch_key, tmux  # noqa: F401 (the fixture)
+from tests.ui.test_tmux_demo import Tmux, clutch_key, start_demo, tmux  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed: the real-terminal test needs it")
 
 
 def test_help_then_stop_from_the_board_and_resume(tmux: Tmux, tmp_path: Path) -> None:  # noqa: F811
-    home, work, temp = tmp_path / "home", tmp_path / "work", tmp_path / "tmp"
-    for folder in (home, work, temp):
-        folder.mkdir()
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    env = {
-        "HOME": str(home),
-        "TMPDIR": str(temp),
-        "PYTHONPATH": path,
-        "SLOP_CONFIG_DIR": str(home / "slop-config"),
-        "TERM": "xterm-256color",
-    }
-    assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-    command = f"cd {shlex.quote(str(work))} && env {assignments} {shlex.quote(sys.executable)} -m slop_tui demo; echo EXIT=$?"
-    tmux.keys(command, "Enter")
-
-    tmux.wait(lambda s: "offline demo" in s, "the board")
-    tmux.keys("Enter")
-    tmux.wait(lambda s: "start run" in s, "the plan review")
+    temp = start_demo(tmux, tmp_path)
     tmux.keys("s")
 
     # `?` at the clutch: its keys; Esc goes back to the same clutch.
