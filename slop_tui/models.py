@@ -174,6 +174,11 @@ class Tier(enum.StrEnum):
     DEFAULT_CHEAP = "default_cheap"  # Tier 4, QA
 
 
+# How the header, the log and the printer name a tier: `T1 planner`.
+TIER_SHORT = {Tier.PLANNER: "T1", Tier.LEAD: "T2", Tier.WORKER: "T3", Tier.DEFAULT_CHEAP: "T4"}
+TIER_ROLE = {Tier.PLANNER: "planner", Tier.LEAD: "lead", Tier.WORKER: "worker", Tier.DEFAULT_CHEAP: "QA"}
+
+
 class Archetype(enum.StrEnum):
     CONTRACT_STUBBER = "contract_stubber"
     IMPLEMENTER = "implementer"
@@ -995,6 +1000,14 @@ class ModelCallRetrying(Event, tag="model_retry"):
     wait_s: float
     status: int | None = None
     ticket_id: str | None = None
+
+    def words(self) -> str:
+        """`T1 planner: 429, retrying in 4 s (2/3)`, as the TUI's log and the printer say it."""
+        what = str(self.status) if self.status is not None else "no answer"
+        return (
+            f"{TIER_SHORT[self.tier]} {TIER_ROLE[self.tier]}: {what}, retrying in "
+            f"{self.wait_s:.0f} s ({self.attempt}/{self.tries})"
+        )
 
 
 class ModelCallEnded(Event, tag="model_call_end"):

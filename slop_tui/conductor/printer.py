@@ -38,6 +38,7 @@ from slop_tui.models import (
     FileChanged,
     FilesRestored,
     HintGiven,
+    ModelCallRetrying,
     PlanAccepted,
     ProposalMade,
     Reject,
@@ -277,6 +278,9 @@ class Printer:
             return Text(f"[{event.ticket_id}] {restored_summary(event.paths)}", style="yellow")
         if isinstance(event, HintGiven):
             return Text(f"[{event.ticket_id}] hint: {_one_line(event.hint)}", style="yellow")
+        if isinstance(event, ModelCallRetrying):  # a slow or failing provider, said as it happens
+            where = f"[{event.ticket_id}] " if event.ticket_id else ""
+            return Text(f"{where}{event.words()}", style="yellow")
         if isinstance(event, ErrorRaised):
             if event.message.startswith("budget"):  # a spend limit's notice, not a failure
                 return Text(_one_line(event.message, 300), style="yellow")

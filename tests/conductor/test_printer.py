@@ -87,3 +87,17 @@ async def test_restored_files_get_their_line_through_the_sanitiser() -> None:
     lines = out.splitlines()
     assert lines[0] == "[T] restored 2 file(s): a.py, b.py"
     assert lines[1].startswith("[U] restored 1 file(s): evil") and lines[1].endswith("[2Jname.py")
+
+
+async def test_a_retry_is_said_as_it_happens() -> None:
+    # A hung or failing provider is no silence in a headless run either: each retry gets a line.
+    from slop_tui.models import ModelCallRetrying
+
+    stream = io.StringIO()
+    printer = Printer(EventBus(None).subscribe(), stream=stream, live=False)
+    printer.handle(ModelCallRetrying(call=1, tier=Tier.PLANNER, attempt=2, tries=3, wait_s=4.2, status=429))
+    printer.handle(ModelCallRetrying(call=2, tier=Tier.WORKER, attempt=2, tries=2, wait_s=0.5, ticket_id="impl"))
+    assert stream.getvalue().splitlines() == [
+        "T1 planner: 429, retrying in 4 s (2/3)",
+        "[impl] T3 worker: no answer, retrying in 0 s (2/2)",
+    ]

@@ -28,14 +28,14 @@ from slop_tui.models import (
     ModelCallEnded,
     ModelCallRetrying,
     ModelCallStarted,
+    TIER_ROLE,
+    TIER_SHORT,
     TicketState,
     Tier,
     Usage,
 )
 from slop_tui.ui.run_view import RunView, format_cost, format_tokens
 
-TIER_SHORT = {Tier.PLANNER: "T1", Tier.LEAD: "T2", Tier.WORKER: "T3", Tier.DEFAULT_CHEAP: "T4"}
-TIER_ROLE = {Tier.PLANNER: "planner", Tier.LEAD: "lead", Tier.WORKER: "worker", Tier.DEFAULT_CHEAP: "QA"}
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 SPIN_S = 0.25  # a frame every quarter second: alive, and a few bytes a second over SSH
 # What the header's second line means, for its tooltip and the help screen.
@@ -112,11 +112,7 @@ class ModelCalls:
 
 def retry_line(event: ModelCallRetrying) -> str:
     """The log's words for a retry: `T1 planner: 429, retrying in 4 s (2/3)`."""
-    what = str(event.status) if event.status is not None else "no answer"
-    return (
-        f"{TIER_SHORT[event.tier]} {TIER_ROLE[event.tier]}: {what}, retrying in "
-        f"{event.wait_s:.0f} s ({event.attempt}/{event.tries})"
-    )
+    return event.words()
 
 
 def usage_text(usage: Usage) -> str:
