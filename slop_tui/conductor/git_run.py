@@ -29,6 +29,7 @@ from slop_tui.vcs.git_run import (
     revert_commit,
     start_run,
 )
+from slop_tui.words import counted
 
 if TYPE_CHECKING:
     from slop_tui.conductor.session import Session
@@ -58,7 +59,7 @@ def undo_message(ticket_id: str, outcome: UndoOutcome) -> str:
             return f"ticket {ticket_id} reverted: its commit {outcome.reverted[:7]} is reverted{where} {files}"
         return f"ticket {ticket_id} reverted: commit {outcome.commit[:7]} reverts {outcome.reverted[:7]}{where} {files}"
     if outcome.paths:
-        return f"ticket {ticket_id}: restored {len(outcome.paths)} file(s): {', '.join(outcome.paths)}"
+        return f"ticket {ticket_id}: restored {counted(len(outcome.paths), 'file')}: {', '.join(outcome.paths)}"
     return f"ticket {ticket_id}: no file to restore"
 
 

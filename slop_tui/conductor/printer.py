@@ -73,11 +73,11 @@ def format_usage(usage: Usage) -> str:
 
 
 def restored_summary(paths: list[str], limit: int = 300) -> str:
-    """`restored 2 file(s): a.py, b.py`: the one line a `FilesRestored` reads as, here and in
+    """`restored 2 files: a.py, b.py`: the one line a `FilesRestored` reads as, here and in
     the TUI. Paths come from the log (a model chose them): sanitised, and clipped."""
     if not paths:
-        return "restored 0 file(s)"
-    return f"restored {len(paths)} file(s): " + _one_line(", ".join(paths), limit)
+        return "restored no file"
+    return f"restored {counted(len(paths), 'file')}: " + _one_line(", ".join(paths), limit)
 
 
 def _one_line(text: str, limit: int = 160) -> str:

@@ -50,6 +50,7 @@ from slop_tui.ui.screens.run_end import RunEndScreen, one_line_error
 from slop_tui.ui.screens.ticket_detail import TicketDetailScreen
 from slop_tui.ui.widgets.run_header import ModelCalls, retry_line
 from slop_tui.vcs import current_run, run_commits
+from slop_tui.words import counted
 
 TicketAction = Literal["retry", "cancel", "undo"]
 BATCH_LIMIT = 1000  # events per message at most, so one batch never stalls a frame for long
@@ -458,7 +459,7 @@ class SlopApp(RunControls):
         if decision is None:  # "later": it stays queued
             self.clutch_deferred = True
             waiting = len(self.clutch.pending)
-            self.notify(f"{waiting} proposal(s) waiting at the clutch: press c to decide.", timeout=6)
+            self.notify(f"{counted(waiting, 'proposal')} waiting at the clutch: press c to decide.", timeout=6)
             self.board.refresh_header()
             return
         if isinstance(decision, Edit):

@@ -16,6 +16,7 @@ import msgspec
 from slop_tui.conductor.restore import RestoreRefused
 from slop_tui.errors import SlopError
 from slop_tui.tools.hunks import split_hunks
+from slop_tui.conductor.printer import restored_summary
 from slop_tui.words import counted
 from slop_tui.models import (
     AnyEvent,
@@ -250,7 +251,7 @@ class RunView:
                 view.files_changed = [p for p in view.files_changed if p not in restored]
                 changed.add(view.key)
             # Rendered through the sanitiser by the log pane and the detail screen, like any entry.
-            self._log(event, Level.INFO, event.ticket_id, restored_text(event.paths), view)
+            self._log(event, Level.INFO, event.ticket_id, restored_summary(event.paths), view)
         elif isinstance(event, HintGiven):
             view = self.find(event.ticket_id)
             if view is not None:
@@ -318,13 +319,6 @@ def state_move_level(new: TicketState) -> Level:
     if new in (TicketState.BLOCKED, TicketState.CANCELLED):
         return Level.WARN
     return Level.INFO if new is TicketState.DONE else Level.DEBUG
-
-
-def restored_text(paths: list[str]) -> str:
-    """`restored 2 file(s): a.py, b.py`, the same words as the headless printer."""
-    if not paths:
-        return "restored 0 file(s)"
-    return f"restored {len(paths)} file(s): {', '.join(paths)}"
 
 
 def undo_refusal(view: TicketView | None, exc: SlopError, run: RunView) -> str:

@@ -18,6 +18,7 @@ from slop_tui.display import sanitize
 from slop_tui.errors import SlopError
 from slop_tui.vcs.git import Git, GitError, open_git
 from slop_tui.vcs.index_lock import clear_stale_lock
+from slop_tui.words import counted, verb
 
 BRANCH_PREFIX = "slop/"
 ORIGIN_REFS = "refs/slop/runs/"
@@ -94,7 +95,7 @@ async def refuse_if_dirty(git: Git, doing: str) -> None:
     if dirty:
         shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
         raise SlopError(
-            f"{len(dirty)} tracked file(s) have uncommitted changes ({shown}); commit them, or "
+            f"{counted(len(dirty), 'tracked file')} {verb(len(dirty), 'has', 'have')} uncommitted changes ({shown}); commit them, or "
             f"`git stash` them, before {doing}"
         )
 
@@ -283,7 +284,7 @@ async def land(repo: Path, run: RunBranch) -> str:
         how = "merge"
     await git.check("branch", "-d", run.branch, what="deleting the landed run branch")
     await git.run("update-ref", "--no-deref", "-d", origin_ref(run.run_id))
-    return f"landed {count} commit(s) of {run.branch} on {run.base_branch} ({how}); the run branch is deleted"
+    return f"landed {counted(count, 'commit')} of {run.branch} on {run.base_branch} ({how}); the run branch is deleted"
 
 
 async def drop(repo: Path, run: RunBranch) -> str:
@@ -299,5 +300,5 @@ async def drop(repo: Path, run: RunBranch) -> str:
         await git.check("switch", "--no-guess", run.base_branch, what=f"switching to {run.base_branch}")
     await git.check("branch", "-D", run.branch, what="deleting the run branch")
     await git.run("update-ref", "--no-deref", "-d", origin_ref(run.run_id))
-    return (f"dropped {run.branch} ({count} commit(s), tip {tip}); {run.base_branch} is checked out, "
+    return (f"dropped {run.branch} ({counted(count, 'commit')}, tip {tip}); {run.base_branch} is checked out, "
             "unchanged")

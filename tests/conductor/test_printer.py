@@ -85,8 +85,8 @@ async def test_restored_files_get_their_line_through_the_sanitiser() -> None:
     out = stream.getvalue()
     assert "\x1b" not in out
     lines = out.splitlines()
-    assert lines[0] == "[T] restored 2 file(s): a.py, b.py"
-    assert lines[1].startswith("[U] restored 1 file(s): evil") and lines[1].endswith("[2Jname.py")
+    assert lines[0] == "[T] restored 2 files: a.py, b.py"
+    assert lines[1].startswith("[U] restored 1 file: evil") and lines[1].endswith("[2Jname.py")
 
 
 async def test_a_retry_is_said_as_it_happens() -> None:

@@ -500,7 +500,7 @@ def test_undo_of_an_untouched_ticket_restores_it_and_resume_continues_the_finish
     assert ran.returncode == 0, ran.stdout + ran.stderr
     undone = twice(repo, "undo", "bump-x")
     assert undone.returncode == 0, undone.stderr
-    assert "restored 1 file(s): mod.py" in undone.stdout
+    assert "restored 1 file: mod.py" in undone.stdout
     assert repo.code() == BEFORE and ticket_states(repo) == {"bump-x": "todo"}
     repo.check_user_work(BEFORE)
     # The finished run is continued: its undone ticket runs again, once.

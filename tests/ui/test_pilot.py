@@ -291,7 +291,7 @@ async def test_the_detail_shows_the_context_from_the_log_alone() -> None:
         await pilot.pause()
         text = screen_text(app)
         assert "impl-config" in text
-        assert "2.1k tokens in 2 view(s), budget 12.0k" in text
+        assert "2.1k tokens in 2 views, budget 12.0k" in text
         assert "app/config.py (target, curated, 640 tokens)" in text
         assert "app/storage.py (import, omitted, 0 tokens): over the context budget" in text
 

@@ -147,7 +147,7 @@ def test_restored_files_are_logged_and_no_longer_count_as_changed() -> None:
     view.apply(FilesRestored(ticket_id="impl-config", paths=["app/config.py"], seq=seq + 1, at=0.0))
     impl = view.tickets["config/impl-config"]
     assert impl.files_changed == []
-    assert impl.history[-1].text == "restored 1 file(s): app/config.py"
+    assert impl.history[-1].text == "restored 1 file: app/config.py"
     assert view.log[-1].ticket_id == "impl-config"
 
 
@@ -159,10 +159,10 @@ async def test_the_log_and_the_detail_show_a_restore_sanitised() -> None:
     app = SlopApp(repo_root=Path("/nonexistent/repo"), session_factory=None, demo=True, replay=events)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        assert "restored 2 file(s): app/config.py, x" in screen_text(app)  # the log pane
+        assert "restored 2 files: app/config.py, x" in screen_text(app)  # the log pane
         await pilot.press("down", "down", "enter")
         await pilot.press("3")
         await pilot.pause()
         text = screen_text(app)
-        assert "restored 2 file(s): app/config.py, x" in text
+        assert "restored 2 files: app/config.py, x" in text
         assert "\x1b" not in text and "\x07" not in text

@@ -44,5 +44,5 @@ async def test_u_says_what_the_undo_did(tmp_path: Path, in_git: bool) -> None:
         assert said == [f"ticket c reverted: commit {revert[:7]} reverts {reverted[:7]} on {branch} (1 file)"]
         assert git(repo, "log", "-1", "--format=%s", "HEAD").startswith("Revert")
     else:
-        assert said == ["ticket c: restored 1 file(s): notes.md"]
+        assert said == ["ticket c: restored 1 file: notes.md"]
     assert not (repo / "notes.md").exists()

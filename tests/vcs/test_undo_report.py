@@ -48,7 +48,7 @@ def test_plain_folder_undo_names_the_restored_files(tmp_path: Path) -> None:
     undone = _slop(repo, "undo", "bump-x")
     assert undone.returncode == 0, undone.stdout + undone.stderr
     assert undone.stdout.splitlines() == [
-        "ticket bump-x: restored 1 file(s): mod.py",
+        "ticket bump-x: restored 1 file: mod.py",
         "ticket bump-x is todo again; `slop resume` runs it",
     ]
     assert not re.search(r"revert|commit", undone.stdout)

@@ -28,6 +28,7 @@ from slop_tui.errors import SlopError
 from slop_tui.tools.proposals import diff_stats
 from slop_tui.ui.diff_render import render_diff
 from slop_tui.vcs import RunBranch, TicketCommit, drop, land, run_commits, run_diff
+from slop_tui.words import counted, verb
 
 if TYPE_CHECKING:
     from slop_tui.ui.app import SlopApp
@@ -298,7 +299,7 @@ class ConfirmDropScreen(ModalScreen[bool]):
             yield Static(display_text(f"Drop {run.branch}?", one_line=True), id="confirm-title")
             yield Static(
                 display_text(
-                    f"Its {self.commits} commit(s) are discarded: slop switches back to {run.base_branch}, "
+                    f"Its {counted(self.commits, 'commit')} {verb(self.commits, 'is', 'are')} discarded: slop switches back to {run.base_branch}, "
                     f"which stays as it was, and deletes {run.branch}. Untracked files are left alone."
                 ),
                 id="confirm-body",

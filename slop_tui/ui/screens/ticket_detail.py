@@ -32,6 +32,7 @@ from slop_tui.ui.run_view import (
 )
 from slop_tui.ui.widgets.board import STATE_LOOK
 from slop_tui.ui.widgets.diff_view import DiffView
+from slop_tui.words import counted
 
 if TYPE_CHECKING:
     from slop_tui.ui.app import SlopApp
@@ -168,7 +169,7 @@ class TicketDetailScreen(Screen[None]):
             ctx = self.view.context
             field(
                 "context",
-                f"{format_tokens(ctx.total_tokens)} tokens in {len(ctx.files)} view(s), "
+                f"{format_tokens(ctx.total_tokens)} tokens in {counted(len(ctx.files), 'view')}, "
                 f"budget {format_tokens(ctx.budget)}",
             )
             for f in ctx.files:
