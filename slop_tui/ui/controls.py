@@ -39,10 +39,7 @@ class RunControls(App[None]):
     busy: str | None
     view: RunView
     session: Any
-
-    def header_changed(self) -> None:
-        """Redraw the board's header (the app's board)."""
-        raise NotImplementedError
+    header_changed: Callable[[], None]  # the app's: redraw the board's header
 
     @property
     def can_resume(self) -> bool:
