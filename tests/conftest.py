@@ -1,6 +1,9 @@
 """Suite-wide test settings and hooks.
 
 - The repository map's tag cache goes to a temporary folder, never the user's cache folder.
+- Every `pytest` a test starts (the sample repository's tests, run by a worker's command) loads
+  no plugin of this venv: the suite's own (Textual snapshots, xdist, syrupy) add ~2 s to each
+  start and the sample needs none of them.
 - The reliability counts (see `tests/reliability/counts.py`) are printed once in the terminal
   summary, added up across pytest-xdist workers (each worker counts its own tests and hands its
   counters to the controller when it finishes).
@@ -24,9 +27,10 @@ def _slop_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _private_slop_cache(_slop_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_slop_env(_slop_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`SLOP_CACHE_DIR` is read by `slop_tui.memory.map_cache`; subprocesses inherit it."""
     monkeypatch.setenv("SLOP_CACHE_DIR", str(_slop_cache_dir))
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

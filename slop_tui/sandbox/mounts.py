@@ -52,6 +52,9 @@ ALLOWED_VARIABLES: frozenset[str] = frozenset(
         "PYTHONIOENCODING",
         "PYTHONUTF8",
         "SOURCE_DATE_EPOCH",
+        # How the person runs pytest (no plugin autoload, extra options): settings, not secrets.
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
+        "PYTEST_ADDOPTS",
     }
 )
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
