@@ -86,8 +86,9 @@ async def test_slow_reply_times_out_within_its_budget(kind: str, streamed: bool,
     elapsed = time.monotonic() - started
     assert_clean(caught.value, kind)
     assert "timed out after 2 tries (0.5 s each)" in str(caught.value)
-    # Two tries of 0.5 s plus one back-off of at most 0.5 s.
-    assert elapsed < 2.5
+    # Two tries of 0.5 s plus one back-off of at most 0.5 s: ~1.5 s, where waiting out the slow
+    # reply takes 5 s; the margin is for a loaded machine, not a measure of it.
+    assert elapsed < 4.5
     assert len(srv.requests) == 2
     await provider.aclose()
 
@@ -209,7 +210,7 @@ async def test_a_long_retry_after_cannot_hang_the_call(
     started = time.monotonic()
     with pytest.raises(ProviderError) as caught:
         await provider.complete(user_request())
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 10  # ~1.5 s; the Retry-After asked for 30
     assert_clean(caught.value, kind)
     assert "no answer within 1.5 s over 2 tries" in str(caught.value)
     assert len(srv.requests) == 1

@@ -273,7 +273,7 @@ async def test_unsandboxed_on_request_still_has_an_allow_listed_env(
 def test_self_test_finds_nothing_wrong(repo: Path) -> None:
     started = time.monotonic()
     assert sandbox.self_test(repo) == []
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 10  # a few bwrap starts; no probe waits out a timeout
 
 
 STUBBORN = """
@@ -292,7 +292,7 @@ async def test_a_timed_out_command_leaves_nothing_even_when_it_ignores_sigterm(r
     (repo / "stubborn_3133.py").write_text(STUBBORN)
     started = time.monotonic()
     result = await run_command(f"{sys.executable} stubborn_3133.py", repo, timeout_s=1.0)
-    assert result.sandboxed and result.timed_out and time.monotonic() - started < 5
+    assert result.sandboxed and result.timed_out and time.monotonic() - started < 15
     deadline = time.monotonic() + 3
     while _sleepers("stubborn_3133") and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
