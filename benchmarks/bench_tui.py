@@ -198,9 +198,57 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
+class BoardTraffic:
+    """The busy run both the latency and the bytes cases measure: random tickets of the board,
+    a quarter state moves (todo <-> in progress), a quarter usage updates, half streamed text."""
+
+    def __init__(self, app: Any) -> None:
+        from slop_tui.models import TicketState
+
+        self.ids = [(v.track_id, v.ticket.id) for v in app.view.tickets.values()]
+        self.states = {key: TicketState.TODO for key in self.ids}
+
+    def event(self, n: int) -> Any:
+        from slop_tui.models import ModelText, TicketState, TicketStateChanged, Tier, Usage, UsageUpdated
+
+        track, tid = random.choice(self.ids)
+        kind = n % 4
+        if kind == 0:
+            old = self.states[(track, tid)]
+            new = TicketState.IN_PROGRESS if old is TicketState.TODO else TicketState.TODO
+            self.states[(track, tid)] = new
+            return TicketStateChanged(ticket_id=tid, old=old, new=new, track_id=track)
+        if kind == 1:
+            usage = Usage(input_tokens=100, output_tokens=10)
+            return UsageUpdated(ticket_id=tid, tier=Tier.WORKER, model="bench", usage=usage, track_id=track)
+        return ModelText(ticket_id=tid, tier=Tier.WORKER, text="streamed text ")
+
+
+async def at_rate(step: Any) -> Any:
+    """Calls `await step(n)` RATE times a second (catching up after a slow step) until the
+    returned `halt()` is awaited."""
+    stop = asyncio.Event()
+
+    async def loop() -> None:
+        n = 0
+        next_at = time.perf_counter()
+        while not stop.is_set():
+            await step(n)
+            n += 1
+            next_at += 1 / RATE
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+
+    task = asyncio.create_task(loop())
+
+    async def halt() -> None:
+        stop.set()
+        await task
+
+    return halt
+
+
 async def bench_streaming() -> None:
     from slop_tui.conductor.bus import EventBus
-    from slop_tui.models import ModelText, TicketState, TicketStateChanged, Tier, Usage, UsageUpdated
     from slop_tui.store import Store
     from slop_tui.ui.app import SlopApp
 
@@ -215,39 +263,20 @@ async def bench_streaming() -> None:
             store = Store(Path(tmp))
             bus = EventBus(store)
             app.attach_bus(bus)
-            ids = [(v.track_id, v.ticket.id) for v in app.view.tickets.values()]
+            traffic = BoardTraffic(app)
             published = 0
-            stop = asyncio.Event()
 
-            async def publish() -> None:
+            async def publish(n: int) -> None:
                 nonlocal published
-                states = {key: TicketState.TODO for key in ids}
-                interval = 1 / RATE
-                next_at = time.perf_counter()
-                while not stop.is_set():
-                    track, tid = random.choice(ids)
-                    kind = published % 4
-                    if kind == 0:
-                        old = states[(track, tid)]
-                        new = TicketState.IN_PROGRESS if old is TicketState.TODO else TicketState.TODO
-                        states[(track, tid)] = new
-                        event: Any = TicketStateChanged(ticket_id=tid, old=old, new=new, track_id=track)
-                    elif kind == 1:
-                        event = UsageUpdated(ticket_id=tid, tier=Tier.WORKER, model="bench", usage=Usage(input_tokens=100, output_tokens=10), track_id=track)
-                    else:
-                        event = ModelText(ticket_id=tid, tier=Tier.WORKER, text="streamed text ")
-                    await bus.publish(event)
-                    published += 1
-                    next_at += interval
-                    await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+                await bus.publish(traffic.event(n))
+                published += 1
 
-            task = asyncio.create_task(publish())
+            halt = await at_rate(publish)
             await asyncio.sleep(0.5)
             started = time.perf_counter()
             busy = await key_latencies(app, watch, PRESSES)
             duration = time.perf_counter() - started
-            stop.set()
-            await task
+            await halt()
             await bus.close()
             for _ in range(200):
                 if app.view.applied - replayed >= published:
@@ -422,33 +451,12 @@ async def bench_bytes(seconds: float = 3.0) -> None:
     from textual.widgets import Label
 
     from slop_tui.conductor.bus import EventBus
-    from slop_tui.models import ModelText, TicketState, TicketStateChanged, Tier, Usage, UsageUpdated
     from slop_tui.store import Store
     from slop_tui.ui.app import SlopApp
 
     class Bare(App[None]):
         def compose(self) -> ComposeResult:
             yield Label("event 0")
-
-    async def rate_loop(step: Any) -> Any:
-        stop = asyncio.Event()
-
-        async def loop() -> None:
-            n = 0
-            next_at = time.perf_counter()
-            while not stop.is_set():
-                await step(n)
-                n += 1
-                next_at += 1 / RATE
-                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-
-        task = asyncio.create_task(loop())
-
-        async def halt() -> None:
-            stop.set()
-            await task
-
-        return halt
 
     bare_app = Bare()
     async with bare_app.run_test(size=(120, 40)):
@@ -457,7 +465,7 @@ async def bench_bytes(seconds: float = 3.0) -> None:
         async def bare_events() -> Any:
             async def step(n: int) -> None:
                 label.update(f"event {n}")
-            return await rate_loop(step)
+            return await at_rate(step)
 
         bare = await bytes_idle_and_busy(bare_app, bare_events, seconds)
         bare_app.exit()
@@ -468,27 +476,14 @@ async def bench_bytes(seconds: float = 3.0) -> None:
         async with app.run_test(size=(120, 40)):
             store = Store(Path(tmp))
             bus = EventBus(store)
-            ids = [(v.track_id, v.ticket.id) for v in app.view.tickets.values()]
-            states = {key: TicketState.TODO for key in ids}
+            traffic = BoardTraffic(app)
 
             async def slop_events() -> Any:
                 app.attach_bus(bus)
 
                 async def step(n: int) -> None:
-                    track, tid = random.choice(ids)
-                    kind = n % 4
-                    if kind == 0:
-                        old = states[(track, tid)]
-                        new = TicketState.IN_PROGRESS if old is TicketState.TODO else TicketState.TODO
-                        states[(track, tid)] = new
-                        event: Any = TicketStateChanged(ticket_id=tid, old=old, new=new, track_id=track)
-                    elif kind == 1:
-                        event = UsageUpdated(ticket_id=tid, tier=Tier.WORKER, model="bench",
-                                             usage=Usage(input_tokens=100, output_tokens=10), track_id=track)
-                    else:
-                        event = ModelText(ticket_id=tid, tier=Tier.WORKER, text="streamed text ")
-                    await bus.publish(event)
-                return await rate_loop(step)
+                    await bus.publish(traffic.event(n))
+                return await at_rate(step)
 
             slop = await bytes_idle_and_busy(app, slop_events, seconds)
             await bus.close()

@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union
 import msgspec
 
 from slop_tui.errors import SlopError
+from slop_tui.words import plural
 
 # ---------------------------------------------------------------------------
 # Secrets
@@ -369,12 +370,14 @@ def validate_dag(owner: str, nodes: list[tuple[str, list[str]]]) -> None:
             duplicates.append(node_id)
         seen.add(node_id)
     if duplicates:
-        raise PlanError(f"{owner}: duplicate ticket id(s): {listed(sorted(set(duplicates)))}")
+        repeated = sorted(set(duplicates))
+        raise PlanError(f"{owner}: duplicate {plural(len(repeated), 'ticket id')}: {listed(repeated)}")
     for node_id, deps in nodes:
         unknown = [d for d in deps if d not in seen]
         if unknown:
             raise PlanError(
-                f"{owner}: ticket {node_id!r} depends on unknown ticket(s): {listed(unknown)}"
+                f"{owner}: ticket {node_id!r} depends on unknown "
+                f"{plural(len(unknown), 'ticket')}: {listed(unknown)}"
             )
         if node_id in deps:
             raise PlanError(f"{owner}: ticket {node_id!r} depends on itself")
@@ -585,7 +588,9 @@ def decode_track_plan(data: bytes | str, limits: PlanLimits | None = None) -> Tr
     ids = [t.id for t in plan.tracks]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        raise PlanError(f"track plan: duplicate track id(s): {listed(duplicates)}")
+        raise PlanError(
+            f"track plan: duplicate {plural(len(duplicates), 'track id')}: {listed(duplicates)}"
+        )
     return plan
 
 

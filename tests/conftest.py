@@ -4,6 +4,7 @@
 - Every `pytest` a test starts (the sample repository's tests, run by a worker's command) loads
   no plugin of this venv: the suite's own (Textual snapshots, xdist, syrupy) add ~2 s to each
   start and the sample needs none of them.
+- `listener`: a real TCP listener on 127.0.0.1 for the network tests (`tests/listener.py`).
 - The reliability counts (see `tests/reliability/counts.py`) are printed once in the terminal
   summary, added up across pytest-xdist workers (each worker counts its own tests and hands its
   counters to the controller when it finishes).
@@ -11,11 +12,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.listener import Listener, listening
 from tests.reliability import counts
 
 _KEY = "slop_reliability_counts"
@@ -51,3 +54,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_sep("=", "reliability suite counts")
     for line in lines:
         terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    """A real listener on 127.0.0.1 answering `hello` (see `tests/listener.py`)."""
+    with listening() as served:
+        yield served

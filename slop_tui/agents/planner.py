@@ -46,6 +46,7 @@ from slop_tui.models import (
 from slop_tui.providers.base import ModelRequest, Provider, ProviderError
 from slop_tui.providers.usage import UsageLedger
 from slop_tui.tools.sandbox import PathRefused, check_lexical
+from slop_tui.words import plural
 
 Emit = Callable[[AnyEvent], Awaitable[AnyEvent]]
 
@@ -239,7 +240,8 @@ def check_ticket_plan(plan: TicketPlan, track_id: str, reserved: Collection[str]
     clashes = sorted({t.id for t in plan.tickets} & set(reserved))
     if clashes:
         raise PlanError(
-            f"{where}: ticket id(s) {', '.join(clashes)} already used by an earlier track; "
+            f"{where}: {plural(len(clashes), 'ticket id')} {', '.join(clashes)} already used by an "
+            "earlier track; "
             "ticket ids must be unique across the whole plan"
         )
     for ticket in plan.tickets:

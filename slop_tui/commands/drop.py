@@ -44,11 +44,12 @@ def _drop(repo: Path, run_branch: RunBranch, *, yes: bool) -> int:
 
     from slop_tui.display import sanitize
     from slop_tui.vcs import drop, run_commits
+    from slop_tui.words import counted
 
     if not yes:
         commits = asyncio.run(run_commits(repo, run_branch))
         question = (
-            f"delete {run_branch.branch} and its {len(commits)} commit(s), and go back to "
+            f"delete {run_branch.branch} and its {counted(len(commits), 'commit')}, and go back to "
             f"{run_branch.base_branch}? [y/N] "
         )
         print(sanitize(question, one_line=True), end="", flush=True)

@@ -4,7 +4,7 @@ or a finished run with tickets left to do (undone or blocked).
 Done and cancelled tickets keep their work. Before anything runs, every interrupted ticket (one
 that was running, or saved as `todo` with its edits on disk) gets its files back from their
 pre-images, and so does every blocked one; then they run again, with undone tickets. Same
-options and exit status as `slop run`.
+options, exit status and no-terminal refusal as `slop run`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ DESCRIPTION = (
     "blocked and undone tickets run again (with the tickets a blocked one held back); done "
     "and cancelled tickets keep their work. A lost pre-image index is rebuilt from the run's "
     "log, or the resume refuses: an edit is never applied twice. Refused while another "
-    "slop runs on the repository. Exit 0 when every ticket is done."
+    "slop runs on the repository, and without --yes when nobody can answer the clutch (no "
+    "terminal, stdin at its end). Exit 0 when every ticket is done."
 )
 
 
@@ -45,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(repo)  # refused before anything is touched
     if args.yes:
         refuse_unsandboxed_yes(config)
+    else:
+        from slop_tui.conductor.answerable import refuse_if_nobody_can_answer
+
+        # `slop run`'s check: before the lock, a file restored or a model asked.
+        refuse_if_nobody_can_answer(plan=False)
     with RepoLock(repo):  # one writer: a run still going on this repository refuses the resume
         from slop_tui.conductor.headless import run_headless
         from slop_tui.conductor.interrupt import run_interruptible

@@ -60,14 +60,16 @@ def nobody_can_answer(stdin: TextIO | None) -> str | None:
     return None
 
 
-def refuse_if_nobody_can_answer(stdin: TextIO | None = None) -> None:
-    """Without `--yes`, a run needs someone to answer the plan review and the clutch: where
-    nobody can, it is refused before a planner token is spent or `.slop/` is touched."""
+def refuse_if_nobody_can_answer(stdin: TextIO | None = None, *, plan: bool = True) -> None:
+    """Without `--yes`, a run needs someone to answer the plan review (`plan`: `slop run`; a
+    resume has no plan to review) and the clutch: where nobody can, it is refused before a
+    model token is spent or `.slop/` is touched."""
     from slop_tui.errors import SlopError
 
     why = nobody_can_answer(stdin if stdin is not None else sys.stdin)
     if why is not None:
+        asked, accept = ("the plan review or the clutch", "accept the plan and ") if plan else ("the clutch", "")
         raise SlopError(
-            f"nobody can answer the plan review or the clutch ({why}): add --yes to accept the "
-            "plan and approve every call, run it in a terminal, or start `slop` for the TUI"
+            f"nobody can answer {asked} ({why}): add --yes to {accept}approve every call, "
+            "run it in a terminal, or start `slop` for the TUI"
         )

@@ -14,6 +14,7 @@ from slop_tui.store.base import StoreBase
 from slop_tui.store.crash_points import _CRASH, _crash_in_batch, _write_all
 from slop_tui.store.layout import _PRIVATE, EVENTS_FILE, StoreError, _timestamp
 from slop_tui.store.log_digest import bounded_for_log
+from slop_tui.words import counted
 
 
 class LogWrite:
@@ -316,7 +317,7 @@ class EventLog(StoreBase):
         shown = ", ".join(f"{n} ({clip_message(reason, 80)})" for n, reason in list(bad.items())[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
         self.warnings.append(
-            f"{self.events_path}: dropped {len(bad)} corrupt line(s): {shown}{more}; the whole "
+            f"{self.events_path}: dropped {counted(len(bad), 'corrupt line')}: {shown}{more}; the whole "
             f"log was kept as {aside.name}"
         )
 

@@ -23,6 +23,7 @@ from slop_tui.store.layout import (
     _safe_name,
     _timestamp,
 )
+from slop_tui.words import counted, verb
 
 _PREIMAGE_INDEX = "index.json"
 _BLOB_NAME = re.compile(r"[0-9a-f]{32}\.bin")  # see `save_preimage`
@@ -123,7 +124,7 @@ class Preimages(EventLog):
         lost = f"; no pre-image found for {', '.join(sorted(set(missing)))}" if missing else ""
         self.warnings.append(
             f"{index_path}: corrupt pre-image index ({clip_message(reason, 120)}); kept as "
-            f"{aside.name}; rebuilt from {EVENTS_FILE} with {len(index.files)} file(s){lost}"
+            f"{aside.name}; rebuilt from {EVENTS_FILE} with {counted(len(index.files), 'file')}{lost}"
         )
         return index
 
@@ -161,13 +162,14 @@ class Preimages(EventLog):
         unknown = sorted(present - {b for b in index.files.values() if b is not None})
         if unknown and writes:
             raise StoreError(
-                f"{index_path} is missing and {len(unknown)} pre-image(s) in {directory} "
-                f"({', '.join(unknown[:3])}) belong to no logged write of ticket {ticket_id!r}: "
+                f"{index_path} is missing and {counted(len(unknown), 'pre-image')} in {directory} "
+                f"({', '.join(unknown[:3])}) {verb(len(unknown), 'belongs', 'belong')} to no "
+                f"logged write of ticket {ticket_id!r}: "
                 "which files they restore cannot be told; nothing was restored"
             )
         write_private(index_path, self._encode(index), mode=_PRIVATE)
         self.warnings.append(
-            f"{index_path}: missing; rebuilt from {EVENTS_FILE} with {len(index.files)} file(s)"
+            f"{index_path}: missing; rebuilt from {EVENTS_FILE} with {counted(len(index.files), 'file')}"
         )
         return index
 

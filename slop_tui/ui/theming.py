@@ -1,7 +1,11 @@
-"""The bundled themes (`ui/themes/*.toml`), the person's own (`themes/*.toml` in the config
-dir) and the remembered choice (`ui.toml` in the config dir).
+"""The bundled themes (the top-level `themes/*.toml`), the person's own (`themes/*.toml` in the
+config dir) and the remembered choice (`ui.toml` in the config dir).
 
-The theme files ship inside the package, so a regular install has them. A theme of the person's
+The bundled theme files live in the repository's top-level `themes/` (the design's layout) and
+the wheel ships them as the data package `slop_tui.themes` (a `package-dir` mapping in
+pyproject.toml), read through importlib.resources. A source checkout (an editable install, or
+`PYTHONPATH` pointing at a clone) reads its own `themes/` folder, so the code and the themes
+always come from the same tree. A theme of the person's
 with a bundled theme's name replaces it; a broken one is skipped with a one-line reason (a bad
 colour is no reason to refuse to start). The person's choice is
 kept in the same user config folder as `agents.toml` (`$SLOP_CONFIG_DIR` or platformdirs), in a
@@ -10,11 +14,13 @@ file of its own so the UI never rewrites a file the person edits by hand.
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 import tempfile
 import tomllib
 from collections.abc import Mapping
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import msgspec
@@ -23,7 +29,9 @@ from textual.theme import Theme
 from slop_tui.config import config_dir
 from slop_tui.errors import SlopError
 
-THEMES_DIR = Path(__file__).resolve().parent / "themes"
+THEMES_PACKAGE = "slop_tui.themes"  # the wheel's name for the top-level `themes/` folder
+# slop_tui/ui/theming.py -> the folder holding slop_tui/ (a checkout's root, or site-packages).
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 DEFAULT_THEME = "slop-dark"
 PREFS_FILE = "ui.toml"
 USER_THEMES = "themes"  # under the config dir
@@ -64,7 +72,7 @@ class UiPrefs(msgspec.Struct, kw_only=True):
     theme: str = DEFAULT_THEME
 
 
-def load_theme_file(path: Path) -> Theme:
+def load_theme_file(path: Path | Traversable) -> Theme:
     """One theme file as a Textual `Theme`; `SlopError` names the file and the problem."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -74,9 +82,27 @@ def load_theme_file(path: Path) -> Theme:
     return Theme(**msgspec.structs.asdict(spec))
 
 
-def bundled_themes(directory: Path = THEMES_DIR) -> list[Theme]:
-    """Every `*.toml` theme in `directory`, by file name."""
-    return [load_theme_file(path) for path in sorted(directory.glob("*.toml"))]
+def bundled_themes_dir(
+    package_parent: Path = PACKAGE_PARENT, package: str = THEMES_PACKAGE
+) -> Path | Traversable:
+    """Where the bundled themes are: the checkout's `themes/` when slop_tui runs from a source
+    tree (a `pyproject.toml` beside it), else the installed `slop_tui.themes` package."""
+    checkout = package_parent / "themes"
+    if (package_parent / "pyproject.toml").is_file() and checkout.is_dir():
+        return checkout
+    try:
+        return importlib.resources.files(package)
+    except ModuleNotFoundError:
+        raise SlopError(
+            f"the bundled themes ({package}) are missing from this install: reinstall slop-tui"
+        ) from None
+
+
+def bundled_themes(directory: Path | Traversable | None = None) -> list[Theme]:
+    """Every `*.toml` theme in `directory` (the bundled ones by default), by file name."""
+    where = bundled_themes_dir() if directory is None else directory
+    files = [item for item in where.iterdir() if item.name.endswith(".toml") and item.is_file()]
+    return [load_theme_file(item) for item in sorted(files, key=lambda item: item.name)]
 
 
 def user_themes_dir(env: Mapping[str, str] | None = None) -> Path:

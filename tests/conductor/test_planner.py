@@ -66,8 +66,8 @@ async def test_tracks_decoded_with_schema_and_usage_recorded() -> None:
     [
         ("not json at all", "not valid JSON"),
         (json.dumps({"tickets": [ticket_json("a", archetype="wizard")]}), "archetype"),
-        (json.dumps({"tickets": [ticket_json("a"), ticket_json("a")]}), "duplicate ticket id(s): a"),
-        (json.dumps({"tickets": [ticket_json("a", ["ghost"])]}), "unknown ticket(s): ghost"),
+        (json.dumps({"tickets": [ticket_json("a"), ticket_json("a")]}), "duplicate ticket id: a"),
+        (json.dumps({"tickets": [ticket_json("a", ["ghost"])]}), "unknown ticket: ghost"),
         (json.dumps({"tickets": [ticket_json("a", ["b"]), ticket_json("b", ["a"])]}), "dependency cycle"),
         (json.dumps({"tickets": [ticket_json("a", files=["../etc/passwd"])]}), "'..' is not allowed"),
         (json.dumps({"tickets": [{"id": "a"}]}), "does not match the schema"),

@@ -23,12 +23,12 @@ def test_duplicate_ids_are_named() -> None:
     track = Track(
         id="tr", title="t", tickets=[Ticket(id="a", title="1"), Ticket(id="a", title="2")]
     )
-    with pytest.raises(PlanError, match=r"^tr: duplicate ticket id\(s\): a$"):
+    with pytest.raises(PlanError, match=r"^tr: duplicate ticket id: a$"):
         track.validate()
 
 
 def test_unknown_dependencies_are_named() -> None:
-    with pytest.raises(PlanError, match=r"ticket 'b' depends on unknown ticket\(s\): x, y"):
+    with pytest.raises(PlanError, match=r"ticket 'b' depends on unknown tickets: x, y"):
         track_of({"a": [], "b": ["a", "x", "y"]}).validate()
 
 
@@ -136,10 +136,10 @@ def test_random_unknown_and_duplicate_ids_are_reported(
     victim = data.draw(st.sampled_from(sorted(deps)))
     broken = {k: list(v) for k, v in deps.items()}
     broken[victim].append("ghost")
-    unknown = f"ticket '{victim}' depends on unknown ticket\\(s\\): ghost"
+    unknown = f"ticket '{victim}' depends on unknown ticket: ghost"
     with pytest.raises(PlanError, match=unknown):
         track_of(broken).validate()
     track = track_of(deps)
     track.tickets.append(Ticket(id=victim, title="again"))
-    with pytest.raises(PlanError, match=f"duplicate ticket id\\(s\\): {victim}$"):
+    with pytest.raises(PlanError, match=f"duplicate ticket id: {victim}$"):
         track.validate()

@@ -263,7 +263,7 @@ def bad_answers(draw: st.DrawFn, tier: Tier, kind: str) -> BadAnswer:
             dup = items[j]["id"]
             items[k]["id"] = dup
         what = "ticket" if tier is Tier.LEAD else "track"
-        return BadAnswer(kind, render(), [f"duplicate {what} id(s): ", dup])
+        return BadAnswer(kind, render(), [f"duplicate {what} id: ", dup])
     if kind == "many duplicates":
         # As many items as the caps allow, every id twice: past a dozen duplicates (Tier 2's
         # 50 tickets) the refusal names some and counts the rest.
@@ -271,7 +271,7 @@ def bad_answers(draw: st.DrawFn, tier: Tier, kind: str) -> BadAnswer:
         template = {k: v for k, v in items[0].items() if k != "depends_on"}
         items[:] = [{**template, "id": f"id{i % (n // 2)}"} for i in range(n)]
         what = "ticket" if tier is Tier.LEAD else "track"
-        fragments = [f"duplicate {what} id(s): id0, "]
+        fragments = [f"duplicate {what} ids: id0, "]
         if n // 2 > 12:
             fragments.append(" more …, ")
         return BadAnswer(kind, render(), fragments)
@@ -295,7 +295,7 @@ def bad_answers(draw: st.DrawFn, tier: Tier, kind: str) -> BadAnswer:
     if kind == "dangling dependency":
         ghost = "ghost" + draw(st.from_regex(r"[0-9]{1,3}", fullmatch=True))
         items[k]["depends_on"] = items[k]["depends_on"] + [ghost]
-        return BadAnswer(kind, render(), [f"depends on unknown ticket(s): {ghost}"])
+        return BadAnswer(kind, render(), [f"depends on unknown ticket: {ghost}"])
     if kind == "long list":
         name = draw(st.sampled_from(["depends_on", "target_files"]))
         n = draw(st.integers(MAX_PLAN_LIST_ITEMS + 1, MAX_PLAN_LIST_ITEMS * 4))

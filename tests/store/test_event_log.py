@@ -92,7 +92,7 @@ def test_a_corrupt_line_in_the_middle_is_dropped_kept_aside_and_named(tmp_path: 
         store.events_path.write_bytes(damaged)
         reader = Store(tmp_path)
         assert [e.seq for e in reader.events()] == [1, 3]
-        assert re.search(rf"events\.jsonl: dropped 1 corrupt line\(s\): 2 \(.*{why}", reader.warnings[0])
+        assert re.search(rf"events\.jsonl: dropped 1 corrupt line: 2 \(.*{why}", reader.warnings[0])
         kept = sorted(reader.root.glob("events.jsonl.corrupt-*"))[-1]
         assert kept.read_bytes() == damaged and kept.name in reader.warnings[0]
 
@@ -104,7 +104,7 @@ def test_a_corrupt_last_complete_line_is_dropped_before_appending(tmp_path: Path
     writer = Store(tmp_path)
     assert writer.append(ErrorRaised(message="1")).seq == 2
     assert [e.seq for e in writer.events()] == [1, 2]
-    assert "dropped 1 corrupt line(s): 2" in writer.warnings[0]
+    assert "dropped 1 corrupt line: 2" in writer.warnings[0]
 
 
 def test_a_failed_encode_uses_no_seq(tmp_path: Path) -> None:

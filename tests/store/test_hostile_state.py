@@ -75,10 +75,12 @@ def config_dir(tmp_path: Path) -> Path:
     return write_config(tmp_path / "config", scaled_scenario(tmp_path, 0.0))
 
 
-def slop(*args: str, repo: Path, config_dir: Path) -> subprocess.CompletedProcess[str]:
+def slop(*args: str, repo: Path, config_dir: Path, answers: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`answers`: piped to stdin (someone to answer the clutch); else stdin is /dev/null."""
     return subprocess.run(
         [sys.executable, "-m", "slop_tui", *args, "--repo", str(repo)],
-        stdin=subprocess.DEVNULL,
+        input=answers,
+        stdin=None if answers is not None else subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=60,
@@ -241,7 +243,10 @@ def test_a_preimage_index_naming_git_config_restores_nothing(
     git_config = (victim / ".git" / "config").read_bytes()
     before = snapshot(victim)
 
-    done = slop(*command, repo=victim, config_dir=config_dir)
+    # A resume without --yes needs someone to answer the clutch (else it is refused before the
+    # index is read): answers are piped in, so the index check is what refuses.
+    asks = command == ("resume",)
+    done = slop(*command, repo=victim, config_dir=config_dir, answers="n\n" * 5 if asks else None)
     output = done.stdout + done.stderr
     assert done.returncode != 0 and "Traceback" not in output, output
     lines = [line for line in done.stderr.splitlines() if line.strip()]

@@ -106,7 +106,7 @@ def test_a_corrupt_state_and_a_corrupt_log_name_both(tmp_path: Path) -> None:
     state = fresh.load_state()
     assert state is not None and state.run_id == "run-1"
     both = " | ".join(fresh.warnings)
-    assert "events.jsonl: dropped 1 corrupt line(s): 1" in both
+    assert "events.jsonl: dropped 1 corrupt line: 1" in both
     assert "state.json was corrupt" in both and "kept as state.json.corrupt-" in both
     assert list(store.root.glob("state.json.corrupt-*"))[0].read_bytes() == b"["
 

@@ -10,10 +10,6 @@ its plain, repr, JSON and URL forms.
 from __future__ import annotations
 
 import json
-import socket
-import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -23,6 +19,7 @@ from slop_tui import sandbox
 from slop_tui.models import RunCommandArgs, ToolResult
 from slop_tui.store import Store
 from slop_tui.tools.executor import ToolExecutor
+from tests.listener import Listener
 
 needs_sandbox = pytest.mark.skipif(not sandbox.detect().available, reason="no working bwrap here")
 
@@ -34,42 +31,12 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def listener() -> Iterator[int]:
-    """A real TCP listener on 127.0.0.1 that answers every connection with `hello`."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.sendall(b"hello")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join(2)
-    server.close()
-
-
-def connect(port: int, *, ask: bool = False) -> RunCommandArgs:
-    script = (
-        "import socket; s = socket.create_connection(('127.0.0.1', %d), 3); print('got', s.recv(5).decode())"
-        % port
-    )
-    return RunCommandArgs(command=f"{sys.executable} -c \"{script}\"", timeout_s=20, network=ask)
+def connect(listener: Listener, *, ask: bool = False) -> RunCommandArgs:
+    return RunCommandArgs(command=listener.probe(), timeout_s=20, network=ask)
 
 
 @needs_sandbox
-async def test_the_models_request_alone_grants_no_network(repo: Path, listener: int) -> None:
+async def test_the_models_request_alone_grants_no_network(repo: Path, listener: Listener) -> None:
     executor = ToolExecutor(repo)
     args = connect(listener, ask=True)
     proposal = executor.propose("t1", args)
@@ -80,7 +47,7 @@ async def test_the_models_request_alone_grants_no_network(repo: Path, listener: 
 
 
 @needs_sandbox
-async def test_the_persons_allow_gives_this_command_the_network(repo: Path, listener: int) -> None:
+async def test_the_persons_allow_gives_this_command_the_network(repo: Path, listener: Listener) -> None:
     executor = ToolExecutor(repo)
     outcome = await executor.execute("t1", connect(listener), network=True)
     assert outcome.ok and "got hello" in outcome.output, outcome.output
@@ -90,7 +57,7 @@ async def test_the_persons_allow_gives_this_command_the_network(repo: Path, list
 
 
 @needs_sandbox
-async def test_network_on_in_the_users_config_needs_no_allow(repo: Path, listener: int) -> None:
+async def test_network_on_in_the_users_config_needs_no_allow(repo: Path, listener: Listener) -> None:
     executor = ToolExecutor(repo, network=True)
     assert executor.propose("t1", connect(listener)).network
     outcome = await executor.execute("t1", connect(listener))

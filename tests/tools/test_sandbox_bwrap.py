@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +15,7 @@ import pytest
 from slop_tui import sandbox
 from slop_tui.demo import copy_sample_repo
 from slop_tui.tools.shell_runner import run_command
+from tests.listener import Listener
 
 INFO = sandbox.detect()
 pytestmark = pytest.mark.skipif(not INFO.available, reason=f"no sandbox here: {INFO.reason}")
@@ -106,51 +104,16 @@ async def test_config_folder_hidden_even_inside_the_repository(
     assert out.rstrip().endswith("listing:")  # an empty folder over it
 
 
-class _Listener:
-    """A TCP listener on 127.0.0.1 of the host's network namespace that answers `pong`."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            conn.sendall(b"pong\n")
-            conn.close()
-
-
-@pytest.fixture
-def listener() -> Iterator[_Listener]:
-    served = _Listener()
-    yield served
-    served.sock.close()
-
-
-CONNECT = (
-    "{py} -c 'import socket; s = socket.create_connection((\"127.0.0.1\", {port}), timeout=3); "
-    "print(s.recv(10).decode())'"
-)
-
-
-async def test_network_is_off_by_default_and_on_when_allowed(repo: Path, listener: _Listener) -> None:
-    probe = CONNECT.format(py=sys.executable, port=listener.port)
+async def test_network_is_off_by_default_and_on_when_allowed(repo: Path, listener: Listener) -> None:
+    probe = listener.probe()
     result = await run_command(probe, repo, timeout_s=20)
     assert result.sandboxed and not result.network
-    assert result.exit_code != 0 and "pong" not in result.output
+    assert result.exit_code != 0 and "got hello" not in result.output
     assert "refused" in result.output.lower() or "unreachable" in result.output.lower()
     assert listener.accepted == 0
     allowed = await run_command(probe, repo, timeout_s=20, network=True)
     assert allowed.sandboxed and allowed.network
-    assert allowed.exit_code == 0 and "pong" in allowed.stdout, allowed.output
+    assert allowed.exit_code == 0 and "got hello" in allowed.stdout, allowed.output
     assert listener.accepted == 1
 
 
@@ -326,7 +289,7 @@ async def test_kill_9_of_slop_mid_command_kills_the_command(repo: Path) -> None:
 
 
 async def test_through_the_executor_keys_and_home_stay_out_of_reach(
-    repo: Path, fake_home: Path, monkeypatch: pytest.MonkeyPatch, listener: _Listener
+    repo: Path, fake_home: Path, monkeypatch: pytest.MonkeyPatch, listener: Listener
 ) -> None:
     from slop_tui.models import RunCommandArgs
     from slop_tui.tools.executor import ToolExecutor
@@ -335,17 +298,17 @@ async def test_through_the_executor_keys_and_home_stay_out_of_reach(
     executor = ToolExecutor(repo)
     attack = (
         f"exec 2>&1; tr '\\0' '\\n' < /proc/$PPID/environ; cat {fake_home}/.ssh/id_rsa; "
-        f"{CONNECT.format(py=sys.executable, port=listener.port)}"
+        f"{listener.probe()}"
     )
     # The model asks for the network; only the person's allow grants it.
     outcome = await executor.execute("t1", RunCommandArgs(command=attack, network=True))
     assert outcome.command_result is not None and outcome.command_result.sandboxed
     assert not outcome.command_result.network
     assert "never-visible" not in outcome.output and "PLANTED" not in outcome.output
-    assert "pong" not in outcome.output and listener.accepted == 0
+    assert "got hello" not in outcome.output and listener.accepted == 0
     allowed = await executor.execute("t1", RunCommandArgs(command=attack), network=True)
     assert allowed.command_result is not None and allowed.command_result.network
-    assert "pong" in allowed.output and "never-visible" not in allowed.output
+    assert "got hello" in allowed.output and "never-visible" not in allowed.output
 
 
 async def test_a_path_entry_naming_the_home_does_not_expose_it(

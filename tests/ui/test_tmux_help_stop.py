@@ -1,23 +1,22 @@
 """`slop demo` in a real terminal (tmux): `?` opens the keys from the board and from the
 clutch; the run is stopped from the board mid-run (`S`, then `y`), resumed (`R`), and ends
-`4/4 done`; ctrl+q exits 0.
+`4/4 done`; ctrl+q exits 0 and leaves a clean terminal.
 
 The demo runs as shipped (`python -m slop_tui demo`) in a temporary HOME, TMPDIR and working
-folder, on a private tmux server (the pattern of `test_tmux_demo.py`).
+folder, on a private tmux server (`tests/ui/tmux_demo.py`).
 """
 
 from __future__ import annotations
 
 import re
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 
 from slop_tui.models import TicketState, TicketStateChanged
 from slop_tui.store import Store
-from tests.ui.test_tmux_demo import Tmux, clutch_key, start_demo, tmux  # noqa: F401 (the fixture)
+from tests.ui.tmux_demo import Tmux, approve_to_the_end, clutch_key, quit_and_check_the_terminal, start_demo, tmux  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed: the real-terminal test needs it")
 
@@ -55,27 +54,10 @@ def test_help_then_stop_from_the_board_and_resume(tmux: Tmux, tmp_path: Path) ->
     tmux.wait(lambda s: "R resume" in s, "the stopped run")
     tmux.keys("R")
 
-    deadline = time.monotonic() + 90
-    approved = 0
-    while True:
-        assert time.monotonic() < deadline, f"the resumed run did not end; the screen:\n{tmux.screen()}"
-        shown = tmux.screen()
-        key = clutch_key(shown)
-        if key is not None:
-            tmux.keys("a")
-            approved += 1
-            tmux.wait(lambda s: clutch_key(s) != key, "the clutch to close")
-            continue
-        if "4/4 done" in shown:
-            break
-        if "l land" in shown and "d drop" in shown:
-            tmux.keys("Escape")
-        time.sleep(0.1)
+    approved = approve_to_the_end(tmux, "the resumed run")
     assert approved >= 3
 
-    tmux.keys("C-q")
-    done = tmux.wait(lambda s: re.search(r"^EXIT=\d+", s, re.M) is not None, "the demo to exit", timeout=20)
-    assert re.search(r"^EXIT=0$", done, re.M), done
+    quit_and_check_the_terminal(tmux)
 
     # The stop interrupted a ticket (back to todo) and the resume ran it to the end.
     repo = next(temp.glob("slop-demo-*/sample_repo"))
