@@ -71,6 +71,7 @@ from slop_tui.models import (
 from slop_tui.providers.base import Provider
 from slop_tui.providers.factory import make_provider
 from slop_tui.providers.observed import observed
+from slop_tui.providers.request_log import RequestLog
 from slop_tui.providers.usage import UsageLedger
 from slop_tui.store import SessionState, Store, apply_event
 from slop_tui.tools.clutch import AllowList, AskForChanges, AskForEverything, Clutch
@@ -224,6 +225,8 @@ class Session:
         self._providers: dict[Tier, Provider] = {}
         secrets = config.secrets()  # used, shadowed and refused keys, and secret-looking env
         self.store = Store(self.repo_root, secrets=secrets)
+        # The latest request of each ticket, in memory only, for the TUI's "request" view.
+        self.requests = RequestLog(secrets)
         self._checkpoints = _Checkpoints(Store(self.repo_root, secrets=secrets))
         self.bus = EventBus(self.store)
         self.state = SessionState(run_id="", prompt="")
@@ -286,7 +289,7 @@ class Session:
         if provider is None:
             provider = make_provider(self.config.model_for(tier))
             self._providers[tier] = provider
-        return observed(provider, tier, self.emit)  # its calls, retries and waits on the bus
+        return observed(provider, tier, self.emit, self.requests)  # its calls on the bus, its requests kept
 
     def _worker_deps(self) -> WorkerDeps:
         if self._deps is None:

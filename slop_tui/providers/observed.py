@@ -18,6 +18,7 @@ import msgspec
 from slop_tui.config import ModelSpec
 from slop_tui.models import AnyEvent, ModelCallEnded, ModelCallRetrying, ModelCallStarted, Tier
 from slop_tui.providers.base import ModelReply, ModelRequest, Provider
+from slop_tui.providers.request_log import RequestLog
 
 Publish = Callable[[AnyEvent], Awaitable[object]]
 
@@ -40,8 +41,9 @@ _calls = itertools.count(1)  # unique within the process: a resumed run's calls 
 class ObservedProvider:
     """`inner`, with `ModelCallStarted` / `ModelCallRetrying` / `ModelCallEnded` published."""
 
-    def __init__(self, inner: Provider, tier: Tier, publish: Publish) -> None:
+    def __init__(self, inner: Provider, tier: Tier, publish: Publish, requests: RequestLog | None = None) -> None:
         self.inner = inner
+        self.requests = requests  # the TUI's "request" view reads the latest one per ticket
         self.tier = tier
         self.publish = publish
         self.spec: ModelSpec = inner.spec
@@ -59,6 +61,8 @@ class ObservedProvider:
         return retrying
 
     async def complete(self, request: ModelRequest, *, ticket_id: str | None = None) -> ModelReply:
+        if self.requests is not None:
+            self.requests.record(self.tier, self.label, request, ticket_id)
         call = next(_calls)
         await self.publish(ModelCallStarted(call=call, tier=self.tier, model=self.label, ticket_id=ticket_id))
         token = RETRY_LISTENER.set(self._listener(call, ticket_id))
@@ -77,6 +81,8 @@ class ObservedProvider:
     async def stream(
         self, request: ModelRequest, *, ticket_id: str | None = None
     ) -> AsyncIterator[str | ModelReply]:
+        if self.requests is not None:
+            self.requests.record(self.tier, self.label, request, ticket_id)
         call = next(_calls)
         await self.publish(ModelCallStarted(call=call, tier=self.tier, model=self.label, ticket_id=ticket_id))
         token = RETRY_LISTENER.set(self._listener(call, ticket_id))
@@ -94,8 +100,9 @@ class ObservedProvider:
         await self.inner.aclose()
 
 
-def observed(provider: Provider, tier: Tier, publish: Publish) -> Provider:
-    """`provider` wrapped once (wrapping an already observed provider returns it)."""
+def observed(provider: Provider, tier: Tier, publish: Publish, requests: RequestLog | None = None) -> Provider:
+    """`provider` wrapped once (wrapping an already observed provider returns it); `requests`
+    keeps the latest request of each ticket."""
     if isinstance(provider, ObservedProvider):
         return provider
-    return ObservedProvider(provider, tier, publish)
+    return ObservedProvider(provider, tier, publish, requests)

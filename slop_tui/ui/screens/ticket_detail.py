@@ -1,5 +1,6 @@
 """One ticket in full: what it is, the context its worker got, the worker's text as it comes,
-its event history, and every proposal as a highlighted diff with the decision taken on it.
+its event history, every proposal as a highlighted diff with the decision taken on it, and
+the latest request it sent (in memory only: the running session's `RequestLog`).
 
 Nearly all of it is a model's or a command's text: each tab is drawn as sanitised `Text`."""
 
@@ -20,6 +21,7 @@ from slop_tui.conductor.printer import clean_text
 from slop_tui.display import display_text, sanitize
 from slop_tui.models import Approve, ApproveHunks, Reject, Tier
 from slop_tui.providers.base import SCRIPTED_LABEL
+from slop_tui.providers.request_log import RequestLog
 from slop_tui.providers.scripted import priced_as
 from slop_tui.ui.run_view import (
     Level,
@@ -32,12 +34,13 @@ from slop_tui.ui.run_view import (
 )
 from slop_tui.ui.widgets.board import STATE_LOOK
 from slop_tui.ui.widgets.diff_view import DiffView
+from slop_tui.ui.widgets.request_view import RequestView
 from slop_tui.words import counted
 
 if TYPE_CHECKING:
     from slop_tui.ui.app import SlopApp
 
-TABS = ("overview", "worker", "events", "diffs")
+TABS = ("overview", "worker", "events", "diffs", "request")
 TAB = Binding.Group("tab")
 
 
@@ -69,6 +72,7 @@ class TicketDetailScreen(Screen[None]):
         Binding("2", "tab('worker')", "worker", group=TAB),
         Binding("3", "tab('events')", "events", group=TAB),
         Binding("4", "tab('diffs')", "diffs", group=TAB),
+        Binding("5", "tab('request')", "request", group=TAB),
         Binding("c", "clutch", "clutch"),
         Binding("r", "retry", "retry"),
         Binding("x", "cancel_ticket", "cancel"),
@@ -98,6 +102,8 @@ class TicketDetailScreen(Screen[None]):
             with TabPane("4 diffs", id="diffs"):
                 with VerticalScroll(id="diffs-scroll", classes="pane-scroll"):
                     yield Static("", id="diffs-body", markup=False)
+            with TabPane("5 request", id="request"):
+                yield RequestView(self.view.ticket.id, id="request-view", classes="pane-scroll")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -108,8 +114,9 @@ class TicketDetailScreen(Screen[None]):
     @on(TabbedContent.TabActivated)
     def _focus_pane(self) -> None:
         """The open tab's scrolling body takes the keys, so the arrows and page keys scroll it
-        at once (focus on the tab strip would keep them); 1-4 still switch tabs."""
+        at once (focus on the tab strip would keep them); 1-5 still switch tabs."""
         active = self.query_one(TabbedContent).active
+        self._draw_request(showing=active == "request")
         for widget in self.query(f"#{active} .pane-scroll"):
             widget.focus()
             return
@@ -129,6 +136,7 @@ class TicketDetailScreen(Screen[None]):
         self.query_one("#overview-body", Static).update(clean_text(self._overview()))
         self.query_one("#events-body", Static).update(clean_text(self._events()))
         self._draw_diffs()
+        self._draw_request(force=full)
         log = self.query_one("#worker-text", RichLog)
         if not view.text:
             if full or self._written or not log.lines:
@@ -146,6 +154,15 @@ class TicketDetailScreen(Screen[None]):
                 log.write(Rule(style="dim"))
             log.write(display_text(view.text[n].strip("\n")))
         self._written = list(view.text)
+
+    def _draw_request(self, *, showing: bool | None = None, force: bool = False) -> None:
+        view = self.query_one(RequestView)
+        if showing is not None:
+            view.showing = showing
+        log = getattr(self.slop.session, "requests", None)  # a replayed run has no session
+        view.use(log if isinstance(log, RequestLog) else None)
+        if force:
+            view.redraw(force=True)
 
     def _overview(self) -> Text:
         t = self.view.ticket
