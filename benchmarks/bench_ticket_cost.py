@@ -25,6 +25,19 @@ Billed input-equivalent, in input-token prices: Anthropic input + 1.25 x cache w
 cache read; DeepSeek-style miss + 0.1 x hit. Targets (new / today): <= 30 % on the 24-step
 ticket and <= 50 % on the demo (Anthropic's billing; DeepSeek's shown beside it).
 
+The floor of each replay (`Floor`): what it would bill if every token were billed once at full
+price and read from the cache ever after. No cache policy bills below it for the same requests;
+only sending less does. Measured (2026-12-06): DeepSeek-style pricing bills within 1-5 % of the
+floor both as today (an append-only history is what an automatic prefix cache wants) and new,
+and new's floor is 72 % (24-step) and 58 % (demo) of today's bill: above both targets. What new
+sends for the first time (the reads, the failing traces, the first message, the tools) is alone
+~42 % (24-step) and ~49 % (demo) of today's bill at full price, and every step re-reads the
+system text, tools and first message at 0.1 x, so no checkpoint policy reaches 30 % / 50 % there.
+A pricing-aware policy (rewrite when the saving covers the re-cache at 1 x rather than 1.25 x:
+a saving share of 1.6 instead of 2) billed 73.9 % instead of 72.1 % on the 24-step ticket and
+the same on the demo, so it was not kept. Anthropic bills within ~3 % of its floor plus the
+1.25 x write premium on what it sends once.
+
     PYTHONPATH=. .venv/bin/python benchmarks/bench_ticket_cost.py
     ... --sweep      # also: the "new" ratios over checkpoint thresholds (tail tokens x every K steps)
 """
@@ -300,6 +313,7 @@ class Result:
     output: int = 0
     requests: int = 0
     checkpoints: int = 0
+    floor: float = 0.0  # billed input-equivalent with a perfect cache (`floor_share`)
 
     def add(self, usage: Usage) -> None:
         self.sent += usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
@@ -315,9 +329,44 @@ class Result:
         return self.uncached + self.written + 0.1 * self.read
 
     def __iadd__(self, other: Result) -> Result:
-        for name in ("sent", "read", "written", "uncached", "output", "requests", "checkpoints"):
+        for name in ("sent", "read", "written", "uncached", "output", "requests", "checkpoints", "floor"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         return self
+
+
+class Floor:
+    """The floor of a trajectory's billed input: every token billed once at full price, then
+    read from the cache (0.1 x) in every later request that repeats it as a prefix.
+
+    A request's tokens are shared when its leading messages equal an earlier request's (the
+    system text and the tools are shared from the second request on); the rest are new. No
+    cache rule can bill less: a token sent for the first time is never a hit.
+    """
+
+    def __init__(self) -> None:
+        self.earlier: list[list[str]] = []
+
+    def share(self, system: str, messages: list[ChatMessage]) -> float:
+        """This request's floor as a share of its input (0.1 for all-shared, 1 for all-new)."""
+        keys = [msgspec_json(m) for m in messages]
+        weights = [estimate_tokens(m.content) + sum(estimate_tokens(c.arguments) for c in m.tool_calls)
+                   for m in messages]
+        fixed = estimate_tokens(system) + sum(estimate_tokens(json.dumps(t.parameters)) for t in TOOLS)
+        common = 0
+        for before in self.earlier:
+            n = 0
+            while n < min(len(before), len(keys)) and before[n] == keys[n]:
+                n += 1
+            common = max(common, n)
+        shared = (fixed if self.earlier else 0) + sum(weights[:common])
+        total = fixed + sum(weights)
+        self.earlier.append(keys)
+        return (0.1 * shared + (total - shared)) / total if total else 1.0
+
+
+def msgspec_json(message: ChatMessage) -> str:
+    return json.dumps([message.role, message.content, message.tool_call_id,
+                       [(c.id, c.name, c.arguments) for c in message.tool_calls]])
 
 
 def _spec(kind: str, srv: LLMServer) -> ModelSpec:
@@ -337,6 +386,7 @@ async def replay(ticket: Ticket, kind: str, mode: str) -> Result:
     with LLMServer(api_key=KEY, cache=True, clock=clock) as srv:
         provider = make_provider(_spec(kind, srv))
         history = History() if mode == "new" else None
+        floor = Floor()
         messages = [ChatMessage(role="user", content=ticket.first)]
         ids = 0
         for number, step in enumerate(ticket.steps, 1):
@@ -361,6 +411,8 @@ async def replay(ticket: Ticket, kind: str, mode: str) -> Result:
             request = ModelRequest(system=SYSTEM, messages=sent, tools=TOOLS, prompt_cache=mode == "new")
             reply = await provider.complete(request, ticket_id=ticket.name)
             result.add(reply.usage)
+            prompt = reply.usage.input_tokens + reply.usage.cache_read_tokens + reply.usage.cache_write_tokens
+            result.floor += prompt * floor.share(SYSTEM, sent)
             messages.append(ChatMessage(role="assistant", content=step.text, tool_calls=calls))
             for tool_call, call in zip(calls, step.calls):
                 text = call.new if mode == "new" else call.today
@@ -381,8 +433,11 @@ def _row(name: str, kind: str, today: Result, new: Result) -> str:
     cells = []
     for r in (today, new):
         hit = r.read / r.sent if r.sent else 0.0
-        cells.append(f"{r.sent:>9,} {r.read:>9,} {r.billed(kind):>11,.0f} {r.output:>7,} {hit:>5.0%}")
-    return f"{name:<22} {kind:<9} " + "  |  ".join(cells) + f"  | {ratio:>6.1%}"
+        cells.append(
+            f"{r.sent:>9,} {r.read:>9,} {r.billed(kind):>11,.0f} {r.floor:>8,.0f} {r.output:>7,} {hit:>5.0%}"
+        )
+    floor_ratio = new.floor / today.billed(kind) if today.billed(kind) else 0.0
+    return f"{name:<22} {kind:<9} " + "  |  ".join(cells) + f"  | {ratio:>6.1%} {floor_ratio:>6.1%}"
 
 
 async def sweep(demo: list[Ticket], long: Ticket) -> None:
@@ -432,10 +487,11 @@ async def main() -> int:
         print("bench_ticket_cost: today = full history, no breakpoints; "
               "new = breakpoints + history economy (agents/history.py)")
         print(f"simulated time: {MODEL_S:g} s a model step, +{DECISION_S:g} s per asked step; cache lifetime 300 s")
-        head = f"{'sent':>9} {'cached':>9} {'billed in-eq':>11} {'output':>7} {'hit':>5}"
-        print(f"{'ticket':<22} {'billing':<9} {head}  |  {head}  | new/today")
-        print(f"{'':<32}{'-- today --':^46}     {'-- new --':^46}")
+        head = f"{'sent':>9} {'cached':>9} {'billed in-eq':>11} {'floor':>8} {'output':>7} {'hit':>5}"
+        print(f"{'ticket':<22} {'billing':<9} {head}  |  {head}  | new/today  floor")
+        print(f"{'':<32}{'-- today --':^55}     {'-- new --':^55}")
         ratios: dict[tuple[str, str], float] = {}
+        floors: dict[tuple[str, str], float] = {}
         for kind in ("anthropic", "deepseek"):
             adapter = "anthropic" if kind == "anthropic" else "openai"
             demo_today, demo_new = Result(), Result()
@@ -451,12 +507,19 @@ async def main() -> int:
             print(_row("24-step ticket", kind, today, new) + f"   ({new.checkpoints} checkpoints)")
             ratios[(kind, "demo")] = demo_new.billed(kind) / demo_today.billed(kind)
             ratios[(kind, "24")] = new.billed(kind) / today.billed(kind)
+            floors[(kind, "demo")] = demo_new.floor / demo_today.billed(kind)
+            floors[(kind, "24")] = new.floor / today.billed(kind)
         print()
+        print("floor: billed input-equivalent if every token were billed once at full price and read from\n"
+              "cache (0.1 x) ever after; the last column is new's floor / today's billed, the best ratio\n"
+              "any cache policy could reach with new's history.")
         for kind in ("anthropic", "deepseek"):
             d, t = ratios[(kind, "demo")], ratios[(kind, "24")]
             print(
-                f"{kind:<9} 24-step {t:.1%} (target <= 30 %: {'met' if t <= 0.30 else 'MISSED'}); "
-                f"demo {d:.1%} (target <= 50 %: {'met' if d <= 0.50 else 'MISSED'})"
+                f"{kind:<9} 24-step {t:.1%} (target <= 30 %: {'met' if t <= 0.30 else 'MISSED'}; "
+                f"new's floor {floors[(kind, '24')]:.1%}); "
+                f"demo {d:.1%} (target <= 50 %: {'met' if d <= 0.50 else 'MISSED'}; "
+                f"new's floor {floors[(kind, 'demo')]:.1%})"
             )
         if options.sweep:
             await sweep(demo, long)

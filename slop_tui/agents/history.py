@@ -10,6 +10,12 @@ Rewriting changes the prefix a provider's cache has stored, so it happens only a
 appended since, byte for byte; at a checkpoint the whole history is compacted, and sent
 compacted from the earliest message where the tokens saved pay for re-caching what follows
 (`MIN_SAVING_SHARE`). The first message (the ticket and its curated views) is never rewritten.
+A request over the model's context window forces a checkpoint that compacts everything it can,
+whatever that costs the cache (`History.request`'s `fits`).
+
+A call the person changed before it ran (edited, or only some hunks approved) is `altered`: its
+own text never ran, so its stub says "you proposed" and the call's result carries the diff of
+what ran (`clutch_edit_note`, `ran_diff_note`).
 
 Tuned with `benchmarks/bench_ticket_cost.py --sweep` (billed input-equivalent, new / today):
 3,000 tail tokens, every 4 steps, a saving of 2x the re-cached suffix gave the lowest figures
@@ -24,6 +30,7 @@ from __future__ import annotations
 import difflib
 import json
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +53,7 @@ __all__ = [
     "RequestPlan",
     "clutch_edit_note",
     "compact",
+    "ran_diff_note",
     "is_checkpoint",
 ]
 
@@ -75,6 +83,9 @@ class CallRecord(msgspec.Struct, kw_only=True, frozen=True):
     ok: bool = True
     applied: bool = False  # a write or an edit that changed the file
     exit_code: int | None = None  # run_command only
+    # What ran is not the model's call: the person edited it or approved only some hunks. Its
+    # own call then holds text that never ran, and a stub must not say it was written.
+    altered: bool = False
 
 
 class RequestPlan(msgspec.Struct, kw_only=True, frozen=True):
@@ -83,6 +94,8 @@ class RequestPlan(msgspec.Struct, kw_only=True, frozen=True):
     messages: list[ChatMessage]
     step: int
     checkpoint: bool  # history was rewritten for this request (the cached prefix is cut short)
+    # The context window forced this checkpoint (the request would not have fit otherwise).
+    forced: bool = False
     # How many leading messages are identical to the previous request's: the cached prefix
     # can reach no further. Between checkpoints it is the whole previous request.
     stable_prefix: int
@@ -100,8 +113,11 @@ def normal_path(path: str) -> str:
     return posixpath.normpath(path.strip()).lstrip("/")
 
 
-def call_record(args: ToolArgs, outcome: ToolOutcome, root: Path) -> CallRecord:
-    """The record of a call that ran with `args` (as it ran) and gave `outcome`."""
+def call_record(
+    args: ToolArgs, outcome: ToolOutcome, root: Path, *, altered: bool = False
+) -> CallRecord:
+    """The record of a call that ran with `args` (as it ran) and gave `outcome`; `altered`:
+    the person changed the model's call before it ran."""
     path: str | None = None
     if isinstance(args, ReadFileArgs):
         try:  # the executor's own resolution, so `./a.py` and `a.py` are one file
@@ -119,6 +135,7 @@ def call_record(args: ToolArgs, outcome: ToolOutcome, root: Path) -> CallRecord:
         ok=outcome.ok,
         applied=bool(outcome.changed),
         exit_code=exit_code,
+        altered=altered,
     )
 
 
@@ -196,11 +213,20 @@ def _elided_arguments(where: _Call, record: CallRecord) -> str:
     for name in _WRITE_FIELDS.get(record.tool, ()):
         text = value.get(name)
         if isinstance(text, str) and len(text) >= ELIDE_MIN_CHARS:
-            what = "content written to" if name == "content" else f"`{name}` of the edit to"
-            value[name] = (
-                f"[{what} {record.path} at step {where.step}: {len(text):,} characters; "
-                "read_file shows the file now]"
-            )
+            if record.altered:
+                # The text never ran as it stands: the call's result has the diff of what did.
+                what = "content you proposed for" if name == "content" else f"`{name}` you proposed for"
+                value[name] = (
+                    f"[{what} {record.path} at step {where.step}: {len(text):,} characters; "
+                    "the person changed it before it ran (this call's result shows how); "
+                    "read_file shows the file now]"
+                )
+            else:
+                what = "content written to" if name == "content" else f"`{name}` of the edit to"
+                value[name] = (
+                    f"[{what} {record.path} at step {where.step}: {len(text):,} characters; "
+                    "read_file shows the file now]"
+                )
             changed = True
     if not changed:
         return where.call.arguments
@@ -309,16 +335,32 @@ class History:
     def note(self, call_id: str, record: CallRecord) -> None:
         self.records[call_id] = record
 
-    def request(self, messages: list[ChatMessage], step: int) -> RequestPlan:
+    def request(
+        self,
+        messages: list[ChatMessage],
+        step: int,
+        fits: Callable[[list[ChatMessage]], bool] | None = None,
+    ) -> RequestPlan:
+        """The request of `step`. `fits` (the context window guard) says whether messages fit
+        the model; when the planned ones do not, the checkpoint is forced and everything that
+        can be compacted is, whatever it costs the cache. Whether that fits is the caller's
+        to check again."""
         tail = messages[self._covered :]
         self._tail_tokens += sum(_message_tokens(m) for m in tail)
         checkpoint = is_checkpoint(step, self._last_checkpoint, self._tail_tokens)
         appended = self._sent + tail
         sent = appended
+        forced = False
         if checkpoint:
             rewritten = _rewritten(appended, compact(messages, self.records, step))
             checkpoint = rewritten is not None
             sent = rewritten if rewritten is not None else appended
+            self._last_checkpoint = step
+            self._tail_tokens = 0
+        if fits is not None and not fits(sent):
+            compacted = compact(messages, self.records, step)
+            if compacted != sent:
+                sent, checkpoint, forced = compacted, True, True
             self._last_checkpoint = step
             self._tail_tokens = 0
         stable = 0
@@ -327,7 +369,7 @@ class History:
                 break
             stable += 1
         plan = RequestPlan(
-            messages=list(sent), step=step, checkpoint=checkpoint, stable_prefix=stable
+            messages=list(sent), step=step, checkpoint=checkpoint, stable_prefix=stable, forced=forced
         )
         self._sent = sent
         self._covered = len(messages)
@@ -380,3 +422,11 @@ def clutch_edit_note(proposed: ToolArgs, final: ToolArgs) -> str:
         + "\n".join(parts)
         + "\n"
     )
+
+
+def ran_diff_note(path: str, proposed: str, ran: str) -> str:
+    """The file as the model proposed it -> as it is after what ran: a unified diff, so the
+    model learns exactly what the person kept (never the whole file again)."""
+    if proposed == ran:
+        return ""
+    return "What ran differs from yours:\n" + _field_diff(path, proposed, ran) + "\n"

@@ -44,6 +44,7 @@ from slop_tui.models import (
     plan_json_schema,
 )
 from slop_tui.providers.base import ModelRequest, Provider, ProviderError
+from slop_tui.providers.window import check_window
 from slop_tui.providers.usage import UsageLedger
 from slop_tui.tools.sandbox import PathRefused, check_lexical
 from slop_tui.words import plural
@@ -143,6 +144,7 @@ async def _ask_for_plan(
             max_tokens=PLAN_MAX_TOKENS,
         )
         try:
+            check_window(provider.spec, request)  # over the window: said before any call
             reply = await provider.complete(request)
         except ProviderError as exc:
             raise PlanningFailed(f"{what}: {exc}") from None

@@ -25,7 +25,7 @@ import msgspec
 from slop_tui.agents.context import RelatedMap, assemble_context
 from slop_tui.agents.emit import Emit
 from slop_tui.agents.mcp_tools import decode_mcp_call, mcp_tool_specs
-from slop_tui.agents.history import History, call_record, clutch_edit_note
+from slop_tui.agents.history import History, call_record, clutch_edit_note, ran_diff_note
 from slop_tui.agents.qa import QaTranslator, worker_message
 from slop_tui.agents.transitions import transition
 from slop_tui.config import RunSettings
@@ -53,12 +53,14 @@ from slop_tui.models import (
     Ticket,
     TicketState,
     Tier,
+    ToolArgs,
     ToolCall,
     ToolResult,
     Usage,
     decode_tool_args,
 )
-from slop_tui.providers import ModelRequest, Provider, UsageLedger, tool_specs_for
+from slop_tui.providers import ModelRequest, Provider, ToolSpec, UsageLedger, tool_specs_for
+from slop_tui.providers.window import TokenTally, window_problem
 from slop_tui.tools.clutch import Clutch
 from slop_tui.tools.clutch_loop import pass_clutch
 from slop_tui.tools.executor import ToolExecutor
@@ -175,11 +177,13 @@ class _WorkerRun:
         self.reason = ""  # the text of the reply whose calls are being handled
         # What each request re-sends of `messages`: compacted only at checkpoints (history.py).
         self.history = History()
+        self.tally = TokenTally()  # the context window guard's estimates, each text once
 
     def discard(self) -> None:
         """Forget the conversation: nothing of it outlives the ticket."""
         self.messages.clear()
         self.history.clear()
+        self.tally = TokenTally()
 
     async def _move(self, move: str, **kwargs: str | None) -> None:
         await self.deps.emit(transition(self.ticket, move, track_id=self.track_id, **kwargs))
@@ -232,8 +236,11 @@ class _WorkerRun:
         self.messages = [ChatMessage(role="user", content=first)]
         while self.steps < deps.settings.worker_steps:
             self.steps += 1
-            plan = self.history.request(self.messages, self.steps)
-            request = ModelRequest(system=system, messages=plan.messages, tools=tools)
+            request, too_big = self._request(system, tools)
+            if too_big is not None:
+                self.steps -= 1  # counted as a model call, and never sent
+                await self._move("mark_blocked", reason=too_big)
+                return self._outcome(report)
             try:
                 reply = await deps.provider.complete(request, ticket_id=self.ticket.id)
             except SlopError as exc:
@@ -261,6 +268,26 @@ class _WorkerRun:
             reason=f"step budget spent: {deps.settings.worker_steps} model calls without finish",
         )
         return self._outcome(report)
+
+    def _request(self, system: str, tools: list[ToolSpec]) -> tuple[ModelRequest, str | None]:
+        """This step's request, and why it cannot be sent (None: it can).
+
+        Over the model's context window, history is compacted at once (a forced checkpoint);
+        still over it, the ticket cannot go on: an API error after the round trip would say
+        the same, later and less clearly.
+        """
+        provider = self.deps.provider
+        window = provider.spec.context_window
+
+        def fits(messages: list[ChatMessage]) -> bool:
+            request = ModelRequest(system=system, messages=messages, tools=tools)
+            return window is None or self.tally.needed(request) <= window
+
+        plan = self.history.request(self.messages, self.steps, fits if window is not None else None)
+        request = ModelRequest(system=system, messages=plan.messages, tools=tools)
+        if window is None:
+            return request, None
+        return request, window_problem(provider.spec, self.tally.needed(request), provider.label)
 
     async def _account(self, usage: Usage) -> None:
         provider = self.deps.provider
@@ -355,7 +382,8 @@ class _WorkerRun:
             # What ran is the person's choice of hunks: logged as approved, like any proposal
             # that runs (undo and resume read the proposals that ran).
             await deps.emit(DecisionMade(proposal_id=final.id, ticket_id=ticket_id, decision=Approve()))
-            edited = hunks_told(shown, decision)
+            # Hunk headers alone would leave the model guessing which of its lines ran.
+            edited = hunks_told(shown, decision) + self._ran_diff(proposal.arguments, final.arguments)
         elif final.arguments != proposal.arguments:  # an unchanged "edit" is no edit
             edited = clutch_edit_note(proposal.arguments, final.arguments)
         arguments = final.arguments
@@ -366,7 +394,7 @@ class _WorkerRun:
         # Only the person's own approval allows the network; the model's request does not.
         network = isinstance(decision, Approve) and decision.network
         outcome = await deps.executor.execute(ticket_id, arguments, network=network)
-        self.history.note(call.id, call_record(arguments, outcome, deps.executor.root))
+        self.history.note(call.id, call_record(arguments, outcome, deps.executor.root, altered=bool(edited)))
         for rel in outcome.changed:
             deps.file_cache.invalidate([deps.repo_root / rel])
             await deps.emit(
@@ -382,6 +410,15 @@ class _WorkerRun:
             hint = await deps.qa.hint_for(ticket_id, command, deps.repo_root, track_id=self.track_id)
             return await self._result(final.tool, False, edited + worker_message(command, hint))
         return await self._result(final.tool, outcome.ok, edited + outcome.output)
+
+    def _ran_diff(self, proposed: ToolArgs, ran: ToolArgs) -> str:
+        """The file as `proposed` would leave it -> as `ran` will (read before it runs)."""
+        try:
+            rel, _now, mine = self.deps.executor.texts(proposed)
+            _rel, _same, final = self.deps.executor.texts(ran)
+        except (SlopError, OSError):
+            return ""  # the hunk list above still says what was left out
+        return ran_diff_note(rel, mine, final)
 
     def _with_context(self, proposal: Proposal) -> Proposal:
         """`proposal` with why it is asked and where the ticket stands, for the clutch."""

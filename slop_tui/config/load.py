@@ -36,6 +36,7 @@ from slop_tui.config.spec import (
     CREDENTIALS_FILE,
     DEFAULT_MODELS,
     DEFAULT_PRICES,
+    DEFAULT_WINDOWS,
     REPO_AGENTS,
     Config,
     KeyOrigin,
@@ -48,6 +49,8 @@ from slop_tui.config.spec import (
 from slop_tui.models import Secret
 
 _USER_TABLES = ("models", "providers", "run", "prices", "mcp")
+# `[models.windows]`: "provider:model" = context window in tokens (beside the tiers' strings).
+WINDOWS_KEY = "windows"
 _PROVIDER_KEYS = ("kind", "base_url", "key_env", "max_retries", "timeout_s")
 _PROVIDER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -72,6 +75,7 @@ def load_config(
     models = dict(DEFAULT_MODELS)
     providers = {name: msgspec.structs.replace(spec) for name, spec in BUILTIN_PROVIDERS.items()}
     prices = {label: msgspec.structs.replace(p) for label, p in DEFAULT_PRICES.items()}
+    windows = dict(DEFAULT_WINDOWS)
     run: dict[str, Any] = {}
     origins: dict[str, KeyOrigin] = {}
     sources: list[str] = []
@@ -85,6 +89,7 @@ def load_config(
         _check_tables(user, _USER_TABLES)
         _warn_if_writable(user.path, warnings)
         models.update(_models(user, origins))
+        windows.update(_windows(user))
         providers.update(_providers(user, providers))
         prices.update(_prices(user))
         run.update(_run(user))
@@ -158,6 +163,7 @@ def load_config(
         repo_overrides=repo_overrides,
         known_keys=known_keys,
         mcp=mcp,
+        windows=windows,
     )
 
 
@@ -201,9 +207,12 @@ def _models(file: TomlFile, origins: dict[str, KeyOrigin]) -> dict[str, str]:
     table: dict[str, Any] = file.data.get("models", {})
     found: dict[str, str] = {}
     for key, value in table.items():
+        if key == WINDOWS_KEY:
+            continue  # `_windows` reads it
         if key not in DEFAULT_MODELS:
             raise ConfigError(
-                f"{file.where('models', key)}: unknown tier (tiers: {', '.join(DEFAULT_MODELS)})"
+                f"{file.where('models', key)}: unknown tier (tiers: {', '.join(DEFAULT_MODELS)}; "
+                f"context windows go under [models.{WINDOWS_KEY}])"
             )
         if not isinstance(value, str):
             raise ConfigError(
@@ -212,6 +221,26 @@ def _models(file: TomlFile, origins: dict[str, KeyOrigin]) -> dict[str, str]:
             )
         found[key] = value
         origins[f"models.{key}"] = KeyOrigin(file=str(file.path), line=file.line("models", key))
+    return found
+
+
+def _windows(file: TomlFile) -> dict[str, int]:
+    """`[models.windows]`: "provider:model" = the model's context window, in tokens."""
+    models: dict[str, Any] = file.data.get("models", {})
+    table = models.get(WINDOWS_KEY, {})
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"{file.where('models', WINDOWS_KEY)}: must be a table of \"provider:model\" = tokens, "
+            f"[models.{WINDOWS_KEY}]"
+        )
+    found: dict[str, int] = {}
+    for label, value in table.items():
+        if ":" not in label:
+            raise ConfigError(
+                f"{file.where('models', WINDOWS_KEY, label)}: name the model as \"provider:model\", "
+                f"e.g. \"ollama:qwen2.5-coder\" = 32768"
+            )
+        found[label] = int(number(file, ("models", WINDOWS_KEY, label), value, int, 1, True))
     return found
 
 

@@ -57,6 +57,8 @@ class ModelSpec(msgspec.Struct, kw_only=True):
     model: str  # for `scripted`, the scenario file path (may be empty for the built-in demo)
     api_key: Secret | None = None
     price: PriceSpec | None = None
+    # Tokens one request may hold, prompt and reply together; None: unknown, nothing is checked.
+    context_window: int | None = None
 
     @property
     def label(self) -> str:
@@ -168,6 +170,16 @@ DEFAULT_PRICES: dict[str, PriceSpec] = {
     ),
 }
 
+# Context windows (tokens a request may hold, prompt and reply together) of the default models
+# as the vendors' model pages gave them on the date below; `[models.windows]` overrides or adds
+# ("provider:model" = tokens). A model in neither has no known window and is never checked.
+WINDOWS_DATED = "2025-10-01"
+DEFAULT_WINDOWS: dict[str, int] = {
+    "anthropic:claude-sonnet-4-5": 200_000,
+    "openai:gpt-4o-mini": 128_000,
+    "deepseek:deepseek-chat": 128_000,
+}
+
 # Names that `scripted:NAME` reads as the built-in demo scenario rather than a file.
 DEMO_SCENARIO_NAMES = frozenset({"", "demo"})
 
@@ -210,6 +222,8 @@ class Config(msgspec.Struct, kw_only=True):
     known_keys: list[Secret] = msgspec.field(default_factory=list)
     # `[mcp.servers.*]` of the user's own agents.toml (never a repository's).
     mcp: dict[str, McpServerSpec] = msgspec.field(default_factory=dict)
+    # "provider:model" -> context window in tokens: the built-ins and `[models.windows]`.
+    windows: dict[str, int] = msgspec.field(default_factory=lambda: dict(DEFAULT_WINDOWS))
 
     @property
     def agents_path(self) -> Path:
@@ -260,6 +274,7 @@ class Config(msgspec.Struct, kw_only=True):
             model=model,
             api_key=key,
             price=self.prices.get(f"{provider_name}:{model}"),
+            context_window=self.windows.get(f"{provider_name}:{model}"),
         )
 
     def key_fix(self, provider: ProviderSpec) -> str:

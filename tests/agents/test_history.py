@@ -246,3 +246,56 @@ def test_a_checkpoint_rewrites_only_where_it_saves_enough(monkeypatch: pytest.Mo
     assert cut.stable_prefix == len(kept.messages)  # the cut comes after all of it
     nothing = book.request(talk.messages, 4)  # the rule fires, but nothing is worth rewriting
     assert not nothing.checkpoint and nothing.stable_prefix == len(cut.messages)
+
+
+def test_an_altered_write_or_edit_is_elided_as_proposed_never_as_written() -> None:
+    talk = Talk()
+    write = talk.call(
+        "write_file", "The person edited your call...\nwrote a.py: +1 -1",
+        CallRecord(tool="write_file", path="a.py", applied=True, altered=True), path="a.py", content=BIG,
+    )
+    edit = talk.call(
+        "edit_file", "The person applied only part...\nedited b.py: +1 -1",
+        CallRecord(tool="edit_file", path="b.py", applied=True, altered=True), path="b.py", old="x\n", new=BIG,
+    )
+    out = compact(talk.messages, talk.records, step=3)
+    assert talk.arguments(out, write)["content"] == (
+        "[content you proposed for a.py at step 1: 4,490 characters; the person changed it before "
+        "it ran (this call's result shows how); read_file shows the file now]"
+    )
+    assert talk.arguments(out, edit)["new"].startswith("[`new` you proposed for b.py at step 2: 4,490")
+    assert "written" not in json.dumps([m.tool_calls for m in out if m.tool_calls], default=str)
+    assert compact(out, talk.records, step=3) == out  # idempotent
+
+
+def test_a_forced_checkpoint_compacts_everything_when_the_request_would_not_fit() -> None:
+    talk = Talk()
+    talk.read("a.py", BIG)
+    talk.write("a.py", BIG + "x = 1\n")
+    plans = History(records=talk.records)
+
+    def size(messages: list[ChatMessage]) -> int:
+        return sum(history._message_tokens(m) for m in messages)
+
+    whole = plans.request(talk.messages[:1], 1)
+    assert not whole.checkpoint
+    roomy = History(records=talk.records)
+    roomy.request(talk.messages[:1], 1)
+    fits_all = roomy.request(talk.messages, 2, lambda m: True)
+    assert not fits_all.checkpoint and not fits_all.forced
+    limit = size(talk.messages) - 1
+    forced = plans.request(talk.messages, 2, lambda m: size(m) <= limit)
+    assert forced.checkpoint and forced.forced
+    assert size(forced.messages) <= limit
+    assert forced.messages == compact(talk.messages, talk.records, 2)
+    # Nothing left to compact: the plan stays as it is, and the caller must refuse it.
+    again = plans.request(talk.messages, 3, lambda m: False)
+    assert not again.forced and again.messages == forced.messages
+
+
+def test_what_ran_is_told_as_a_diff_of_the_file_yours_to_ran() -> None:
+    note = history.ran_diff_note("a.py", BIG.replace("line 5 ", "line five "), BIG)
+    assert note.startswith("What ran differs from yours:\n--- a.py (yours)\n+++ a.py (ran)\n")
+    assert "-line five of the module" in note and "+line 5 of the module" in note
+    assert "line 100 " not in note
+    assert history.ran_diff_note("a.py", BIG, BIG) == ""

@@ -14,7 +14,7 @@ import pytest
 
 from slop_tui.agents import history
 from slop_tui.agents.worker import run_worker_lifecycle
-from slop_tui.models import Approve, Decision, Edit, Proposal, TicketState, WriteFileArgs
+from slop_tui.models import Approve, ApproveHunks, Decision, Edit, Proposal, TicketState, WriteFileArgs
 from slop_tui.testing.llm_server import HTTPReply, HTTPToolCall, LLMServer
 from slop_tui.tools.clutch import AskForChanges
 
@@ -184,3 +184,53 @@ async def test_a_write_edited_at_the_clutch_comes_back_as_a_diff(
     assert "+value_60 = 600  # the second version" in told
     assert told.endswith("wrote a.py: +120 -120")
     assert "value_10 = 10" not in told and len(told) < 600  # a diff, not the whole file again
+
+
+HUNKY = A1.replace("value_5 = 5 ", "value_5 = 50 ").replace("value_60 = 60 ", "value_60 = 600 ").replace(
+    "value_110 = 110 ", "value_110 = 1100 "
+)
+
+
+class KeepsTheOuterHunks:
+    """A person who applies only the first and last hunk of a write, and approves the rest."""
+
+    async def decide(self, proposal: Proposal) -> Decision:
+        await asyncio.sleep(0)
+        if isinstance(proposal.arguments, WriteFileArgs):
+            return ApproveHunks(hunks=[0, 2], reason="line 60 stays")
+        return Approve()
+
+
+async def test_a_write_approved_in_part_is_told_as_a_diff_and_never_stubbed_as_written(
+    tmp_path: Path, server: LLMServer
+) -> None:
+    repo = make_repo(tmp_path / "repo", {"a.py": A1, "b.py": B1})
+    server.push(tool("write_file", path="a.py", content=HUNKY))
+    server.push(tool("read_file", path="b.py", view="raw"))
+    server.push(tool("read_file", path="b.py", view="raw"))
+    server.push(tool("finish", summary="done"))
+    deps = make_deps(
+        repo, http_provider(server.base_url), Events(), clutch=AskForChanges(KeepsTheOuterHunks())
+    )
+    outcome = await run_worker_lifecycle(ticket(targets=["a.py"]), deps)
+    assert outcome.state is TicketState.DONE
+    ran = A1.replace("value_5 = 5 ", "value_5 = 50 ").replace("value_110 = 110 ", "value_110 = 1100 ")
+    assert (repo / "a.py").read_text() == ran
+    requests = worker_messages(server)
+    assert len(requests) == 4
+    told = tool_results(requests[1])[0][2]
+    assert "applied only part of your change to a.py: 2 of 3 hunks" in told
+    # The model learns exactly which of its lines ran: the diff of yours -> what ran.
+    assert "What ran differs from yours:\n--- a.py (yours)\n+++ a.py (ran)\n" in told
+    assert "-value_60 = 600  # the first version" in told
+    assert "+value_60 = 60  # the first version" in told
+    assert "value_5 = 50" not in told and len(told) < 1200  # the kept hunks are not echoed
+    assert told.endswith("wrote a.py: +2 -2")
+    # At the checkpoint (step 4) the model's own call is elided, but never as if it ran.
+    name, arguments, _result = tool_results(requests[3])[0]
+    assert name == "write_file"
+    assert arguments["content"] == (
+        f"[content you proposed for a.py at step 1: {len(HUNKY):,} characters; the person changed "
+        "it before it ran (this call's result shows how); read_file shows the file now]"
+    )
+    assert "[content written to" not in json.dumps(requests[3])
