@@ -224,6 +224,12 @@ def _models(file: TomlFile, origins: dict[str, KeyOrigin]) -> dict[str, str]:
     return found
 
 
+def _check_model_label(file: TomlFile, keys: tuple[str, ...], example: str) -> None:
+    """A table keyed by model (`[prices]`, `[models.windows]`) names each as "provider:model"."""
+    if ":" not in keys[-1]:
+        raise ConfigError(f'{file.where(*keys)}: name the model as "provider:model", e.g. {example}')
+
+
 def _windows(file: TomlFile) -> dict[str, int]:
     """`[models.windows]`: "provider:model" = the model's context window, in tokens."""
     models: dict[str, Any] = file.data.get("models", {})
@@ -235,11 +241,7 @@ def _windows(file: TomlFile) -> dict[str, int]:
         )
     found: dict[str, int] = {}
     for label, value in table.items():
-        if ":" not in label:
-            raise ConfigError(
-                f"{file.where('models', WINDOWS_KEY, label)}: name the model as \"provider:model\", "
-                f"e.g. \"ollama:qwen2.5-coder\" = 32768"
-            )
+        _check_model_label(file, ("models", WINDOWS_KEY, label), '"ollama:qwen2.5-coder" = 32768')
         found[label] = int(number(file, ("models", WINDOWS_KEY, label), value, int, 1, True))
     return found
 
@@ -318,11 +320,7 @@ def _prices(file: TomlFile) -> dict[str, PriceSpec]:
     table: dict[str, Any] = file.data.get("prices", {})
     found: dict[str, PriceSpec] = {}
     for label, body in table.items():
-        if ":" not in label:
-            raise ConfigError(
-                f"{file.where('prices', label)}: name the model as \"provider:model\", "
-                f"e.g. [prices.\"openai:gpt-4o-mini\"]"
-            )
+        _check_model_label(file, ("prices", label), '[prices."openai:gpt-4o-mini"]')
         if not isinstance(body, dict):
             raise ConfigError(f"{file.where('prices', label)}: must be a table with input and output")
         for key in body:
