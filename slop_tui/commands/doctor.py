@@ -128,6 +128,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
         _print(f"  {tier.value:<14} {spec.label:<{width}} ok: {what}{where}")
     print()
     _prices(config, width)
+    _windows(config, width)
     print()
     problems += _sandbox(root, config)
     print()
@@ -225,6 +226,23 @@ def _prices(config: Config, width: int) -> None:
                 + ("(built-in, " + PRICES_DATED + ")" if price == DEFAULT_PRICES.get(label)
                    else "(your [prices])")
             )
+        _print(f"  {tier.value:<14} {label:<{width}} {what}")
+
+
+def _windows(config: Config, width: int) -> None:
+    """The context window each tier's requests are checked against before they are sent."""
+    from slop_tui.config import DEFAULT_WINDOWS, WINDOWS_DATED
+    from slop_tui.models import Tier
+
+    print("context windows (tokens; a request over it is compacted first, else refused)")
+    for tier in Tier:
+        label = config.models.get(tier.value, "")
+        window = config.windows.get(label)
+        if window is None:
+            what = f"unknown: not checked (add [models.windows] \"{label}\" = tokens)"
+        else:
+            source = f"built-in, {WINDOWS_DATED}" if DEFAULT_WINDOWS.get(label) == window else "your [models.windows]"
+            what = f"{window:,} ({source})"
         _print(f"  {tier.value:<14} {label:<{width}} {what}")
 
 

@@ -4,6 +4,9 @@ and the planner, with a model whose window is small enough to matter."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -172,3 +175,22 @@ def test_windows_come_from_the_built_ins_and_models_windows(tmp_path: Path) -> N
     (tmp_path / "agents.toml").write_text('[models.windows]\nqwen = 4096\n')
     with pytest.raises(ConfigError, match='name the model as "provider:model"'):
         load_config(env=env, read_credentials=False)
+
+
+def test_doctor_shows_each_tiers_window_and_where_it_comes_from(tmp_path: Path) -> None:
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    (config_dir / "agents.toml").write_text(
+        '[models]\nworker = "ollama:qwen2.5-coder"\n'
+        '[models.windows]\n"anthropic:claude-sonnet-4-5" = 150000\n'
+    )
+    env = {"SLOP_CONFIG_DIR": str(config_dir), "PATH": os.environ.get("PATH", ""),
+           "PYTHONPATH": os.environ.get("PYTHONPATH", ""), "HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-m", "slop_tui", "doctor", "--repo", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path,
+    ).stdout
+    section = out.split("context windows", 1)[1].split("\n\n", 1)[0]
+    assert "anthropic:claude-sonnet-4-5          150,000 (your [models.windows])" in section
+    assert 'ollama:qwen2.5-coder                 unknown: not checked' in section
+    assert f"openai:gpt-4o-mini                   {DEFAULT_WINDOWS['openai:gpt-4o-mini']:,} (built-in, " in section
