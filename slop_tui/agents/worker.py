@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -109,6 +110,7 @@ class WorkerDeps:
     # The run's repository map (`conductor.map_holder.MapHolder`); None for a worker run
     # alone, whose context shows the skeletons of the files its targets import instead.
     repo_map: MapSource | None = None
+    gate: Callable[[], Awaitable[None]] | None = None  # awaited before each model call (spend limits)
 
 
 class WorkerOutcome(msgspec.Struct, kw_only=True):
@@ -234,6 +236,8 @@ class _WorkerRun:
             self.steps += 1
             plan = self.history.request(self.messages, self.steps)
             request = ModelRequest(system=system, messages=plan.messages, tools=tools)
+            if deps.gate is not None:
+                await deps.gate()
             try:
                 reply = await deps.provider.complete(request, ticket_id=self.ticket.id)
             except SlopError as exc:
