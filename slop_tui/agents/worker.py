@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -111,6 +112,7 @@ class WorkerDeps:
     # The run's repository map (`conductor.map_holder.MapHolder`); None for a worker run
     # alone, whose context shows the skeletons of the files its targets import instead.
     repo_map: MapSource | None = None
+    gate: Callable[[], Awaitable[None]] | None = None  # awaited before each model call (spend limits)
 
 
 class WorkerOutcome(msgspec.Struct, kw_only=True):
@@ -241,6 +243,8 @@ class _WorkerRun:
                 self.steps -= 1  # counted as a model call, and never sent
                 await self._move("mark_blocked", reason=too_big)
                 return self._outcome(report)
+            if deps.gate is not None:
+                await deps.gate()
             try:
                 reply = await deps.provider.complete(request, ticket_id=self.ticket.id)
             except SlopError as exc:

@@ -1,11 +1,11 @@
 """Spend limits: `[run] max_run_usd`, `max_ticket_usd`, `max_run_tokens`, `max_ticket_tokens`.
 
 The session shows every priced call to a `Budget` (the run's total and the ticket's, as the
-state folds them from the log, so a resumed run counts what it spent before). Once a limit is
-reached the run stops starting steps: the dispatch is cancelled the way Ctrl+C cancels it, so
-each running ticket is interrupted, its files restored and it starts afresh on `slop resume`.
+state folds them from the log, so a resumed run counts what it spent before). What a reached
+limit does to the run (pause, ask, stop) is `conductor/spend.py`'s; this module only counts.
 Workers running side by side may each finish the call they were in: the spend past the limit
-(the overshoot) is named in the message. Raising a limit is done in `agents.toml`, then resume.
+(the overshoot) is named in the message. A limit raised for a run (`Budget.raise_limit`, the
+TUI's question) lives in this object only: `agents.toml` is never written.
 
 Tokens are counted as every view shows them (`Usage.total_tokens`: uncached input and output);
 what cache reads and writes cost is for the USD limits.
@@ -13,12 +13,14 @@ what cache reads and writes cost is for the USD limits.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Literal
 
 import msgspec
 
 from slop_tui.config import RunSettings
+from slop_tui.errors import SlopError
 from slop_tui.models import Usage
 
 LimitName = Literal["max_run_usd", "max_ticket_usd", "max_run_tokens", "max_ticket_tokens"]
@@ -36,6 +38,18 @@ def show_amount(name: str, value: float) -> str:
     if name.endswith("_usd"):
         return f"${value:,.2f}"
     return f"{int(value):,}"
+
+
+def parse_amount(name: str, text: str) -> float:
+    """A limit as a person types it (`88000`, `88,000`, `$2.50`); `SlopError` names the problem."""
+    cleaned = text.strip().replace(",", "").replace("_", "").replace(" ", "").removeprefix("$")
+    try:
+        value = float(cleaned)
+    except ValueError:
+        raise SlopError(f"{name}: {text.strip()!r} is not a number") from None
+    if not math.isfinite(value):
+        raise SlopError(f"{name}: {text.strip()!r} is not a number")
+    return value
 
 
 class BudgetReached(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,6 +74,30 @@ class BudgetReached(msgspec.Struct, frozen=True, kw_only=True):
             f"budget reached: {self.limit} {show_amount(self.limit, self.value)}{whose} "
             f"(spent {show_amount(self.limit, self.spent)}{over}; "
             "raise it in your agents.toml [run] or stop)"
+        )
+
+    def question(self) -> str:
+        """What the TUI asks while the run waits: the new limit must clear the spend."""
+        over = show_amount(self.limit, self.overshoot)
+        whose = f" for ticket {self.ticket_id}" if self.ticket_id else ""
+        return (
+            f"budget reached: {self.limit} {show_amount(self.limit, self.value)}{whose} "
+            f"(spent {show_amount(self.limit, self.spent)}, over by {over}): "
+            f"raise by more than {over} or stop"
+        )
+
+    def suggested(self) -> float:
+        """A new limit worth offering: the spend plus the old limit again (always above it)."""
+        if self.limit.endswith("_usd"):
+            return math.ceil((self.spent + self.value) * 100) / 100
+        return float(math.ceil(self.spent + self.value))
+
+    def stopped(self) -> str:
+        """The run's end when the person chose to stop at the limit (the TUI)."""
+        return (
+            f"stopped at the budget: {self.limit} {show_amount(self.limit, self.value)} "
+            f"(spent {show_amount(self.limit, self.spent)}); running tickets were put back: "
+            "R (or `slop resume`) continues the run"
         )
 
     def short(self) -> str:
@@ -97,6 +135,28 @@ class Budget:
             f"{', '.join(self.unpriced)} (set [prices.\"provider:model\"] in your agents.toml); "
             "token limits still apply"
         )
+
+    def raise_limit(self, name: LimitName, value: float) -> float:
+        """Raise `name` to `value` for this run only; the old value. Refused (`SlopError`, with
+        nothing changed) unless `value` is above the limit and above the spend that reached it."""
+        if name not in self.limits:
+            raise SlopError(f"{name} is not set for this run; only a set limit can be raised")
+        old = self.limits[name]
+        if math.isfinite(value) and not name.endswith("_usd"):
+            value = float(math.floor(value))  # tokens are whole: the check below sees what is kept
+        if not math.isfinite(value):
+            raise SlopError(f"{name}: {value} is not a number above the limit {show_amount(name, old)}")
+        if value <= old:
+            raise SlopError(f"{name}: {show_amount(name, value)} is not above the limit {show_amount(name, old)}")
+        reached = self.reached
+        if reached is not None and reached.limit == name:
+            if value <= reached.spent:
+                raise SlopError(
+                    f"{name}: {show_amount(name, value)} is not above the spend {show_amount(name, reached.spent)}"
+                )
+            self.reached = None
+        self.limits[name] = value
+        return old
 
     def _usd_applies(self) -> bool:
         return not self.unpriced

@@ -38,14 +38,15 @@ from slop_tui.agents.planner import (
 from slop_tui.agents.qa import QaTranslator
 from slop_tui.agents.transitions import transition
 from slop_tui.agents.worker import WorkerDeps, WorkerOutcome, run_worker_lifecycle
-from slop_tui.config import Config, ModelSpec, config_dir
-from slop_tui.conductor.budget import Budget
+from slop_tui.config import Config, config_dir
+from slop_tui.conductor.budget import Budget, LimitName
 from slop_tui.conductor.bus import EventBus
 from slop_tui.conductor.dispatcher import Dispatcher, release_held
 from slop_tui.conductor.plan_check import check_edited_plan
 from slop_tui.conductor.git_run import GitRun, UndoOutcome
 from slop_tui.conductor.map_holder import MapHolder
 from slop_tui.conductor.restore import Restorer
+from slop_tui.conductor.spend import BudgetAsker, SpendGuard
 from slop_tui.conductor.stub_resolver import StubResolver
 from slop_tui.errors import SlopError
 from slop_tui.words import plural
@@ -231,8 +232,6 @@ class Session:
         self.bus = EventBus(self.store)
         self.state = SessionState(run_id="", prompt="")
         self.ledger = UsageLedger()
-        self.budget = Budget(self.settings)
-        self._budget_hit = asyncio.Event()
         # The module-level cache: the executor's `read_file` views come from it too, so a
         # rebuild after a stub is seen by every reader.
         self.file_cache = default_cache
@@ -267,6 +266,7 @@ class Session:
             on_done=self._ticket_done,
         )
         self._deps: WorkerDeps | None = None
+        self.spend = SpendGuard(self)  # the spend limits: the step gate, pause, ask or stop
         self.git = GitRun(self)  # a branch and a commit per ticket in a git repository
         self._ticket_usage: dict[str, Usage] = {}
         # What remains of each worker of this run, by (track id, ticket id): the last one
@@ -308,6 +308,7 @@ class Session:
                 settings=self.settings,
                 file_cache=self.file_cache,
                 repo_map=self.repo_map,
+                gate=self.spend.gate,
             )
         return self._deps
 
@@ -333,12 +334,9 @@ class Session:
                 pass
             else:
                 ticket.usage = total
-        if isinstance(logged, UsageUpdated) and self.budget.active:
+        if isinstance(logged, UsageUpdated):
             tid = logged.ticket_id
-            ticket_usage = self._ticket_usage.get(tid) if tid is not None else None
-            if self.budget.observe(self.state.usage, ticket_usage, tid) is not None:
-                self.dispatcher.pause()  # no new ticket; `_dispatch_all` stops the running ones
-                self._budget_hit.set()
+            self.spend.observe(self.state.usage, self._ticket_usage.get(tid) if tid is not None else None, tid)
         if isinstance(logged, RunFinished):
             await self._checkpoints.flush(self.state)
         elif isinstance(logged, (TicketStateChanged, PlanAccepted)):
@@ -346,6 +344,25 @@ class Session:
         return logged
 
     # -- controls (the TUI calls these while a run goes on) -------------------------------
+
+    @property
+    def budget(self) -> Budget:
+        """The run's spend limits (the TUI header shows the run's spend against them)."""
+        return self.spend.budget
+
+    @property
+    def budget_asker(self) -> BudgetAsker | None:
+        """Who is asked at a reached limit (the TUI); None: the run stops there (headless)."""
+        return self.spend.asker
+
+    @budget_asker.setter
+    def budget_asker(self, asker: BudgetAsker | None) -> None:
+        self.spend.asker = asker
+
+    def raise_limit(self, name: LimitName, value: float) -> None:
+        """Raise a spend limit for this session only (`agents.toml` is unchanged); a run
+        waiting at it goes on. `SlopError` unless `value` is above the limit and its spend."""
+        self.spend.raise_limit(name, value)
 
     def pause(self) -> None:
         self.dispatcher.pause()
@@ -567,7 +584,7 @@ class Session:
         self.outcomes = {}
         await self.emit(RunStarted(run_id=uuid.uuid4().hex[:12], prompt=prompt))
         await self.git.started(self.state.run_id)
-        await self._budget_warn()
+        await self.spend.warn()
 
     async def _run_accepted(self, tracks: list[Track]) -> RunSummary:
         """The one way an accepted plan runs, planned (`run`) or given (`run_tracks`)."""
@@ -588,13 +605,12 @@ class Session:
                 "start it again with `slop run`"
             )
         self.check_tiers(Tier.WORKER)  # a resumed run plans nothing: its workers must run
-        self.budget = Budget(self.settings)  # the limits as configured now, maybe raised
-        self._budget_hit.clear()
+        self.spend.reset()  # the limits as configured now, maybe raised
         self.dispatcher.unpause()
         await self.start_mcp()
         self.state = state
         self._ticket_usage = {t.id: t.usage for _, t in state.tickets()}
-        await self._budget_warn()
+        await self.spend.warn()
         await self._restore_for_resume()
         return await self._dispatch_all()
 
@@ -605,25 +621,13 @@ class Session:
 
     async def _dispatch_all(self) -> RunSummary:
         self._worker_deps()
-        await self._budget_start()
-        if self.budget.reached is None:
-            dispatch = asyncio.create_task(self._dispatch_tracks(), name="dispatch")
-            hit = asyncio.create_task(self._budget_hit.wait(), name="budget")
-            try:
-                await asyncio.wait({dispatch, hit}, return_when=asyncio.FIRST_COMPLETED)
-            except asyncio.CancelledError:
-                dispatch.cancel()
-                await asyncio.gather(dispatch, return_exceptions=True)
-                raise
-            finally:
-                hit.cancel()
-            if dispatch.done():
-                dispatch.result()
-                return await self._finish()
-            await self._budget_stop(dispatch)
-        reached = self.budget.reached
-        if reached is None:  # unreachable: kept for the type checker
+        reached = await self.spend.dispatch(self._dispatch_tracks)
+        if reached is None:
             return await self._finish()
+        if self.spend.asker is not None:
+            # The person chose to stop at the limit: stopped as `S` stops a run (not finished,
+            # so R and the resume offer continue it), with the files of its tickets put back.
+            return self.summary(reached.stopped())
         await self.emit(ErrorRaised(message=reached.short()))
         return await self._finish(message=reached.message(), failed=True)
 
@@ -640,43 +644,16 @@ class Session:
             await self._checkpoints.flush(self.state)
             raise
 
-    async def _budget_warn(self) -> None:
-        """At the start of a run or resume: say when a USD limit cannot count some model."""
-        if not self.budget.active:
-            return
-        unpriced = [p.label for tier in (Tier.PLANNER, Tier.LEAD, Tier.WORKER, Tier.DEFAULT_CHEAP)
-                    if (p := self._priced_label(tier)) is not None and p.price is None]
-        warning = self.budget.note_unpriced(unpriced)
-        if warning is not None:
-            await self.emit(ErrorRaised(message=warning))
+    def given_provider(self, tier: Tier) -> Provider | None:
+        """The provider passed in for `tier` (tests, `slop demo`), if any."""
+        return self._given_providers.get(tier)
 
-    async def _budget_start(self) -> None:
-        """Stop at once if a limit is already reached (a resume with the limit not raised)."""
-        if self.budget.active:
-            self.budget.observe(self.state.usage, None, None)
+    async def restore_stopped(self, ticket_id: str) -> None:
+        """Put back the files of a ticket a stop interrupted (checked as an undo is)."""
+        await self._restore(ticket_id, finished=False, verb="stop")
 
-    def _priced_label(self, tier: Tier) -> ModelSpec | None:
-        given = self._given_providers.get(tier)
-        if given is not None:
-            return given.spec
-        try:
-            return self.config.model_for(tier)
-        except SlopError:
-            return None
-
-    async def _budget_stop(self, dispatch: asyncio.Task[None]) -> None:
-        """A limit was reached: the running tickets are stopped as Ctrl+C stops them, and
-        their files put back now, so the repository holds no half-done ticket."""
-        running = self.dispatcher.running()
-        dispatch.cancel()
-        await asyncio.gather(dispatch, return_exceptions=True)
-        self.dispatcher.unpause()  # a resume in this session dispatches again
-        self._budget_hit.clear()
-        for ticket_id in running:
-            try:
-                await self._restore(ticket_id, finished=False, verb="stop")
-            except SlopError as exc:
-                await self.emit(ErrorRaised(message=f"ticket {ticket_id}: files not restored: {exc}"))
+    async def checkpoint_now(self) -> None:
+        """Write the state now (after a stop), the writer thread's pending write first."""
         await self._checkpoints.flush(self.state)
 
     def summary(self, message: str = "") -> RunSummary:

@@ -25,12 +25,14 @@ from textual.notifications import SeverityLevel
 from slop_tui.conductor.bus import EventBus
 from slop_tui.conductor.git_run import UndoOutcome, undo_message
 from slop_tui.conductor.session import PlanReviewer, RunSummary
+from slop_tui.conductor.spend import BudgetAsker
 from slop_tui.display import sanitize
 from slop_tui.errors import SlopError
 from slop_tui.models import AnyEvent, Decision, Edit, ModelCallRetrying, PlanAccepted, RunStarted, TicketState
 from slop_tui.tools.clutch import AllowList, AskForChanges, Clutch
 from slop_tui.ui import theming
 from slop_tui.ui.bridge import UiClutch, UiPlanReviewer
+from slop_tui.ui.budget_asker import UiBudgetAsker
 from slop_tui.ui.controls import RunControls
 from slop_tui.ui.messages import (
     ClutchChanged,
@@ -42,6 +44,7 @@ from slop_tui.ui.messages import (
 from slop_tui.ui.palette import SlopCommands
 from slop_tui.ui.run_view import Level, LogEntry, RunView, TicketView, undo_refusal
 from slop_tui.ui.screens.board import BoardScreen
+from slop_tui.ui.screens.budget import BudgetScreen
 from slop_tui.ui.screens.clutch import ClutchScreen
 from slop_tui.ui.screens.doctor import DoctorScreen
 from slop_tui.ui.screens.plan_review import PlanReviewScreen
@@ -65,6 +68,7 @@ class SessionLike(Protocol):
     """What the app drives (`conductor.session.Session`)."""
 
     bus: EventBus
+    budget_asker: BudgetAsker | None
 
     async def run(self, prompt: str) -> RunSummary: ...
     async def resume(self) -> RunSummary: ...
@@ -117,6 +121,8 @@ class SlopApp(RunControls):
         self.clutch = UiClutch(self)
         self.allow_list = AllowList()  # the run's "always allow" rules; a new run starts empty
         self.reviewer = UiPlanReviewer(self)
+        # A reached spend limit asks here instead of stopping; the clutch waits behind it.
+        self.budget_asker = UiBudgetAsker(self, on_closed=self._after_budget)
         self.session: SessionLike | None = None
         self.running = False  # a run or a resume is under way
         self.linear = False
@@ -242,6 +248,7 @@ class SlopApp(RunControls):
             return None
         self.allow_list = allow
         self._allow_changed()
+        session.budget_asker = self.budget_asker
         if self.paused:
             session.pause()
         self.attach_bus(session.bus)
@@ -449,10 +456,16 @@ class SlopApp(RunControls):
     def _show_clutch(self) -> None:
         if self._clutch_screen is not None or self.clutch_deferred or not self.clutch.pending:
             return
+        if any(isinstance(screen, BudgetScreen) for screen in self.screen_stack):
+            return  # the budget question first: one question at a time
         item = self.clutch.pending[0]
         screen = ClutchScreen(item.proposal, waiting=len(self.clutch.pending), note=item.note, repo_root=self.repo_root)
         self._clutch_screen = (item, screen)
         self.push_screen(screen, callback=partial(self._clutch_decided, item))
+
+    def _after_budget(self) -> None:
+        if self.ui_alive:
+            self.call_after_refresh(self._show_clutch)
 
     def _clutch_decided(self, item: PendingProposal, decision: Decision | None) -> None:
         self._clutch_screen = None
@@ -520,7 +533,7 @@ class SlopApp(RunControls):
         self.push_screen(DoctorScreen(self.repo_root, problem=problem, env=self.config_env))
 
     def focus_prompt(self) -> None:
-        while len(self.screen_stack) > 1 and not isinstance(self.screen, (ClutchScreen, PlanReviewScreen)):
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, (ClutchScreen, PlanReviewScreen, BudgetScreen)):
             self.pop_screen()
         self.board.action_new_run()
 

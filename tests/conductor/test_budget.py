@@ -1,8 +1,11 @@
-"""Spend limits: a headless run stops cleanly at a limit and resumes once it is raised; a
-repository may lower a limit, never raise it; a USD limit over an unpriced model is said so."""
+"""Spend limits: a headless run stops cleanly at a limit and resumes once it is raised; with
+someone to ask (the TUI), the run waits at the step gate and goes on once the limit is raised
+for the run; a repository may lower a limit, never raise it; a USD limit over an unpriced model
+is said so."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -10,11 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from slop_tui.conductor.budget import Budget, BudgetReached
+from slop_tui.conductor.budget import Budget, BudgetReached, parse_amount
+from slop_tui.conductor.session import Session
+from slop_tui.conductor.spend import BudgetAnswer
 from slop_tui.config import ConfigError, RunSettings, load_config
 from slop_tui.demo import DEMO_PROMPT, copy_sample_repo
-from slop_tui.models import ErrorRaised, FilesRestored, TicketState, Usage
+from slop_tui.errors import SlopError
+from slop_tui.models import ErrorRaised, FilesRestored, ModelCallStarted, TicketState, Tier, Usage
 from slop_tui.store import Store
+from slop_tui.tools.clutch import ApproveAll
 from tests.conductor.demo import DemoRun, scaled_scenario, tree, write_config
 
 
@@ -127,3 +134,92 @@ def test_the_message_tells_the_overshoot_of_steps_in_flight() -> None:
         "agents.toml [run] and resume, or stop"
     )
     assert Budget(RunSettings()).active is False
+
+
+def test_a_limit_is_raised_only_above_its_spend() -> None:
+    budget = Budget(RunSettings(max_run_tokens=1000, max_ticket_usd=0.5))
+    budget.observe(Usage(input_tokens=1200), None, None)
+    assert budget.reached is not None and budget.reached.limit == "max_run_tokens"
+    for name, value, why in (
+        ("max_run_tokens", 900, "not above the limit 1,000"),
+        ("max_run_tokens", 1200, "not above the spend 1,200"),
+        ("max_run_tokens", 1200.9, "not above the spend 1,200"),  # tokens are whole
+        ("max_run_tokens", float("inf"), "inf is not a number"),
+        ("max_ticket_tokens", 5000, "max_ticket_tokens is not set for this run"),
+    ):
+        with pytest.raises(SlopError, match=why):
+            budget.raise_limit(name, value)  # type: ignore[arg-type]
+        assert budget.limits["max_run_tokens"] == 1000 and budget.reached is not None
+    assert budget.raise_limit("max_run_tokens", 2400) == 1000
+    assert budget.reached is None and budget.limits["max_run_tokens"] == 2400
+    assert budget.header(Usage(input_tokens=1200)) == "1,200/2,400 tok"
+
+
+def test_amounts_as_a_person_types_them() -> None:
+    assert parse_amount("max_run_tokens", " 88,000 ") == 88000
+    assert parse_amount("max_run_usd", "$2.50") == 2.5
+    assert parse_amount("max_run_tokens", "1_000") == 1000
+    for bad in ("", "ten", "nan", "1e999"):
+        with pytest.raises(SlopError, match="is not a number"):
+            parse_amount("max_run_tokens", bad)
+    reached = BudgetReached(limit="max_run_usd", value=0.5, spent=0.5312)
+    assert reached.suggested() == 1.04
+    assert reached.question() == (
+        "budget reached: max_run_usd $0.50 (spent $0.53, over by $0.03): raise by more than $0.03 or stop"
+    )
+
+
+class _RaiseWhenAllWait:
+    """Answers like the TUI: raise, but only once every running worker waits at the gate;
+    meanwhile no worker call may have started since the limit was reached."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.asked: list[BudgetReached] = []
+
+    def worker_calls(self) -> int:
+        return sum(1 for e in self.session.store.events() if isinstance(e, ModelCallStarted) and e.tier is Tier.WORKER)
+
+    async def ask(self, reached: BudgetReached) -> BudgetAnswer:
+        self.asked.append(reached)
+        session = self.session
+        assert session.dispatcher.paused
+        started = self.worker_calls()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while session.spend.waiting < len(session.dispatcher.running()):
+            assert loop.time() < deadline, "the running workers never reached the gate"
+            await asyncio.sleep(0.01)
+        assert session.spend.waiting >= 1
+        assert self.worker_calls() == started  # the gate held every worker before its next call
+        return BudgetAnswer.raise_to(1_000_000)
+
+
+async def test_with_someone_to_ask_the_run_waits_at_the_gate_and_goes_on_once_raised(
+    tmp_path: Path, demo: DemoRun
+) -> None:
+    repo = copy_sample_repo(tmp_path / "repo")
+    config_dir = write_config(tmp_path / "config", scaled_scenario(tmp_path, 0.0), "[run]\nmax_run_tokens = 44000\n")
+    config = load_config(repo, env={"SLOP_CONFIG_DIR": str(config_dir)})
+    session = Session(repo, config, clutch=ApproveAll())
+    asker = _RaiseWhenAllWait(session)
+    session.budget_asker = asker
+    try:
+        summary = await session.run(DEMO_PROMPT)
+    finally:
+        await session.close()
+    assert summary.ok, summary.message
+    assert [r.limit for r in asker.asked] == ["max_run_tokens"]
+    assert session.budget.limits["max_run_tokens"] == 1_000_000
+    assert tree(repo) == tree(demo.repo)
+    events = Store(repo).events()
+    assert not any(isinstance(e, FilesRestored) for e in events)  # nothing was stopped
+    # In the log: asked, then raised, and no worker call started in between.
+    notes = [i for i, e in enumerate(events) if isinstance(e, ErrorRaised) and e.message.startswith("budget ")]
+    asked, raised = notes
+    assert events[asked].message.startswith("budget reached: max_run_tokens 44,000 (spent ")
+    assert events[raised].message == (
+        "budget raised for this run: max_run_tokens 44,000 -> 1,000,000 (agents.toml is unchanged)"
+    )
+    between = events[asked:raised]
+    assert not [e for e in between if isinstance(e, ModelCallStarted) and e.tier is Tier.WORKER]
