@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.text import Text
 
 from slop_tui.conductor.printer import clean_text
-from slop_tui.conductor.session import PlanReview
+from slop_tui.conductor.planning import PlanReview
 from slop_tui.display import sanitize
 from slop_tui.models import Track
 

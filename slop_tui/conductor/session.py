@@ -1,12 +1,13 @@
 """The session runner: one request from plan to finished tickets, the thing the TUI drives.
 
-`Session.run(prompt)` plans (Tier 1, then Tier 2 per track), has the plan reviewed, then
+`Session.run(prompt)` plans (Tier 1, then Tier 2 per track) and has the plan reviewed
+(`conductor/planning.py`), then
 dispatches every track in order; `Session.run_tracks(prompt, tracks)` runs tracks built
 elsewhere (`slop ticket`) the same way, without planning; `Session.resume()` continues the
 last run from `.slop/`.
 Every event goes through the bus (the store writes it ahead, fsynced, before anyone else sees
 it), is folded into `state` (`store.apply_event`), and the state is checkpointed after every
-ticket transition, so a crash or `kill -9` loses nothing that was acknowledged.
+ticket transition (`conductor/checkpoints.py`), so a crash or `kill -9` loses nothing that was acknowledged.
 
 Nothing of a plan reaches the state before the whole plan is valid and accepted: a bad answer
 or a rejected review leaves the state as it was.
@@ -18,31 +19,23 @@ writes over a file someone changed since the ticket left it.
 from __future__ import annotations
 
 import asyncio
-import copy
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, Protocol
 
 import msgspec
 
-from slop_tui.agents.planner import (
-    PlanningFailed,
-    plan_limits,
-    plan_tickets,
-    plan_tracks,
-    planner_instructions,
-    track_map,
-    tracks_overview,
-)
+from slop_tui.agents.planner import PlanningFailed, plan_limits
 from slop_tui.agents.qa import QaTranslator
 from slop_tui.agents.transitions import transition
 from slop_tui.agents.worker import WorkerDeps, WorkerOutcome, run_worker_lifecycle
 from slop_tui.config import Config, config_dir
 from slop_tui.conductor.budget import Budget, LimitName
 from slop_tui.conductor.bus import EventBus
+from slop_tui.conductor.checkpoints import StateCheckpoints
 from slop_tui.conductor.dispatcher import Dispatcher, release_held
 from slop_tui.conductor.plan_check import check_edited_plan
+from slop_tui.conductor.planning import PlanRejected, PlanReview, PlanReviewer, plan_and_review
 from slop_tui.conductor.git_run import GitRun, UndoOutcome
 from slop_tui.conductor.map_holder import MapHolder
 from slop_tui.conductor.restore import Restorer
@@ -56,7 +49,6 @@ from slop_tui.models import (
     Decision,
     ErrorRaised,
     PlanAccepted,
-    PlanError,
     Proposal,
     RunFinished,
     RunStarted,
@@ -67,7 +59,6 @@ from slop_tui.models import (
     Track,
     Usage,
     UsageUpdated,
-    plan_to_track,
 )
 from slop_tui.providers.base import Provider
 from slop_tui.providers.factory import make_provider
@@ -83,36 +74,6 @@ from slop_tui.tools.shell_runner import kill_repository_commands
 _ACTIVE = frozenset({TicketState.IN_PROGRESS, TicketState.AWAITING_APPROVAL})
 
 __all__ = ["PlanRejected", "PlanReview", "PlanReviewer", "RunSummary", "Session", "check_edited_plan"]
-
-
-class PlanReview(msgspec.Struct, kw_only=True):
-    """A reviewer's answer: accept (the tracks, possibly edited), revise with a comment, or abort."""
-
-    action: Literal["accept", "revise", "abort"]
-    tracks: list[Track] | None = None  # accept: the plan to run (None: as proposed)
-    comment: str = ""  # revise: what Tier 1 and Tier 2 should change
-
-    @classmethod
-    def accept(cls, tracks: list[Track] | None = None) -> PlanReview:
-        return cls(action="accept", tracks=tracks)
-
-    @classmethod
-    def revise(cls, comment: str) -> PlanReview:
-        return cls(action="revise", comment=comment)
-
-    @classmethod
-    def abort(cls, comment: str = "") -> PlanReview:
-        return cls(action="abort", comment=comment)
-
-
-class PlanReviewer(Protocol):
-    """Whoever looks at a plan before any ticket runs (the TUI's plan screen, a terminal)."""
-
-    async def review(self, tracks: list[Track]) -> PlanReview: ...
-
-
-class PlanRejected(SlopError):
-    """The reviewer stopped the run at the plan; nothing ran."""
 
 
 class RunSummary(msgspec.Struct, kw_only=True):
@@ -152,54 +113,6 @@ class _SessionClutch:
         return await self.base.decide(proposal)
 
 
-class _Checkpoints:
-    """State checkpoints written off the event loop: the newest state, one write at a time.
-
-    The event log is the truth (every event is fsynced before it is acknowledged, and loading
-    rolls the checkpoint forward with the events after it); a checkpoint only spares a replay.
-    Written in the loop, each ticket move cost a temporary file, two fsyncs and a rename (about
-    8 ms on a real disk), during which no worker made progress. Here a move asks for a
-    checkpoint; one writer thread writes a snapshot of the newest state, and moves that come
-    faster than the disk are folded into its next write. `flush` waits for the writer and
-    writes the last state before a run returns, stops or closes.
-
-    The writer has a `Store` of its own: the event log's lock is never held by a checkpoint.
-    """
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._pending: SessionState | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._error: BaseException | None = None
-
-    def request(self, state: SessionState) -> None:
-        # A snapshot taken now, in the loop: the writer never sees a state being changed.
-        self._pending = msgspec.json.decode(msgspec.json.encode(state), type=SessionState)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._write(), name="checkpoint")
-
-    async def _write(self) -> None:
-        while self._pending is not None:
-            state, self._pending = self._pending, None
-            try:
-                await asyncio.to_thread(self._store.save_state, state)
-            except Exception as exc:  # reported by `flush`; the log still has every event
-                self._error = exc
-
-    async def flush(self, state: SessionState | None) -> None:
-        """Wait for the writer; then write `state` (if given) in this thread, last."""
-        self._pending = None
-        task = self._task
-        if task is not None and not task.done():
-            await asyncio.shield(task)
-        self._task = None
-        if state is not None:
-            self._store.save_state(state)
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
-
-
 class Session:
     """One repository's run: planning, review, dispatch, resume, undo."""
 
@@ -228,7 +141,7 @@ class Session:
         self.store = Store(self.repo_root, secrets=secrets)
         # The latest request of each ticket, in memory only, for the TUI's "request" view.
         self.requests = RequestLog(secrets)
-        self._checkpoints = _Checkpoints(Store(self.repo_root, secrets=secrets))
+        self._checkpoints = StateCheckpoints(Store(self.repo_root, secrets=secrets))
         self.bus = EventBus(self.store)
         self.state = SessionState(run_id="", prompt="")
         self.ledger = UsageLedger()
@@ -471,69 +384,17 @@ class Session:
     # -- planning -------------------------------------------------------------------------
 
     async def _plan(self, prompt: str) -> list[Track]:
-        planner = self.provider(Tier.PLANNER)
-        lead = self.provider(Tier.LEAD)
-        retries = self.settings.plan_retries
-        feedback: str | None = None
-        repo_map = await self.repo_map.current()
-        if repo_map is None:
-            await self.emit(ErrorRaised(message=f"{self.repo_map.problem}; planning without it"))
-        # Read once: every planner call of the run sees the same bytes.
-        instructions = planner_instructions(self.repo_root, self.settings).system_section()
-        while True:
-            overview = "(no repository map)"
-            if repo_map is not None:
-                overview = await asyncio.to_thread(tracks_overview, repo_map, self.settings)
-            track_plan = await plan_tracks(
-                planner,
-                prompt,
-                repo_summary=overview,
-                retries=retries,
-                ledger=self.ledger,
-                emit=self.emit,
-                feedback=feedback,
-                limits=plan_limits(self.settings),
-                instructions=instructions,
-            )
-            tracks: list[Track] = []
-            reserved: set[str] = set()
-            for planned in track_plan.tracks:
-                skeletons = "(no repository map)"
-                if repo_map is not None:
-                    skeletons = await asyncio.to_thread(track_map, repo_map, planned, self.settings)
-                ticket_plan = await plan_tickets(
-                    lead,
-                    planned,
-                    skeletons=skeletons,
-                    retries=retries,
-                    ledger=self.ledger,
-                    emit=self.emit,
-                    reserved_ids=reserved,
-                    limits=plan_limits(self.settings),
-                    instructions=instructions,
-                )
-                track = plan_to_track(planned, ticket_plan)
-                tracks.append(track)
-                reserved |= {t.id for t in track.tickets}
-            if self.plan_reviewer is None:
-                return tracks
-            while True:
-                review = await self.plan_reviewer.review(copy.deepcopy(tracks))
-                if review.action == "abort":
-                    raise PlanRejected(
-                        "the plan was rejected at review; nothing ran"
-                        + (f" ({review.comment.strip()})" if review.comment.strip() else "")
-                    )
-                if review.action == "revise":
-                    feedback = review.comment.strip() or "Make a different plan."
-                    break
-                chosen = review.tracks if review.tracks is not None else tracks
-                try:
-                    check_edited_plan(chosen, plan_limits(self.settings))
-                except PlanError as exc:
-                    await self.emit(ErrorRaised(message=f"edited plan refused: {exc}"))
-                    continue  # shown to the reviewer again, with the error in the log
-                return chosen
+        return await plan_and_review(
+            prompt,
+            planner=self.provider(Tier.PLANNER),
+            lead=self.provider(Tier.LEAD),
+            settings=self.settings,
+            repo_root=self.repo_root,
+            map_holder=self.repo_map,
+            ledger=self.ledger,
+            emit=self.emit,
+            reviewer=self.plan_reviewer,
+        )
 
     # -- running --------------------------------------------------------------------------
 

@@ -24,7 +24,8 @@ from textual.notifications import SeverityLevel
 
 from slop_tui.conductor.bus import EventBus
 from slop_tui.conductor.git_run import UndoOutcome, undo_message
-from slop_tui.conductor.session import PlanReviewer, RunSummary
+from slop_tui.conductor.planning import PlanReviewer
+from slop_tui.conductor.session import RunSummary
 from slop_tui.conductor.spend import BudgetAsker
 from slop_tui.display import sanitize
 from slop_tui.errors import SlopError

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, cast
 
-from slop_tui.conductor.session import PlanReview
+from slop_tui.conductor.planning import PlanReview
 from slop_tui.models import Decision, Proposal, Track
 from slop_tui.ui.messages import ClutchChanged, PendingProposal, PlanRequest, PlanReviewRequested
 

@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from slop_tui.conductor.session import PlanReviewer
+from slop_tui.conductor.planning import PlanReviewer
 from slop_tui.config import Config, ConfigError, load_config
 from slop_tui.errors import SlopError
 from slop_tui.models import Tier

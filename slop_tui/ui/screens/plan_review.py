@@ -22,7 +22,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static, TextArea
 
-from slop_tui.conductor.session import PlanReview, check_edited_plan
+from slop_tui.conductor.plan_check import check_edited_plan
+from slop_tui.conductor.planning import PlanReview
 from slop_tui.display import display_text, sanitize
 from slop_tui.errors import SlopError
 from slop_tui.models import Ticket, Track
