@@ -286,7 +286,7 @@ class Session:
         if provider is None:
             provider = make_provider(self.config.model_for(tier))
             self._providers[tier] = provider
-        return observed(provider, tier, self.emit)  # its calls, retries and waits on the bus
+        return observed(provider, tier, self.emit, self.bus)  # calls, retries, waits and live text
 
     def _worker_deps(self) -> WorkerDeps:
         if self._deps is None:
