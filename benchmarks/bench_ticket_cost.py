@@ -164,7 +164,7 @@ def passing_run(command: str = "python -m pytest -q") -> Call:
 
 def failing_run(path: str, seed: int, command: str = "python -m pytest -q") -> Call:
     """A pytest failure whose trace is 300 lines long."""
-    lines = [f"exit code 1", "." * 30 + "F" + "." * 34, "", "=" * 30 + " FAILURES " + "=" * 30]
+    lines = ["exit code 1", "." * 30 + "F" + "." * 34, "", "=" * 30 + " FAILURES " + "=" * 30]
     frame = 0
     while len(lines) < 296:
         frame += 1

@@ -20,7 +20,6 @@ that frame rendered to terminal bytes (headless drivers skip that step, so it is
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import statistics
 import subprocess

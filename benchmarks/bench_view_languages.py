@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from slop_tui.memory.brace_languages import BraceRules  # noqa: E402
 from slop_tui.memory.brace_tags import definition_names  # noqa: E402
-from slop_tui.memory.brace_views import parse, parser_for, view_of_tree  # noqa: E402
+from slop_tui.memory.brace_views import view_of_tree  # noqa: E402
+from slop_tui.memory.parsers import parse, parser_for  # noqa: E402
 from slop_tui.memory.languages import rules_for_path  # noqa: E402
 from slop_tui.tokens import estimate_tokens  # noqa: E402
 

@@ -40,7 +40,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from slop_tui.memory.ast_views import build_view, parser_for  # noqa: E402
+from slop_tui.memory.ast_views import build_view  # noqa: E402
+from slop_tui.memory.parsers import parser_for  # noqa: E402
 from slop_tui.memory.file_cache import FileCache, decode_source  # noqa: E402
 from slop_tui.memory.languages import PYTHON  # noqa: E402
 from slop_tui.memory.py_fallback import FallbackCounters  # noqa: E402

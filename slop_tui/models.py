@@ -1022,6 +1022,19 @@ class ModelCallEnded(Event, tag="model_call_end"):
     ticket_id: str | None = None
 
 
+class ModelTextDelta(msgspec.Struct, kw_only=True, frozen=True):
+    """Text a call has streamed since its last delta, for a screen only.
+
+    Not an `Event` and not in `AnyEvent`, so it cannot reach the write-ahead log (which
+    fsyncs each event): the bus hands it to live subscribers alone (`EventBus.tell`), a few
+    times a second per call, and the whole reply is logged once as `ModelText`."""
+
+    call: int  # the `ModelCallStarted.call` it belongs to
+    tier: Tier
+    text: str
+    ticket_id: str | None = None
+
+
 class ErrorRaised(Event, tag="error"):
     message: str
     ticket_id: str | None = None

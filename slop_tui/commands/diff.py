@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 NAME = "diff"
 HELP = "show everything the run changed (its base to the run branch) as one diff"

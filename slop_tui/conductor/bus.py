@@ -20,6 +20,10 @@ unbounded queue in seq order, and only then are their publishers released. So:
 - a slow subscriber (a TUI redrawing, a printer on a slow terminal) delays nobody and misses
   nothing.
 
+Besides events, a live subscriber (`subscribe_live`: the TUI) gets `ModelTextDelta`s, the text
+of model calls as it streams (`tell`). They are never logged (a delta per fsync would cost a
+sync per few words) and reach nobody else; a call's whole text is logged as `ModelText`.
+
 A publish, once called, is carried through: a publisher cancelled while it waits still has
 its event logged and fanned out exactly once, and its `CancelledError` is raised only after
 that (the caller never goes on while its event's fate is open). The event belongs to the bus
@@ -36,10 +40,12 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from slop_tui.agents.emit import Emit
-from slop_tui.models import AnyEvent
+from slop_tui.models import AnyEvent, ModelTextDelta
 from slop_tui.store import LogWrite, Store
 
-__all__ = ["BusClosed", "Emit", "EventBus"]
+__all__ = ["BusClosed", "Emit", "EventBus", "Live"]
+
+Live = AnyEvent | ModelTextDelta  # what a live subscriber's queue carries (`None`: the end)
 
 _Waiting = tuple[AnyEvent, asyncio.Future[AnyEvent]]  # an event and its publisher's answer
 _DEPTH = 3  # batches synced at once: a sync need not wait for the one before it to end
@@ -65,6 +71,7 @@ class EventBus:
         self.store = store
         self.inline_sync_s = inline_sync_s
         self._subscribers: list[asyncio.Queue[AnyEvent | None]] = []
+        self._live: list[asyncio.Queue[Live | None]] = []  # events and streamed text
         self._closed = False
         self._ended = False  # subscribers were sent None
         self._seq = 0
@@ -200,6 +207,22 @@ class EventBus:
         for queue in self._subscribers:
             for event in events:
                 queue.put_nowait(event)
+        for live in self._live:
+            for event in events:
+                live.put_nowait(event)
+
+    @property
+    def has_live(self) -> bool:
+        """Whether anyone shows streamed text (a model call streams only then)."""
+        return bool(self._live) and not self._closed
+
+    def tell(self, delta: ModelTextDelta) -> None:
+        """Hand `delta` to the live subscribers, unlogged. It follows, in their queues, every
+        event whose `publish` returned before this call (a call's start comes first)."""
+        if self._closed:
+            return
+        for live in self._live:
+            live.put_nowait(delta)
 
     def _end_streams(self) -> None:
         if not self._ended:
@@ -207,6 +230,9 @@ class EventBus:
             for queue in self._subscribers:
                 queue.put_nowait(None)
             self._subscribers.clear()
+            for live in self._live:
+                live.put_nowait(None)
+            self._live.clear()
             if self._syncer is not None:
                 self._syncer.stop()
                 self._syncer = None
@@ -224,12 +250,22 @@ class EventBus:
             self._subscribers.append(queue)
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[AnyEvent | None]) -> None:
+    def subscribe_live(self) -> asyncio.Queue[Live | None]:
+        """`subscribe`, plus the `ModelTextDelta`s told from now on, in order with the events."""
+        queue: asyncio.Queue[Live | None] = asyncio.Queue()
+        if self._closed:
+            queue.put_nowait(None)
+        else:
+            self._live.append(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[AnyEvent | None] | asyncio.Queue[Live | None]) -> None:
         """Stop feeding `queue` (a closed screen); unknown queues are ignored."""
-        try:
-            self._subscribers.remove(queue)
-        except ValueError:
-            pass
+        for queues in (self._subscribers, self._live):
+            try:
+                queues.remove(queue)  # type: ignore[arg-type]
+            except ValueError:
+                pass
 
     async def close(self) -> None:
         """Refuse new publishes (`BusClosed`), let the ones already made be written and fanned

@@ -202,7 +202,8 @@ class Session:
         if provider is None:
             provider = make_provider(self.config.model_for(tier))
             self._providers[tier] = provider
-        return observed(provider, tier, self.emit, self.requests)  # its calls on the bus, its requests kept
+        # Its calls, retries and waits on the bus, its text told live, its requests kept.
+        return observed(provider, tier, self.emit, requests=self.requests, live=self.bus)
 
     def _worker_deps(self) -> WorkerDeps:
         if self._deps is None:

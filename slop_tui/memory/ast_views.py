@@ -16,10 +16,9 @@ names come from `languages.LanguageRules`; literal elision lives in `literals`.
 from __future__ import annotations
 
 import re
-import threading
 from typing import Literal
 
-from tree_sitter import Node, Parser, Tree
+from tree_sitter import Node, Tree
 
 from slop_tui.memory.languages import LanguageRules
 from slop_tui.memory.literals import (
@@ -35,7 +34,7 @@ from slop_tui.memory.py_kinds import (
     VERBATIM,
     kinds_of,
 )
-from slop_tui.memory.parsers import language_of, parse, parser_for
+from slop_tui.memory.parsers import parse
 from slop_tui.memory.py_marks import TextMarks
 from slop_tui.memory.view_types import BuiltView, SyntaxProblem
 

@@ -17,7 +17,7 @@ import re
 from tree_sitter import Node, Query, QueryCursor
 
 from slop_tui.memory.brace_languages import BraceRules
-from slop_tui.memory.brace_views import language_of, parse
+from slop_tui.memory.parsers import language_of, parse
 
 _CSHARP_TAGS = """
 (class_declaration name: (identifier) @name) @definition.class

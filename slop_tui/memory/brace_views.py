@@ -19,7 +19,7 @@ from tree_sitter import Node, Tree
 from slop_tui.memory.ast_views import BuiltViewKind, first_syntax_problem
 from slop_tui.memory.brace_languages import BraceRules
 from slop_tui.memory.literals import CURATED_LITERAL_LIMIT, SKELETON_LITERAL_LIMIT
-from slop_tui.memory.parsers import language_of, parse, parser_for  # noqa: F401 (re-exported)
+from slop_tui.memory.parsers import parse
 from slop_tui.memory.view_types import BuiltView
 
 _BLANK_RUN = re.compile(rb"\n(?:[ \t]*\n){2,}")

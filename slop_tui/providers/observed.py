@@ -5,19 +5,36 @@ events a person sees a static `planning…`. The SDK adapters retry inside the v
 report each wait through `RETRY_LISTENER`, a context variable this wrapper sets around its
 call, so the provider protocol stays as it is and a provider that never retries (the
 scripted one) needs nothing.
+
+Where someone shows the text as it comes (`live.has_live`: the TUI subscribed to it),
+`complete` streams the call and tells the text on `live` (`ModelTextDelta`, unlogged, at most
+`DELTA_S` apart per call) and returns the same `ModelReply` as a plain call, usage included.
+Where nobody watches (`slop run`, `slop ticket`) it stays one plain request: the SDKs retry a
+plain request whole when its connection breaks, while a stream that broke after its first
+bytes is lost, so streaming is worth its risk only to someone reading along.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
+from typing import Protocol
 
 import msgspec
 
 from slop_tui.config import ModelSpec
-from slop_tui.models import AnyEvent, ModelCallEnded, ModelCallRetrying, ModelCallStarted, Tier
-from slop_tui.providers.base import ModelReply, ModelRequest, Provider
+from slop_tui.models import (
+    AnyEvent,
+    ModelCallEnded,
+    ModelCallRetrying,
+    ModelCallStarted,
+    ModelTextDelta,
+    Tier,
+)
+from slop_tui.providers.base import ModelReply, ModelRequest, Provider, ProviderError
 from slop_tui.providers.request_log import RequestLog
 
 Publish = Callable[[AnyEvent], Awaitable[object]]
@@ -37,15 +54,77 @@ RETRY_LISTENER: ContextVar[RetryListener | None] = ContextVar("slop_retry_listen
 
 _calls = itertools.count(1)  # unique within the process: a resumed run's calls never collide
 
+# Streamed text is told at most this often per call: ten screen updates a second read as
+# live, and over SSH a delta per token would cost a terminal write per token.
+DELTA_S = 0.1
+
+
+class LiveText(Protocol):
+    """Where streamed text goes (`EventBus`: to its live subscribers, never to the log)."""
+
+    @property
+    def has_live(self) -> bool:
+        """Whether anyone shows streamed text now: a call streams only then."""
+        ...
+
+    def tell(self, delta: ModelTextDelta) -> None:
+        """Hand one delta on without waiting (it must not block a model call)."""
+        ...
+
+
+class _Coalescer:
+    """Joins the pieces of one call into deltas at most `every_s` apart; the first piece goes
+    at once, a later one waits at most `every_s` (a timer), never for the next piece."""
+
+    def __init__(self, send: Callable[[str], None], every_s: float = DELTA_S) -> None:
+        self._send = send
+        self._every_s = every_s
+        self._pending: list[str] = []
+        self._last = float("-inf")
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, text: str) -> None:
+        if not text:
+            return
+        self._pending.append(text)
+        if self._timer is not None:
+            return
+        wait = self._last + self._every_s - time.monotonic()
+        if wait <= 0:
+            self.flush()
+        else:
+            self._timer = asyncio.get_running_loop().call_later(wait, self.flush)
+
+    def flush(self) -> None:
+        self.drop_timer()
+        if self._pending:
+            text, self._pending = "".join(self._pending), []
+            self._last = time.monotonic()
+            self._send(text)
+
+    def drop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
 
 class ObservedProvider:
     """`inner`, with `ModelCallStarted` / `ModelCallRetrying` / `ModelCallEnded` published."""
 
-    def __init__(self, inner: Provider, tier: Tier, publish: Publish, requests: RequestLog | None = None) -> None:
+    def __init__(
+        self,
+        inner: Provider,
+        tier: Tier,
+        publish: Publish,
+        *,
+        requests: RequestLog | None = None,
+        live: LiveText | None = None,
+    ) -> None:
         self.inner = inner
         self.requests = requests  # the TUI's "request" view reads the latest one per ticket
         self.tier = tier
         self.publish = publish
+        self.live = live
         self.spec: ModelSpec = inner.spec
         self.label: str = inner.label
 
@@ -67,7 +146,10 @@ class ObservedProvider:
         await self.publish(ModelCallStarted(call=call, tier=self.tier, model=self.label, ticket_id=ticket_id))
         token = RETRY_LISTENER.set(self._listener(call, ticket_id))
         try:
-            reply = await self.inner.complete(request, ticket_id=ticket_id)
+            if self.live is not None and self.live.has_live:
+                reply = await self._streamed(call, request, ticket_id)
+            else:
+                reply = await self.inner.complete(request, ticket_id=ticket_id)
         except Exception:
             await self.publish(ModelCallEnded(call=call, tier=self.tier, ok=False, ticket_id=ticket_id))
             raise
@@ -87,7 +169,7 @@ class ObservedProvider:
         await self.publish(ModelCallStarted(call=call, tier=self.tier, model=self.label, ticket_id=ticket_id))
         token = RETRY_LISTENER.set(self._listener(call, ticket_id))
         try:
-            async for item in self.inner.stream(request, ticket_id=ticket_id):
+            async for item in self._told(call, ticket_id, self.inner.stream(request, ticket_id=ticket_id)):
                 yield item
         except Exception:
             await self.publish(ModelCallEnded(call=call, tier=self.tier, ok=False, ticket_id=ticket_id))
@@ -96,13 +178,68 @@ class ObservedProvider:
             RETRY_LISTENER.reset(token)
         await self.publish(ModelCallEnded(call=call, tier=self.tier, ok=True, ticket_id=ticket_id))
 
+    async def _streamed(self, call: int, request: ModelRequest, ticket_id: str | None) -> ModelReply:
+        """`inner.stream`'s final reply, its text told on `live` as it came."""
+        reply: ModelReply | None = None
+        raw = self.inner.stream(request, ticket_id=ticket_id)
+        told = self._told(call, ticket_id, raw)
+        try:
+            async for item in told:
+                if isinstance(item, ModelReply):
+                    reply = item
+        finally:
+            # A cancelled call (a stopped run) releases its connection now, not whenever the
+            # loop finalises abandoned generators.
+            await _aclose(told)
+            await _aclose(raw)
+        if reply is None:
+            raise ProviderError(self.spec, "the streamed reply ended before its last message")
+        return reply
+
+    async def _told(
+        self, call: int, ticket_id: str | None, items: AsyncIterator[str | ModelReply]
+    ) -> AsyncIterator[str | ModelReply]:
+        """`items`, with their text told on `live` (coalesced) while anyone shows it."""
+        live = self.live
+        if live is None or not live.has_live:
+            async for item in items:
+                yield item
+            return
+
+        def send(text: str) -> None:
+            live.tell(ModelTextDelta(call=call, tier=self.tier, text=text, ticket_id=ticket_id))
+
+        pieces = _Coalescer(send)
+        try:
+            async for item in items:
+                if isinstance(item, str):
+                    pieces.add(item)
+                else:
+                    pieces.flush()  # all the text is on screen before the call ends
+                yield item
+        finally:
+            pieces.drop_timer()  # a failed call's last words are not told after its end
+
     async def aclose(self) -> None:
         await self.inner.aclose()
 
 
-def observed(provider: Provider, tier: Tier, publish: Publish, requests: RequestLog | None = None) -> Provider:
+async def _aclose(items: object) -> None:
+    close = getattr(items, "aclose", None)
+    if close is not None:
+        await close()
+
+
+def observed(
+    provider: Provider,
+    tier: Tier,
+    publish: Publish,
+    *,
+    requests: RequestLog | None = None,
+    live: LiveText | None = None,
+) -> Provider:
     """`provider` wrapped once (wrapping an already observed provider returns it); `requests`
-    keeps the latest request of each ticket."""
+    keeps the latest request of each ticket, `live` is told the text as it streams."""
     if isinstance(provider, ObservedProvider):
         return provider
-    return ObservedProvider(provider, tier, publish, requests)
+    return ObservedProvider(provider, tier, publish, requests=requests, live=live)

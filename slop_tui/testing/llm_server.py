@@ -127,8 +127,12 @@ class LLMServer:
         clock: Callable[[], float] | None = None,
         anthropic_min_tokens: int = ANTHROPIC_MIN_TOKENS,
         cache_ttl_s: float = CACHE_TTL_S,
+        event_gap_s: float = 0.0,
     ) -> None:
         self.api_key = api_key
+        # A pause before each streamed event after the first: text arrives over time, as a
+        # model writes it, so a test can watch it arrive.
+        self.event_gap_s = event_gap_s
         self.cache = cache
         self.anthropic_cache = AnthropicCache(clock, min_tokens=anthropic_min_tokens, ttl_s=cache_ttl_s)
         self.openai_cache = OpenAIPrefixCache(clock, ttl_s=cache_ttl_s)
@@ -685,7 +689,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
             self.end_headers()
-            for item in events:
+            gap = self.server.owner.event_gap_s
+            for n, item in enumerate(events):
+                if n and gap:
+                    time.sleep(gap)
                 self.wfile.write(item.encode())
                 self.wfile.flush()
         except OSError:

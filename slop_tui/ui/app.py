@@ -3,7 +3,9 @@
 The session runs as an async Textual worker on the app's own event loop (model calls and
 commands are awaited, never blocking); a second worker pumps the session's bus subscription
 into `SessionEvents` messages, in batches, so a burst of events costs one redraw. The app
-folds each batch into its `RunView` and tells the open screens which rows changed.
+folds each batch into its `RunView` and tells the open screens which rows changed. The text
+of model calls as it streams comes the same way, unlogged (`LiveText`), for the header's
+spinner line and the worker tab.
 
 Run messages and errors quote models and commands: every toast goes through `notify`, which
 sanitises it and never parses it as markup (`[@click=app.quit]` in a title is shown, not run).
@@ -19,17 +21,23 @@ from typing import Any, Literal, Protocol
 
 from textual import on
 from textual.app import App
-from textual.binding import Binding
 from textual.notifications import SeverityLevel
 
-from slop_tui.conductor.bus import EventBus
+from slop_tui.conductor.bus import EventBus, Live
 from slop_tui.conductor.git_run import UndoOutcome, undo_message
 from slop_tui.conductor.planning import PlanReviewer
 from slop_tui.conductor.session import RunSummary
 from slop_tui.conductor.spend import BudgetAsker
 from slop_tui.display import sanitize
 from slop_tui.errors import SlopError
-from slop_tui.models import AnyEvent, Decision, Edit, ModelCallRetrying, PlanAccepted, RunStarted, TicketState
+from slop_tui.models import (
+    AnyEvent,
+    Decision,
+    Edit,
+    ModelCallRetrying,
+    PlanAccepted,
+    RunStarted,
+)
 from slop_tui.tools.clutch import AllowList, AskForChanges, Clutch
 from slop_tui.ui import theming
 from slop_tui.ui.bridge import UiClutch, UiPlanReviewer
@@ -43,6 +51,7 @@ from slop_tui.ui.messages import (
     SessionEvents,
 )
 from slop_tui.ui.palette import SlopCommands
+from slop_tui.ui.pump import LiveText, pump
 from slop_tui.ui.run_view import Level, LogEntry, RunView, TicketView, undo_refusal
 from slop_tui.ui.screens.board import BoardScreen
 from slop_tui.ui.screens.budget import BudgetScreen
@@ -57,7 +66,6 @@ from slop_tui.vcs import current_run, run_commits
 from slop_tui.words import counted
 
 TicketAction = Literal["retry", "cancel", "undo"]
-BATCH_LIMIT = 1000  # events per message at most, so one batch never stalls a frame for long
 FLUSH_S = 0.1  # events reach the screen at most this long after they are published
 
 
@@ -133,8 +141,10 @@ class SlopApp(RunControls):
         self.stopping = False  # a stop was asked for; the session is winding down
         self.clutch_deferred = False
         self._clutch_screen: tuple[PendingProposal, ClutchScreen] | None = None
-        self._pump_queue: asyncio.Queue[AnyEvent | None] | None = None
+        self._pump_queue: asyncio.Queue[Live | None] | None = None
         self._dirty: set[str] = set()  # rows changed since the last repaint
+        self._live_dirty: set[str] = set()  # tickets whose streamed text grew since then
+        self._board_due = False  # events came since the last repaint (not only streamed text)
         self._new_plan = False
         self._flush_pending = False
         self.log_shown = 0  # entries of `view.log` already handed to the log pane
@@ -257,9 +267,9 @@ class SlopApp(RunControls):
 
     def attach_bus(self, bus: EventBus) -> None:
         """Show every event `bus` publishes from now on (a session's, or a benchmark's)."""
-        queue = bus.subscribe()
+        queue = bus.subscribe_live()  # its model calls stream while the app shows them
         self._pump_queue = queue
-        self.run_worker(self._pump(queue), name="event pump", group="pump", exit_on_error=False)
+        self.run_worker(pump(queue, self.post_message), name="event pump", group="pump", exit_on_error=False)
 
     async def _replace_session(self) -> SessionLike | None:
         old, self.session = self.session, None
@@ -334,24 +344,6 @@ class SlopApp(RunControls):
         else:
             self.post_message(RunEnded(ok=summary.ok, message=summary.message))
 
-    async def _pump(self, queue: asyncio.Queue[AnyEvent | None]) -> None:
-        """Move bus events into the UI in batches; ends when the bus closes."""
-        while True:
-            first = await queue.get()
-            if first is None:
-                return
-            batch: list[AnyEvent] = [first]
-            closed = False
-            while not queue.empty() and len(batch) < BATCH_LIMIT:
-                item = queue.get_nowait()
-                if item is None:
-                    closed = True
-                    break
-                batch.append(item)
-            self.post_message(SessionEvents(batch))
-            if closed:
-                return
-
     # -- messages --------------------------------------------------------------------------------
 
     @on(SessionEvents)
@@ -373,7 +365,20 @@ class SlopApp(RunControls):
                 self._new_plan = True
             if isinstance(event, PlanAccepted):
                 self.busy = None
+        self._board_due = True
         self._schedule_flush()
+
+    @on(LiveText)
+    def _live_text(self, message: LiveText) -> None:
+        """Streamed text: the header draws it on its spinner's next frame; an open worker tab
+        on the next flush (at most every `FLUSH_S`)."""
+        for delta in message.deltas:
+            self.calls.apply(delta)
+            key = self.view.apply_live(delta)
+            if key is not None:
+                self._live_dirty.add(key)
+        if self._live_dirty:
+            self._schedule_flush()
 
     def _schedule_flush(self) -> None:
         if not self._flush_pending:
@@ -386,23 +391,30 @@ class SlopApp(RunControls):
             return
         view = self.view
         changed, self._dirty = self._dirty, set()
+        grew, self._live_dirty = self._live_dirty, set()
         entries = view.log[self.log_shown :]
         self.log_shown = len(view.log)
         board = self.board
+        due, self._board_due = self._board_due, False
         if self._new_plan:
             self._new_plan = False
             board.refresh_plan()
             board.apply_changes(set(), entries)
-        else:
+        elif due or changed or entries:
+            # Streamed text alone changes nothing there: the header draws it on its own frames.
             board.apply_changes(changed, entries)
         for screen in self.screen_stack:
-            if isinstance(screen, TicketDetailScreen) and (
-                screen.view.key in changed or any(e.ticket_id == screen.view.ticket.id for e in entries)
-            ):
+            if not isinstance(screen, TicketDetailScreen):
+                continue
+            whole = screen.view.key in changed or any(e.ticket_id == screen.view.ticket.id for e in entries)
+            if whole or screen.view.key in grew:
                 fresh = view.tickets.get(screen.view.key)
                 if fresh is not None and fresh is not screen.view:
                     screen.view = fresh
+            if whole:
                 screen.refresh_view()
+            elif screen.view.key in grew:
+                screen.refresh_worker()  # only the text grew: the other tabs stay as drawn
 
     @on(RunEnded)
     def _run_ended(self, message: RunEnded) -> None:
@@ -412,6 +424,7 @@ class SlopApp(RunControls):
         stopped, self.stopping = self.stopping, False
         self.busy = None
         self.calls.clear()
+        self.view.drop_live()
         self.board.refresh_header()
         self.notify(message.message or ("run finished" if message.ok else "run stopped"),
                     severity="information" if message.ok else "warning", timeout=8)

@@ -29,7 +29,10 @@ from slop_tui.models import (
     FileChanged,
     FilesRestored,
     HintGiven,
+    ModelCallEnded,
+    ModelCallStarted,
     ModelText,
+    ModelTextDelta,
     PlanAccepted,
     Proposal,
     ProposalMade,
@@ -82,6 +85,8 @@ class TicketView:
     history: list[LogEntry] = field(default_factory=list)
     text: list[str] = field(default_factory=list)  # the worker's text, one entry per turn
     text_open: bool = False  # the last entry may still grow: nothing else happened since
+    # The worker's reply while it streams (never logged); its logged `ModelText` replaces it.
+    live: str = ""
     proposals: list[ProposalRecord] = field(default_factory=list)
     files_changed: list[str] = field(default_factory=list)
     context: ContextBuilt | None = None  # the worker's first context, as it published it
@@ -278,11 +283,23 @@ class RunView:
             if view is not None:
                 view.context = event
                 changed.add(view.key)
+        elif isinstance(event, (ModelCallStarted, ModelCallEnded)):
+            view = self.find(event.ticket_id) if event.tier is Tier.WORKER else None
+            if view is not None:
+                if isinstance(event, ModelCallStarted):
+                    view.text_open = False  # a new call is a new turn: its text never joins the last
+                ended_ok = isinstance(event, ModelCallEnded) and event.ok
+                if view.live and not (ended_ok and view.live.strip()):
+                    # A failed call's partial text goes; a good one's stays until its `ModelText`.
+                    view.live = ""
+                    changed.add(view.key)
         elif isinstance(event, ModelText):
             view = self.find(event.ticket_id)
             if view is not None:
-                # Streamed pieces of one reply join; a proposal, a result or a move between
-                # two texts closes the turn, so the next text starts a new one.
+                if event.tier is Tier.WORKER:
+                    view.live = ""
+                # Pieces of one reply join; a proposal, a result, a move or the worker's next
+                # call between two texts closes the turn, so the next text starts a new one.
                 if view.text_open and view.text:
                     view.text[-1] += event.text
                 else:
@@ -296,6 +313,21 @@ class RunView:
             self._log(event, Level.INFO if event.ok else Level.ERROR, None,
                       f"run finished{'' if event.ok else ' with problems'}: {event.message}")
         return changed
+
+    def apply_live(self, delta: ModelTextDelta) -> str | None:
+        """Fold streamed worker text in; the row key of the ticket whose text grew, if any."""
+        if delta.tier is not Tier.WORKER:
+            return None  # QA's and the planners' streamed text shows in the header only
+        view = self.find(delta.ticket_id)
+        if view is None:
+            return None
+        view.live += delta.text
+        return view.key
+
+    def drop_live(self) -> None:
+        """The run stopped: no reply is streaming any more."""
+        for view in self.tickets.values():
+            view.live = ""
 
     def _log(
         self,

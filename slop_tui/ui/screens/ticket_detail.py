@@ -44,6 +44,7 @@ TABS = ("overview", "worker", "events", "diffs", "request")
 TAB = Binding.Group("tab")
 
 
+LIVE_ROWS = 6  # rows of the reply still streaming shown under the worker's turns (its end)
 EVENT_CHARS = 160  # one line of the events tab; the payloads are in the other tabs
 LEVEL_LOOK = {Level.DEBUG: ("", "dim"), Level.INFO: ("", "dim"),
               Level.HINT: ("hint", "bold cyan"), Level.WARN: ("warn", "bold yellow"),
@@ -83,6 +84,7 @@ class TicketDetailScreen(Screen[None]):
         super().__init__()
         self.view = view
         self._written: list[str] = []  # the turns the worker tab shows, as they were drawn
+        self._waiting: bool | None = None  # the tab says nothing was written yet (None: unknown)
 
     @property
     def slop(self) -> SlopApp:
@@ -96,6 +98,10 @@ class TicketDetailScreen(Screen[None]):
                     yield Static("", id="overview-body", markup=False)
             with TabPane("2 worker", id="worker"):
                 yield RichLog(id="worker-text", wrap=True, markup=False, auto_scroll=True, classes="pane-scroll")
+                live = Static("", id="worker-live", markup=False)
+                live.border_title = "writing…"
+                live.display = False
+                yield live
             with TabPane("3 events", id="events"):
                 with VerticalScroll(classes="pane-scroll"):
                     yield Static("", id="events-body", markup=False)
@@ -137,13 +143,26 @@ class TicketDetailScreen(Screen[None]):
         self.query_one("#events-body", Static).update(clean_text(self._events()))
         self._draw_diffs()
         self._draw_request(force=full)
+        self.refresh_worker(full=full)
+
+    def refresh_worker(self, *, full: bool = False) -> None:
+        """The worker tab: its turns, then the end of the reply still streaming, under them.
+
+        The streaming reply has a few rows of its own rather than a turn in the log: a log
+        only appends, so a growing turn would redraw the whole log (and the whole tab over
+        SSH) ten times a second; its rows alone cost a few hundred bytes."""
+        view = self.view
+        self._draw_live()
         log = self.query_one("#worker-text", RichLog)
         if not view.text:
-            if full or self._written or not log.lines:
+            waiting = not view.live.strip()  # nothing yet, not even a reply on its way
+            if full or self._written or (waiting and not log.lines) or waiting is not self._waiting:
                 log.clear()
-                log.write(Text("The worker has not written anything yet.", style="dim"))
-            self._written = []
+                if waiting:
+                    log.write(Text("The worker has not written anything yet.", style="dim"))
+            self._written, self._waiting = [], waiting
             return
+        self._waiting = None
         if full or not self._written or view.text[: len(self._written)] != self._written:
             log.clear()  # a turn still arriving grew: drawn again (a log only appends)
             self._written = []
@@ -163,6 +182,18 @@ class TicketDetailScreen(Screen[None]):
         view.use(log if isinstance(log, RequestLog) else None)
         if force:
             view.redraw(force=True)
+
+    def _draw_live(self) -> None:
+        live = self.query_one("#worker-live", Static)
+        text = self.view.live.strip("\n")
+        live.display = bool(text.strip())
+        if not live.display:
+            return
+        width = max(live.size.width or self.size.width - 2, 20)
+        rows = display_text(text).wrap(self.app.console, width)
+        shown = Text("\n").join(rows[-LIVE_ROWS:])
+        shown.stylize("italic")
+        live.update(shown)
 
     def _overview(self) -> Text:
         t = self.view.ticket

@@ -3,7 +3,9 @@
 While a model call is under way the first line ends with a spinner, the tier, how long the
 call has taken and, while it waits to retry, why and for how long ("T1 429, retrying in 4 s
 (2/3)"): a slow or hung provider is never a static `planning…`. The spinner's timer runs only
-while a call is in flight, so an idle board writes nothing to the terminal.
+while a call is in flight, so an idle board writes nothing to the terminal. A call that streams
+shows the end of its text after the spinner, on the room the line has left, sanitised: streamed
+text arrives between frames and is drawn by the spinner's next one, so it adds no redraws.
 
 When the repository's `.slop.toml` changed a setting, the first line starts with how many (where
 no width can cut it off), and the header's tooltip lists each one, sanitised. The run's "always
@@ -13,10 +15,12 @@ tooltip lists them whole; the palette revokes them.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.timer import Timer
 from textual.widget import Widget
@@ -28,6 +32,7 @@ from slop_tui.models import (
     ModelCallEnded,
     ModelCallRetrying,
     ModelCallStarted,
+    ModelTextDelta,
     TIER_ROLE,
     TIER_SHORT,
     TicketState,
@@ -50,6 +55,34 @@ class _Call:
     started: ModelCallStarted
     retry: ModelCallRetrying | None = None
     retry_seen: float = 0.0  # the clock when the retry was told, for its countdown
+    text: str = ""  # the end of what the call has streamed so far (`TEXT_KEPT` characters)
+
+
+TEXT_KEPT = 400  # wider than any terminal line: the header shows only a line's worth
+MIN_TAIL = 12  # cells; with less room left on the line the streamed text is not shown
+_BLANKS = re.compile(r"[ \t\r\n]+")  # ordinary whitespace only: anything else is escaped
+
+
+def text_tail(text: str, cells: int) -> str:
+    """The end of `text` on one line in at most `cells` cells, sanitised, `…` first when cut.
+
+    Cut from the left one sanitised character at a time, so an escape (`\\x1b`) is shown
+    whole or not at all."""
+    flat = _BLANKS.sub(" ", text).strip()
+    if cells <= 0 or not flat:
+        return ""
+    pieces: list[str] = []
+    used = 0
+    for ch in reversed(flat):
+        piece = sanitize(ch, one_line=True)
+        width = cell_len(piece)
+        if used + width > cells:
+            while pieces and used + 1 > cells:  # room for the ellipsis
+                used -= cell_len(pieces.pop())
+            return "…" + "".join(reversed(pieces))
+        pieces.append(piece)
+        used += width
+    return "".join(reversed(pieces))
 
 
 class ModelCalls:
@@ -63,9 +96,13 @@ class ModelCalls:
     def __bool__(self) -> bool:
         return bool(self._calls)
 
-    def apply(self, event: AnyEvent) -> bool:
-        """Fold one event in; True when it was a model call's."""
-        if isinstance(event, ModelCallStarted):
+    def apply(self, event: AnyEvent | ModelTextDelta) -> bool:
+        """Fold one event (or streamed text) in; True when it was a model call's."""
+        if isinstance(event, ModelTextDelta):
+            call = self._calls.get(event.call)
+            if call is not None:
+                call.text = (call.text + event.text)[-TEXT_KEPT:]
+        elif isinstance(event, ModelCallStarted):
             self._calls[event.call] = _Call(started=event)
             self._seen[event.call] = self.clock()
         elif isinstance(event, ModelCallRetrying):
@@ -109,6 +146,12 @@ class ModelCalls:
             out.append(f" · {what}, retrying in {left} s ({retry.attempt}/{retry.tries})", style="bold")
         return out
 
+    def streamed(self) -> str:
+        """What the call `describe` shows has streamed so far (its end), raw."""
+        if not self._calls:
+            return ""
+        return self._calls[min(self._calls, key=lambda c: self._seen[c])].text
+
 
 def retry_line(event: ModelCallRetrying) -> str:
     """The log's words for a retry: `T1 planner: 429, retrying in 4 s (2/3)`."""
@@ -145,9 +188,16 @@ class RunHeader(Widget):
         self.calls = ModelCalls()  # the app folds model-call events in
         self.budget: Budget | None = None  # the spend limits; else the app's session's, if any
         self._spinner: Timer | None = None
+        self._stale = False  # redrawn while another screen covered it: repaint when it is back
 
     def on_mount(self) -> None:
+        self.app.screen_change_signal.subscribe(self, self._screen_changed)
         self.redraw()
+
+    def _screen_changed(self, _screen: object) -> None:
+        if self._stale and self._visible():
+            self._stale = False
+            self.refresh()
 
     def _set_tooltip(self) -> None:
         if self._tooltip_rules == self.always:
@@ -185,18 +235,28 @@ class RunHeader(Widget):
         if self.calls:
             line.append(" · ")
             line.append_text(self.calls.describe())
+        streamed = self.calls.streamed() if self.calls else ""
+        rest = Text()
         if self.pending:
-            line.append(f" · clutch: {self.pending} waiting", style="bold reverse")
+            rest.append(f" · clutch: {self.pending} waiting", style="bold reverse")
         if self.linear:
-            line.append(" · linear")
+            rest.append(" · linear")
         if self.paused:
-            line.append(" · paused", style="bold")
+            rest.append(" · paused", style="bold")
         if view.finished is not None:
-            line.append(" · finished" if view.finished.ok else " · finished with problems", style="bold")
-        line.append(f" · total {usage_text(view.total)}", style="bold")
+            rest.append(" · finished" if view.finished.ok else " · finished with problems", style="bold")
+        rest.append(f" · total {usage_text(view.total)}", style="bold")
         against = self._budget_text(view.total)
         if against:
-            line.append(f" · budget {against}", style="bold")
+            rest.append(f" · budget {against}", style="bold")
+        if streamed:
+            # Next to its spinner, on the room the rest of the line leaves (never pushing it off).
+            room = self.size.width - 2 - line.cell_len - rest.cell_len - 1
+            tail = text_tail(streamed, room) if room >= MIN_TAIL else ""
+            if tail:
+                line.append(" ")
+                line.append(tail, style="italic")
+        line.append_text(rest)
         usage = Text(no_wrap=True, overflow="ellipsis", style="dim" if not view.total.total_tokens else "")
         if self.always:
             rules = ", ".join(sanitize(rule, one_line=True) for rule in self.always)
@@ -208,8 +268,23 @@ class RunHeader(Widget):
         both.no_wrap = True
         both.overflow = "ellipsis"
         self._content = both
-        self.refresh()
+        self._stale = not self._visible()
+        if not self._stale:
+            self.refresh()
         self._spin(bool(self.calls))
+
+    def _visible(self) -> bool:
+        """Whether this header can be seen: its screen on top, or under a modal one.
+
+        Textual composes the screen under the top one (`is_current` is true for it), so a
+        refresh here under the ticket detail repainted the whole detail, 4 times a second
+        while a call is under way (measured: ~30 KB/s at 120x40). Skipped, the text is kept
+        and painted once its screen is back on top (`_screen_changed`)."""
+        try:
+            top = self.app.screen
+            return self.screen is top or top.is_modal
+        except Exception:  # not mounted (yet): nothing to repaint
+            return False
 
     def _budget_text(self, total: Usage) -> str:
         """The run's spend against its limits, when the session driving the app has any."""
