@@ -16,7 +16,8 @@ Trajectories:
   applied; a test run answers a short passing summary);
 - a fixed 24-step ticket on the sample: read app/config.py (438 lines), app/storage.py (359)
   and app/cli.py (238), edit each 3 times, write one new 300-line file, run the tests 6 times
-  (2 failing with a 300-line trace), read again 4 times (after a failure and before the last
+  (2 failing with a 300-line trace, which the worker gets as the product gives it: the exit
+  code and a Tier 4 hint of at most 40 tokens), read again 4 times (after a failure and before the last
   edits), finish.
 Time is simulated: 4 s of model time a step, plus a modelled 20 s decision after every step the
 default policy asks about (writes, edits, commands), so the 5-minute lifetime counts.
@@ -29,8 +30,8 @@ The floor of each replay (`Floor`): what it would bill if every token were bille
 price and read from the cache ever after. No cache policy bills below it for the same requests;
 only sending less does. Measured (2026-12-06): DeepSeek-style pricing bills within 1-5 % of the
 floor both as today (an append-only history is what an automatic prefix cache wants) and new,
-and new's floor is 72 % (24-step) and 58 % (demo) of today's bill: above both targets. What new
-sends for the first time (the reads, the failing traces, the first message, the tools) is alone
+and new's floor is 69 % (24-step) and 58 % (demo) of today's bill: above both targets. What new
+sends for the first time (the reads, the first message, the tools) is alone
 ~42 % (24-step) and ~49 % (demo) of today's bill at full price, and every step re-reads the
 system text, tools and first message at 0.1 x, so no checkpoint policy reaches 30 % / 50 % there.
 A pricing-aware policy (rewrite when the saving covers the re-cache at 1 x rather than 1.25 x:
@@ -57,6 +58,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from slop_tui.agents.qa import fallback_hint, locate_failure, worker_message  # noqa: E402
 from slop_tui.agents.worker import TOOLS  # noqa: E402
 from slop_tui.config import ModelSpec, ProviderSpec  # noqa: E402
 from slop_tui.memory import file_cache  # noqa: E402
@@ -65,6 +67,7 @@ from slop_tui.providers import ModelRequest, make_provider  # noqa: E402
 from slop_tui.providers.scripted import load_scenario  # noqa: E402
 from slop_tui.testing.llm_server import HTTPReply, HTTPToolCall, LLMServer  # noqa: E402
 from slop_tui.tokens import estimate_tokens  # noqa: E402
+from slop_tui.tools.shell_runner import CommandResult  # noqa: E402
 
 from slop_tui.agents import history as history_module  # noqa: E402
 from slop_tui.agents.history import CallRecord, History  # noqa: E402
@@ -162,8 +165,10 @@ def passing_run(command: str = "python -m pytest -q") -> Call:
     return Call("run_command", {"command": command}, out, out, exit_code=0)
 
 
-def failing_run(path: str, seed: int, command: str = "python -m pytest -q") -> Call:
-    """A pytest failure whose trace is 300 lines long."""
+def failing_run(repo: Repo, path: str, seed: int, command: str = "python -m pytest -q") -> Call:
+    """A pytest failure whose trace is 300 lines long. The worker reads what the product sends
+    it, today and new alike: the exit code and the Tier 4 hint (`qa.worker_message`, at most
+    `HINT_TOKENS`), here the hint QA gives without a model; the trace itself goes to Tier 4."""
     lines = ["exit code 1", "." * 30 + "F" + "." * 34, "", "=" * 30 + " FAILURES " + "=" * 30]
     frame = 0
     while len(lines) < 296:
@@ -179,7 +184,11 @@ def failing_run(path: str, seed: int, command: str = "python -m pytest -q") -> C
         "1 failed, 64 passed in 0.52s",
         "",
     ]
-    return Call("run_command", {"command": command}, "\n".join(lines), "\n".join(lines), exit_code=1, ok=False)
+    trace = "\n".join(lines)
+    result = CommandResult(command=command, exit_code=1, stdout=trace, stderr="", timed_out=False,
+                           truncated=False, duration_s=0.5)
+    told = worker_message(result, fallback_hint(locate_failure(trace, repo.root), result))
+    return Call("run_command", {"command": command}, told, told, exit_code=1, ok=False)
 
 
 def finish(summary: str) -> Call:
@@ -270,7 +279,7 @@ def ticket24(repo: Repo) -> Ticket:
     step("And cli.py, the last user of the globals.", repo.read(c))
     step("First edit of config.py: the settings object.", _edit(repo, a, 0.2, 4))
     step("Second edit of config.py: the loader.", _edit(repo, a, 0.5, 5))
-    step("Run the tests.", failing_run(a, 1))
+    step("Run the tests.", failing_run(repo, a, 1))
     step("A type error in the loader: read config.py again.", repo.read(a))
     step("Third edit of config.py: coerce the limits.", _edit(repo, a, 0.8, 8))
     step("Run the tests again.", passing_run())
@@ -279,7 +288,7 @@ def ticket24(repo: Repo) -> Ticket:
     step("Read storage.py to check the rest.", repo.read(b))
     step("storage.py: the last global.", _edit(repo, b, 0.8, 13))
     step("Write the new settings module.", repo.write(n, new_module()))
-    step("Run the tests.", failing_run(n, 2))
+    step("Run the tests.", failing_run(repo, n, 2))
     step("Read the new module back.", repo.read(n))
     step("cli.py: the default category.", _edit(repo, c, 0.2, 17))
     step("cli.py: the settings path.", _edit(repo, c, 0.5, 18))
