@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import pytest_textual_snapshot
+from textual.widgets import Input, TextArea
 from syrupy.location import PyTestLocation
 
 SNAPSHOTS = Path(__file__).resolve().parents[2] / "snapshots"
@@ -34,6 +35,14 @@ def _private_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "DEEPSEEK_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     return config
+
+
+@pytest.fixture(autouse=True)
+def _steady_cursors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A focused input's cursor stays shown: it blinks every 0.5 s, so a snapshot taken later
+    than that on a loaded machine caught it hidden (two budget snapshots failed so in CI)."""
+    monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
+    monkeypatch.setattr(TextArea, "_toggle_cursor_blink_visible", lambda self: None)
 
 
 def pytest_configure(config: Any) -> None:
