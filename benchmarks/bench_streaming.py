@@ -114,6 +114,8 @@ async def main() -> None:
     print(f"  worker tab open, no call           {detail_idle:8.0f} B/s")
     print(f"  worker tab open, a call, no text   {detail_spinner:8.0f} B/s")
     print(f"  a call streaming, worker tab open  {tab:8.0f} B/s")
+    # The peer in the same run: the spinner alone. Streamed text should cost about as much.
+    print(f"streaming / spinner only on the board: {streaming / max(spinner, 1):.2f}x")
 
 
 if __name__ == "__main__":
