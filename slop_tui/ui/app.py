@@ -30,6 +30,7 @@ from slop_tui.conductor.session import RunSummary
 from slop_tui.conductor.spend import BudgetAsker
 from slop_tui.display import sanitize
 from slop_tui.errors import SlopError
+from slop_tui.providers.request_log import RequestLog
 from slop_tui.models import (
     AnyEvent,
     Decision,
@@ -78,6 +79,7 @@ class SessionLike(Protocol):
 
     bus: EventBus
     budget_asker: BudgetAsker | None
+    requests: RequestLog  # the latest request of each ticket, for the ticket detail
 
     async def run(self, prompt: str) -> RunSummary: ...
     async def resume(self) -> RunSummary: ...

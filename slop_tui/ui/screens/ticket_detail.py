@@ -21,7 +21,6 @@ from slop_tui.conductor.printer import clean_text
 from slop_tui.display import display_text, sanitize
 from slop_tui.models import Approve, ApproveHunks, Reject, Tier
 from slop_tui.providers.base import SCRIPTED_LABEL
-from slop_tui.providers.request_log import RequestLog
 from slop_tui.providers.scripted import priced_as
 from slop_tui.ui.run_view import (
     Level,
@@ -178,8 +177,8 @@ class TicketDetailScreen(Screen[None]):
         view = self.query_one(RequestView)
         if showing is not None:
             view.showing = showing
-        log = getattr(self.slop.session, "requests", None)  # a replayed run has no session
-        view.use(log if isinstance(log, RequestLog) else None)
+        session = self.slop.session  # a replayed run has none
+        view.use(session.requests if session is not None else None)
         if force:
             view.redraw(force=True)
 
