@@ -20,6 +20,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Protocol
 
@@ -139,44 +140,37 @@ class ObservedProvider:
 
         return retrying
 
-    async def complete(self, request: ModelRequest, *, ticket_id: str | None = None) -> ModelReply:
+    @asynccontextmanager
+    async def _observed(self, request: ModelRequest, ticket_id: str | None) -> AsyncIterator[int]:
+        """One call's bookkeeping around its body: the request kept, `ModelCallStarted`, the
+        SDK's retries heard, `ModelCallEnded` (not ok when the body raised). A cancelled call
+        publishes no end: its run is stopping, and the UI forgets calls in flight then."""
         if self.requests is not None:
             self.requests.record(self.tier, self.label, request, ticket_id)
         call = next(_calls)
         await self.publish(ModelCallStarted(call=call, tier=self.tier, model=self.label, ticket_id=ticket_id))
         token = RETRY_LISTENER.set(self._listener(call, ticket_id))
         try:
-            if self.live is not None and self.live.has_live:
-                reply = await self._streamed(call, request, ticket_id)
-            else:
-                reply = await self.inner.complete(request, ticket_id=ticket_id)
+            yield call
         except Exception:
             await self.publish(ModelCallEnded(call=call, tier=self.tier, ok=False, ticket_id=ticket_id))
             raise
         finally:
             RETRY_LISTENER.reset(token)
-        # A cancelled call publishes nothing more: its run is stopping, and the UI forgets
-        # calls in flight when a run ends.
         await self.publish(ModelCallEnded(call=call, tier=self.tier, ok=True, ticket_id=ticket_id))
-        return reply
+
+    async def complete(self, request: ModelRequest, *, ticket_id: str | None = None) -> ModelReply:
+        async with self._observed(request, ticket_id) as call:
+            if self.live is not None and self.live.has_live:
+                return await self._streamed(call, request, ticket_id)
+            return await self.inner.complete(request, ticket_id=ticket_id)
 
     async def stream(
         self, request: ModelRequest, *, ticket_id: str | None = None
     ) -> AsyncIterator[str | ModelReply]:
-        if self.requests is not None:
-            self.requests.record(self.tier, self.label, request, ticket_id)
-        call = next(_calls)
-        await self.publish(ModelCallStarted(call=call, tier=self.tier, model=self.label, ticket_id=ticket_id))
-        token = RETRY_LISTENER.set(self._listener(call, ticket_id))
-        try:
+        async with self._observed(request, ticket_id) as call:
             async for item in self._told(call, ticket_id, self.inner.stream(request, ticket_id=ticket_id)):
                 yield item
-        except Exception:
-            await self.publish(ModelCallEnded(call=call, tier=self.tier, ok=False, ticket_id=ticket_id))
-            raise
-        finally:
-            RETRY_LISTENER.reset(token)
-        await self.publish(ModelCallEnded(call=call, tier=self.tier, ok=True, ticket_id=ticket_id))
 
     async def _streamed(self, call: int, request: ModelRequest, ticket_id: str | None) -> ModelReply:
         """`inner.stream`'s final reply, its text told on `live` as it came."""
