@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -203,47 +203,51 @@ def _instructions(root: Path, budget: int) -> None:
         _print(f"  {skipped.path}: skipped: {skipped.reason}")
 
 
+def _per_tier(config: Config, width: int, title: str, describe: Callable[[Tier, str], str]) -> None:
+    """A section of one line per tier: the tier, its "provider:model", what `describe` says."""
+    from slop_tui.models import Tier
+
+    print(title)
+    for tier in Tier:
+        label = config.models.get(tier.value, "")
+        _print(f"  {tier.value:<14} {label:<{width}} {describe(tier, label)}")
+
+
 def _prices(config: Config, width: int) -> None:
     """The prices the ledger will charge each tier's calls at (known without a key)."""
     from slop_tui.config import DEFAULT_PRICES, PRICES_DATED
-    from slop_tui.models import Tier
 
-    print("prices (USD per million tokens: input / cache write / cache read / output)")
-    for tier in Tier:
-        label = config.models.get(tier.value, "")
+    def price_of(tier: Tier, label: str) -> str:
         price = config.prices.get(label)
         if label.startswith("scripted") and price is None:
             from slop_tui.providers.scripted import priced_as
 
             stand_in = priced_as(tier)
-            what = f"offline, priced as {stand_in}" if stand_in else "offline: no cost"
-        elif price is None:
-            what = f'unpriced: costs show "-" (add [prices."{label}"] to set one)'
-        else:
-            what = (
-                f"{price.input:g} / {price.write_price():g} / {price.read_price():g} / "
-                f"{price.output:g}  "
-                + ("(built-in, " + PRICES_DATED + ")" if price == DEFAULT_PRICES.get(label)
-                   else "(your [prices])")
-            )
-        _print(f"  {tier.value:<14} {label:<{width}} {what}")
+            return f"offline, priced as {stand_in}" if stand_in else "offline: no cost"
+        if price is None:
+            return f'unpriced: costs show "-" (add [prices."{label}"] to set one)'
+        return (
+            f"{price.input:g} / {price.write_price():g} / {price.read_price():g} / "
+            f"{price.output:g}  "
+            + ("(built-in, " + PRICES_DATED + ")" if price == DEFAULT_PRICES.get(label)
+               else "(your [prices])")
+        )
+
+    _per_tier(config, width, "prices (USD per million tokens: input / cache write / cache read / output)", price_of)
 
 
 def _windows(config: Config, width: int) -> None:
     """The context window each tier's requests are checked against before they are sent."""
     from slop_tui.config import DEFAULT_WINDOWS, WINDOWS_DATED
-    from slop_tui.models import Tier
 
-    print("context windows (tokens; a request over it is compacted first, else refused)")
-    for tier in Tier:
-        label = config.models.get(tier.value, "")
+    def window_of(tier: Tier, label: str) -> str:
         window = config.windows.get(label)
         if window is None:
-            what = f"unknown: not checked (add [models.windows] \"{label}\" = tokens)"
-        else:
-            source = f"built-in, {WINDOWS_DATED}" if DEFAULT_WINDOWS.get(label) == window else "your [models.windows]"
-            what = f"{window:,} ({source})"
-        _print(f"  {tier.value:<14} {label:<{width}} {what}")
+            return f"unknown: not checked (add [models.windows] \"{label}\" = tokens)"
+        source = f"built-in, {WINDOWS_DATED}" if DEFAULT_WINDOWS.get(label) == window else "your [models.windows]"
+        return f"{window:,} ({source})"
+
+    _per_tier(config, width, "context windows (tokens; a request over it is compacted first, else refused)", window_of)
 
 
 def _sandbox(root: Path, config: Config) -> list[str]:
