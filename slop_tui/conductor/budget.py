@@ -64,25 +64,29 @@ class BudgetReached(msgspec.Struct, frozen=True, kw_only=True):
     def overshoot(self) -> float:
         return max(0.0, self.spent - self.value)
 
+    def _amount(self, value: float) -> str:
+        return show_amount(self.limit, value)
+
+    def _which(self, *, whose: bool = True) -> str:
+        """`max_run_tokens 44,000`, and the ticket of a per-ticket limit when `whose`."""
+        ticket = f" for ticket {self.ticket_id}" if whose and self.ticket_id else ""
+        return f"{self.limit} {self._amount(self.value)}{ticket}"
+
     def message(self) -> str:
         """One line, for the headless stop and the run's end."""
         over = ""
         if self.overshoot > 0:
-            over = f", {show_amount(self.limit, self.overshoot)} over from steps in flight"
-        whose = f" for ticket {self.ticket_id}" if self.ticket_id else ""
+            over = f", {self._amount(self.overshoot)} over from steps in flight"
         return (
-            f"budget reached: {self.limit} {show_amount(self.limit, self.value)}{whose} "
-            f"(spent {show_amount(self.limit, self.spent)}{over}; "
+            f"budget reached: {self._which()} (spent {self._amount(self.spent)}{over}; "
             "raise it in your agents.toml [run] or stop)"
         )
 
     def question(self) -> str:
         """What the TUI asks while the run waits: the new limit must clear the spend."""
-        over = show_amount(self.limit, self.overshoot)
-        whose = f" for ticket {self.ticket_id}" if self.ticket_id else ""
+        over = self._amount(self.overshoot)
         return (
-            f"budget reached: {self.limit} {show_amount(self.limit, self.value)}{whose} "
-            f"(spent {show_amount(self.limit, self.spent)}, over by {over}): "
+            f"budget reached: {self._which()} (spent {self._amount(self.spent)}, over by {over}): "
             f"raise by more than {over} or stop"
         )
 
@@ -95,18 +99,15 @@ class BudgetReached(msgspec.Struct, frozen=True, kw_only=True):
     def stopped(self) -> str:
         """The run's end when the person chose to stop at the limit (the TUI)."""
         return (
-            f"stopped at the budget: {self.limit} {show_amount(self.limit, self.value)} "
-            f"(spent {show_amount(self.limit, self.spent)}); running tickets were put back: "
-            "R (or `slop resume`) continues the run"
+            f"stopped at the budget: {self._which(whose=False)} (spent {self._amount(self.spent)}); "
+            "running tickets were put back: R (or `slop resume`) continues the run"
         )
 
     def short(self) -> str:
         """For the TUI: the limit must be raised past the spend for any step to run."""
-        needed = show_amount(self.limit, self.overshoot)
         return (
-            f"budget reached: {self.limit} {show_amount(self.limit, self.value)} "
-            f"(spent {show_amount(self.limit, self.spent)}): raise by more than {needed} "
-            "in agents.toml [run] and resume, or stop"
+            f"budget reached: {self._which(whose=False)} (spent {self._amount(self.spent)}): "
+            f"raise by more than {self._amount(self.overshoot)} in agents.toml [run] and resume, or stop"
         )
 
 
