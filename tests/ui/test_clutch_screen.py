@@ -394,3 +394,21 @@ async def test_the_footer_offers_only_what_applies() -> None:
         await pilot.pause()
         keys = footer(app)
         assert "back" in keys and "approve" not in keys and "copy" not in keys
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change() -> None:
+    # Every focus move and `refresh_bindings()` signals the footer; rebuilding it each time
+    # restyled and repainted a dozen widgets for nothing (CPU, and bytes over SSH).
+    app = Host(command_proposal())
+    async with app.run_test(size=(160, 30)) as pilot:
+        await pilot.pause()
+        keys = list(app.screen.query_one(Footer).children)
+        app.screen.refresh_bindings()
+        focused = app.screen.focused
+        app.screen.set_focus(None)
+        app.screen.set_focus(focused)
+        await pilot.pause()
+        assert list(app.screen.query_one(Footer).children) == keys  # the same widgets
+        await pilot.press("r")  # the reason box: other keys
+        await pilot.pause()
+        assert list(app.screen.query_one(Footer).children) != keys and "back" in footer(app)

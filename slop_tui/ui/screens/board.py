@@ -8,10 +8,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from slop_tui.ui.run_view import Level, LogEntry, TicketView
 from slop_tui.ui.widgets.board import TicketBoard
+from slop_tui.ui.widgets.key_footer import KeyFooter
 from slop_tui.ui.widgets.log_pane import LogPane
 from slop_tui.ui.widgets.run_header import RunHeader
 
@@ -73,7 +74,7 @@ class BoardScreen(Screen[None]):
         yield Static(EMPTY, id="empty", markup=False)
         yield TicketBoard(app.view, id="board")
         yield LogPane(id="log")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     _footer_state: tuple[bool, bool, bool] | None = None
 

@@ -15,12 +15,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from slop_tui.conductor.budget import BudgetReached, parse_amount, show_amount
 from slop_tui.conductor.spend import BudgetAnswer
 from slop_tui.display import display_text
 from slop_tui.errors import SlopError
+from slop_tui.ui.widgets.key_footer import KeyFooter
 
 WAITING = (
     "The run is paused: no new ticket starts, and running tickets wait before their next model call."
@@ -77,7 +78,7 @@ class BudgetScreen(ModalScreen[BudgetAnswer]):
                 "interrupted and their files put back; R (or `slop resume`) continues later.",
                 id="budget-keys", markup=False,
             )
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#budget-value", Input).focus()

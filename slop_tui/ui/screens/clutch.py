@@ -41,7 +41,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, Static, TextArea
+from textual.widgets import Input, Label, Static, TextArea
 
 from slop_tui.conductor.terminal_clutch import access_line, escaped_json
 from slop_tui.display import display_text, sanitize
@@ -62,6 +62,7 @@ from slop_tui.tools.hunks import args_for_text, split_hunks
 from slop_tui.tools.sandbox import check_lexical
 from slop_tui.ui.run_view import format_tokens
 from slop_tui.ui.widgets.diff_view import DiffView
+from slop_tui.ui.widgets.key_footer import KeyFooter
 
 MODES = ("view", "reject", "edit", "hunks", "always")
 PROMPT_MODES = ("reject", "hunks", "always")
@@ -224,7 +225,7 @@ class ClutchScreen(ModalScreen[Decision]):
             with Vertical(id="edit-box"):
                 yield Label(f"Edit the {p.tool} arguments (JSON). Ctrl+S saves, Esc discards.")
                 yield Static("", id="edit-error", classes="error", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._set_mode("view")

@@ -12,9 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import ScrollableContainer, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from slop_tui.display import display_text
+from slop_tui.ui.widgets.key_footer import KeyFooter
 
 
 def doctor_report(repo: Path, env: Mapping[str, str] | None = None) -> str:
@@ -55,7 +56,7 @@ class DoctorScreen(ModalScreen[None]):
                 report = display_text(doctor_report(self.repo, self.env))
                 report.no_wrap = True
                 yield Static(report, id="doctor-report")
-        yield Footer()
+        yield KeyFooter()
 
     def action_close(self) -> None:
         below = self.app.screen_stack[-2] if len(self.app.screen_stack) > 1 else None

@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Label, Static, TextArea
+from textual.widgets import DataTable, Input, Label, Static, TextArea
 
 from slop_tui.conductor.plan_check import check_edited_plan
 from slop_tui.conductor.planning import PlanReview
@@ -28,6 +28,7 @@ from slop_tui.display import display_text, sanitize
 from slop_tui.errors import SlopError
 from slop_tui.models import Ticket, Track
 from slop_tui.ui.screens.confirm import ConfirmScreen
+from slop_tui.ui.widgets.key_footer import KeyFooter
 from slop_tui.words import counted, verb
 
 PLAN = Binding.Group("ticket")
@@ -71,7 +72,7 @@ class TicketEditScreen(ModalScreen[Ticket]):
             yield Label("description")
             yield TextArea(sanitize(t.description), id="edit-description", soft_wrap=True)
             yield Static("", id="edit-ticket-error", classes="error", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def action_save(self) -> None:
         title = self.query_one("#edit-title", Input).value.strip()
@@ -130,7 +131,7 @@ class PlanReviewScreen(Screen[PlanReview]):
         with Vertical(id="comment-box"):
             yield Label("What should the planner change? Enter sends the plan back, Esc cancels.")
             yield Input(placeholder="comment (required)", id="plan-comment")
-        yield Footer()
+        yield KeyFooter()
 
     def _title(self) -> str:
         n = sum(len(t.tickets) for t in self.tracks)

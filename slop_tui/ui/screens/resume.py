@@ -8,9 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from slop_tui.display import display_text
+from slop_tui.ui.widgets.key_footer import KeyFooter
 
 ResumeChoice = Literal["resume", "later"]
 
@@ -35,7 +36,7 @@ class ResumeScreen(ModalScreen[ResumeChoice]):
                 "Esc leaves it for later (a new run replaces it).",
                 id="resume-help",
             )
-        yield Footer()
+        yield KeyFooter()
 
     def action_choose(self, choice: ResumeChoice) -> None:
         self.dismiss(choice)

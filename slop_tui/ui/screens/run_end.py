@@ -21,12 +21,13 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from slop_tui.display import display_text, sanitize
 from slop_tui.errors import SlopError
 from slop_tui.tools.proposals import diff_stats
 from slop_tui.ui.diff_render import render_diff
+from slop_tui.ui.widgets.key_footer import KeyFooter
 from slop_tui.vcs import RunBranch, TicketCommit, drop, land, run_commits, run_diff
 from slop_tui.words import counted, verb
 
@@ -152,7 +153,7 @@ class RunEndScreen(Screen[None]):
             yield Static(Text("reading the run branch…", style="dim"), id="run-end-commits", markup=False)
         with VerticalScroll(id="run-end-diff", can_focus=True):
             yield Static("", id="run-end-diff-body", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._draw_diff())
@@ -305,7 +306,7 @@ class ConfirmDropScreen(ModalScreen[bool]):
                 id="confirm-body",
             )
             yield Static("y drops it · n or Esc keeps it", id="confirm-help", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

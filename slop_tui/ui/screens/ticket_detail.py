@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, RichLog, Static, TabbedContent, TabPane
+from textual.widgets import RichLog, Static, TabbedContent, TabPane
 
 from slop_tui.conductor.printer import clean_text
 from slop_tui.display import display_text, sanitize
@@ -33,6 +33,7 @@ from slop_tui.ui.run_view import (
 )
 from slop_tui.ui.widgets.board import STATE_LOOK
 from slop_tui.ui.widgets.diff_view import DiffView
+from slop_tui.ui.widgets.key_footer import KeyFooter
 from slop_tui.ui.widgets.request_view import RequestView
 from slop_tui.words import counted
 
@@ -109,7 +110,7 @@ class TicketDetailScreen(Screen[None]):
                     yield Static("", id="diffs-body", markup=False)
             with TabPane("5 request", id="request"):
                 yield RequestView(self.view.ticket.id, id="request-view", classes="pane-scroll")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh_view(full=True))
