@@ -59,34 +59,48 @@ def _non_ascii(piece: str) -> float:
     )
 
 
+def _piece_price(piece: str) -> float:
+    """The price of one pre-tokenizer piece, before the margin."""
+    last = piece[-1]
+    if last.isalpha():
+        if piece.isascii():
+            n = len(piece)
+            if n <= 6:
+                return _WORD
+            humps = len(_HUMP.findall(piece))
+            price = _WORD + _WORD_EXTRA_LETTER * (n - 6) + _WORD_HUMP * humps
+            # A long run of letters that is no word (base64, `xxxx…`) splits finely.
+            return max(price, n / _LETTERS_PER_TOKEN_IN_A_BLOB) if n > 24 else price
+        return _WORD + _non_ascii(piece)
+    if last.isdigit():
+        return _DIGITS
+    if piece.isspace():
+        return _BLANKS
+    if piece.isascii():
+        n = len(piece)
+        return _SIGNS if n <= 3 else _SIGNS + _SIGNS_EXTRA * (n - 3)
+    return _non_ascii(piece) + _ASCII_IN_NON_ASCII_RUN * len(_ASCII_SIGNS.findall(piece))
+
+
+class _Prices(dict[str, float]):
+    """Each piece's price, computed once: source text repeats its pieces (` self`, `    `,
+    `):`) so the sum over a text is mostly dictionary lookups, done in C by `map`."""
+
+    LIMIT = 200_000  # distinct pieces kept; past it the table starts again (a few MB at most)
+
+    def __missing__(self, piece: str) -> float:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        price = self[piece] = _piece_price(piece)
+        return price
+
+
+_PRICES = _Prices()
+
+
 def token_weight(text: str) -> float:
     """The unrounded estimate of `text` (sums of these over lines plan a budget)."""
-    total = 0.0
-    for piece in _PIECE.findall(text):
-        last = piece[-1]
-        if last.isalpha():
-            if piece.isascii():
-                n = len(piece)
-                if n <= 6:
-                    total += _WORD
-                else:
-                    humps = len(_HUMP.findall(piece))
-                    price = _WORD + _WORD_EXTRA_LETTER * (n - 6) + _WORD_HUMP * humps
-                    # A long run of letters that is no word (base64, `xxxx…`) splits finely.
-                    total += max(price, n / _LETTERS_PER_TOKEN_IN_A_BLOB) if n > 24 else price
-            else:
-                total += _WORD + _non_ascii(piece)
-        elif last.isdigit():
-            total += _DIGITS
-        elif piece.isspace():
-            total += _BLANKS
-        elif piece.isascii():
-            n = len(piece)
-            total += _SIGNS if n <= 3 else _SIGNS + _SIGNS_EXTRA * (n - 3)
-        else:
-            total += _non_ascii(piece)
-            total += _ASCII_IN_NON_ASCII_RUN * len(_ASCII_SIGNS.findall(piece))
-    return total * _MARGIN
+    return sum(map(_PRICES.__getitem__, _PIECE.findall(text))) * _MARGIN
 
 
 def estimate_tokens(text: str) -> int:
