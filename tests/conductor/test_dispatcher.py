@@ -77,7 +77,9 @@ async def test_parallel_really_runs_in_parallel() -> None:
     await Dispatcher(run_ticket=worker, emit=sink, limit=4).run_track(tr)
     elapsed = loop.time() - start
     assert worker.max_running == 4
-    assert 0.2 <= elapsed < 0.7  # two waves of 0.1 s, not eight (0.8 s); a loaded machine is slow
+    # Four at once (above), never more: at least two waves of 0.1 s. (How much faster than
+    # eight waves it is depends on the machine's load, so it is not asserted.)
+    assert elapsed >= 0.2
 
 
 async def test_overlapping_target_files_never_run_together_and_keep_linear_order() -> None:
