@@ -13,13 +13,18 @@ every file (large Unicode data tables reach 1.27), of prose within 0.92-1.04.
 
 It needs no tokenizer download, is the same for every provider, is a pure function of the text
 (deterministic across runs and machines), and close to additive: `token_weight` of lines
-joined is the sum of theirs up to a piece that spans a line break. Speed: a few MB/s (the
-regular expression), so callers estimate a text once rather than in a loop over its prefixes.
+joined is the sum of theirs up to a piece that spans a line break. Speed: a few MB/s for new
+text (the regular expression), so callers estimate a text once rather than in a loop over its
+prefixes; text seen before (a request repeats its system prompt, the files read and the earlier
+messages) is weighed segment by segment from a table, ten to twenty times faster.
 """
 
 from __future__ import annotations
 
+import operator
 import re
+from collections.abc import Callable
+from itertools import repeat
 
 # The pre-tokenizer's pieces (cl100k's pattern, less its contraction rule, with Python's `re`
 # classes): a word with one space or sign before it, 1-3 digits, a run of signs (with the line
@@ -82,25 +87,42 @@ def _piece_price(piece: str) -> float:
     return _non_ascii(piece) + _ASCII_IN_NON_ASCII_RUN * len(_ASCII_SIGNS.findall(piece))
 
 
-class _Prices(dict[str, float]):
-    """Each piece's price, computed once: source text repeats its pieces (` self`, `    `,
-    `):`) so the sum over a text is mostly dictionary lookups, done in C by `map`."""
+class _Memo(dict[str, float]):
+    """`price` of each string seen, computed once; past `max_chars` of keys the table starts
+    again (memory stays a few MB however much text goes through)."""
 
-    LIMIT = 200_000  # distinct pieces kept; past it the table starts again (a few MB at most)
+    def __init__(self, price: Callable[[str], float], max_chars: int) -> None:
+        super().__init__()
+        self._price = price
+        self._max_chars = max_chars
+        self._chars = 0
 
-    def __missing__(self, piece: str) -> float:
-        if len(self) >= self.LIMIT:
+    def __missing__(self, key: str) -> float:
+        self._chars += len(key) + 64  # the key, and about what an entry costs besides
+        if self._chars > self._max_chars:
             self.clear()
-        price = self[piece] = _piece_price(piece)
-        return price
+            self._chars = len(key) + 64
+        value = self[key] = self._price(key)
+        return value
 
 
-_PRICES = _Prices()
+# Where no piece spans: after a line break followed by a non-blank (blanks between them
+# included), the pieces of the text before and after are the pieces of the whole, so a text's
+# weight is the sum of its segments'. Requests repeat their segments (the system prompt, files
+# read, earlier messages) call after call: each is weighed once. (The split takes the line
+# break away, a literal search several times faster than a look-behind; it is put back.)
+_SEGMENT_BREAK = re.compile(r"\n(?=[^\S\r\n]*\S)")
+# Source text repeats its pieces (` self`, `    `, `):`): each is priced once.
+_PRICES = _Memo(_piece_price, 2_000_000)
+_SEGMENTS = _Memo(lambda segment: sum(map(_PRICES.__getitem__, _PIECE.findall(segment))), 8_000_000)
 
 
 def token_weight(text: str) -> float:
     """The unrounded estimate of `text` (sums of these over lines plan a budget)."""
-    return sum(map(_PRICES.__getitem__, _PIECE.findall(text))) * _MARGIN
+    *whole, last = _SEGMENT_BREAK.split(text)
+    weigh = _SEGMENTS.__getitem__
+    total = sum(map(weigh, map(operator.add, whole, repeat("\n"))))
+    return (total + weigh(last) if last else total) * _MARGIN
 
 
 def estimate_tokens(text: str) -> int:

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
-from slop_tui.tokens import estimate_tokens, token_weight
+import random
+from pathlib import Path
+
+from slop_tui import tokens
+from slop_tui.tokens import _MARGIN, _PIECE, _piece_price, estimate_tokens, token_weight
 
 
 def test_empty_is_zero_and_any_text_at_least_one() -> None:
@@ -45,3 +49,20 @@ def test_deterministic_and_close_to_additive() -> None:
     whole = token_weight("".join(lines))
     assert abs(whole - sum(token_weight(line) for line in lines)) < 1e-6
     assert estimate_tokens("".join(lines)) == estimate_tokens("".join(lines))
+
+
+def test_weighing_by_segments_gives_the_weight_of_the_pieces_of_the_whole() -> None:
+    # The text is split where no pre-tokenizer piece spans and the segments' weights come from
+    # a table: the sum must be what pricing the whole text's pieces one by one gives.
+    def by_pieces(text: str) -> float:
+        return sum(_piece_price(piece) for piece in _PIECE.findall(text)) * _MARGIN
+
+    parts = ["\n", "\r", "\r\n", " ", "\t", "  \n", "(\n", "\x0b", "\x85", "\u2028", "a", "Bé",
+             "1", "_", ".", "日", "🍏", " x", "foo", "\n\n", "    "]
+    rng = random.Random(7)
+    for _ in range(5000):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(0, 30)))
+        assert abs(token_weight(text) - by_pieces(text)) < 1e-9, repr(text)
+        assert abs(token_weight(text) - by_pieces(text)) < 1e-9, repr(text)  # from the table
+    source = Path(tokens.__file__).read_text(encoding="utf-8")
+    assert abs(token_weight(source) - by_pieces(source)) < 1e-6
