@@ -9,17 +9,7 @@ from hypothesis import HealthCheck, settings
 
 from tests.tools.helpers import HostileLayout, tree_fingerprint
 
-__all__ = ["HostileLayout", "hostile_repo", "fingerprint", "generated", "one_line", "scratch_root"]
-
-
-def scratch_root() -> Path | None:
-    """A memory file system for temporary folders when there is one (else the default).
-
-    The suite kills processes and damages files; it tests what survives a process's death,
-    not a disk's, and fsync on a memory file system costs nothing (runs spend half their
-    time in fsync on a disk)."""
-    shm = Path("/dev/shm")
-    return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+__all__ = ["HostileLayout", "hostile_repo", "fingerprint", "generated", "one_line"]
 
 
 def generated(examples: int) -> settings:

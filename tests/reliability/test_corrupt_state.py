@@ -48,7 +48,7 @@ from slop_tui.models import (
 )
 from slop_tui.store import SessionState, Store, StoreError, replay
 from tests.reliability.counts import tally
-from tests.reliability.helpers import generated, one_line, scratch_root
+from tests.reliability.helpers import generated, one_line
 
 PROJECT = Path(__file__).resolve().parents[2]
 COUNTS = tally(
@@ -237,7 +237,7 @@ def expected_after(run: Run, damage: Damage) -> object:
 
 def check_damage(damage: Damage) -> None:
     COUNTS.add("cases")
-    with tempfile.TemporaryDirectory(dir=scratch_root()) as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         run = build_run(Path(tmp))
         expected = expected_after(run, damage)
         path = _file(run, damage.target)

@@ -47,7 +47,6 @@ from slop_tui.models import (
 from slop_tui.providers.scripted import Scenario, ScriptedReply, load_scenario
 from slop_tui.store import CRASH_ENV, Store
 from tests.reliability.counts import tally
-from tests.reliability.helpers import scratch_root
 
 COUNTS = tally(
     "crashes",
@@ -178,7 +177,7 @@ def versions_of(repo: Path, events: list[AnyEvent], original: dict[str, bytes]) 
 
 @pytest.fixture(scope="module")
 def reference() -> Iterator[Reference]:
-    with tempfile.TemporaryDirectory(dir=scratch_root()) as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         config_dir = base / "config"
         config_dir.mkdir()

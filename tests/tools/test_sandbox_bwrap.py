@@ -7,7 +7,9 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,17 +37,21 @@ def repo(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def fake_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """slop's HOME, with a planted private key and slop's config folder inside."""
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    (home / ".ssh" / "id_rsa").write_text("-----BEGIN PLANTED KEY-----\n")
-    config = tmp_path / "slop-config"
-    config.mkdir()
-    (config / "credentials.toml").write_text('[keys]\nopenai = "sk-planted-credential-0123456789"\n')
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("SLOP_CONFIG_DIR", str(config))
-    return home
+def fake_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """slop's HOME, with a planted private key and slop's config folder inside.
+
+    On disk (`/var/tmp`), not in the suite's temporary folders: those may be on `/dev/shm`,
+    and the sandbox never puts its private home over a path under `/dev`."""
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
+        home = Path(tmp) / "home"
+        (home / ".ssh").mkdir(parents=True)
+        (home / ".ssh" / "id_rsa").write_text("-----BEGIN PLANTED KEY-----\n")
+        config = Path(tmp) / "slop-config"
+        config.mkdir()
+        (config / "credentials.toml").write_text('[keys]\nopenai = "sk-planted-credential-0123456789"\n')
+        monkeypatch.setenv("HOME", str(home))
+        monkeypatch.setenv("SLOP_CONFIG_DIR", str(config))
+        yield home
 
 
 async def _run(command: str, repo: Path, **kwargs: object) -> tuple[int, str]:
