@@ -16,6 +16,7 @@ from collections.abc import Hashable
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey  # not exported by textual.widgets (pinned <9)
 
 
 def shown_keys(screen: Screen[object]) -> tuple[Hashable, ...]:
@@ -38,7 +39,12 @@ class KeyFooter(Footer):
     def compose(self) -> ComposeResult:
         if self._bindings_ready:
             self._built = shown_keys(self.screen)
-        yield from super().compose()
+        for widget in super().compose():
+            if self.compact and isinstance(widget, FooterKey):
+                # The class the key's `compact` binding would add once mounted, when adding it
+                # restyles the key for nothing.
+                widget.add_class("-compact", update=False)
+            yield widget
 
     def bindings_changed(self, screen: Screen[object]) -> None:
         if self._built is not None and screen is self.screen and shown_keys(screen) == self._built:
