@@ -200,7 +200,7 @@ class ClutchScreen(ModalScreen[Decision]):
 
     def compose(self) -> ComposeResult:
         p = self.proposal
-        with Vertical(id="clutch-box"):
+        with Vertical(id="clutch-box", classes="-view"):  # the mode it opens in (see _set_mode)
             more = f" · {self.waiting - 1} more waiting" if self.waiting > 1 else ""
             yield Static(display_text(f"Clutch · ticket {p.ticket_id} · {p.tool}{more}", one_line=True), id="clutch-title")
             if self.note:
@@ -234,9 +234,12 @@ class ClutchScreen(ModalScreen[Decision]):
     def _set_mode(self, mode: str) -> None:
         self.mode = mode
         box = self.query_one("#clutch-box")
+        before = set(box.classes)
         for name in MODES:
-            box.set_class(mode == name, f"-{name}")
-        box.set_class(mode in ("hunks", "always"), "-ask")
+            box.set_class(mode == name, f"-{name}", update=False)
+        box.set_class(mode in ("hunks", "always"), "-ask", update=False)
+        if set(box.classes) != before:
+            box.update_node_styles()  # once for all the classes: each restyles the whole box
         if mode == "reject":
             self.query_one("#reject-reason", Input).focus()
         elif mode in ("hunks", "always"):
