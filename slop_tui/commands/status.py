@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"costs: the scripted (offline) team priced as the default models ({stand_ins})")
     import asyncio
 
-    from slop_tui.conductor.headless import run_branch_steps
+    from slop_tui.conductor.status import run_branch_steps
 
     steps = asyncio.run(run_branch_steps(repo))
     if steps:

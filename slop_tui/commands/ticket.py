@@ -117,7 +117,8 @@ async def run_ticket(
     import asyncio
 
     from slop_tui.conductor.headless import HoldingClutch, print_repo_overrides, run_and_close, terminal_console
-    from slop_tui.conductor.printer import Printer, format_usage
+    from slop_tui.conductor.printer import Printer
+    from slop_tui.words import format_usage
     from slop_tui.conductor.session import Session
     from slop_tui.conductor.terminal_clutch import TerminalClutch
     from slop_tui.display import sanitize

@@ -30,6 +30,7 @@ from rich.console import Console
 from slop_tui.conductor.plan_review import TerminalPlanReviewer
 from slop_tui.conductor.printer import Printer, stream_is_terminal
 from slop_tui.conductor.session import Session
+from slop_tui.conductor.status import run_branch_steps
 from slop_tui.conductor.terminal_clutch import TerminalClutch
 from slop_tui.config import Config
 from slop_tui.display import sanitize
@@ -202,21 +203,6 @@ def print_sandbox_notice(err: TextIO) -> None:
     if not info.available:
         reason = sanitize(info.reason or "no bwrap", one_line=True)
         print(f"slop: warning: commands run unsandboxed (with your powers): {reason}", file=err)
-
-
-async def run_branch_steps(repo: Path) -> str:
-    """What to do with the run branch checked out in `repo` (one line), or "" in a plain folder
-    or on the user's own branch."""
-    from slop_tui.vcs import current_run
-
-    run = await current_run(repo)
-    if run is None:
-        return ""
-    return sanitize(
-        f"the run is on branch {run.branch} (from {run.base_branch}): `slop diff` shows it, "
-        f"`slop land` brings it onto {run.base_branch}, `slop drop` discards it",
-        one_line=True,
-    )
 
 
 async def run_and_close(

@@ -28,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from slop_tui.display import display_text, has_unsafe, sanitize
-from slop_tui.words import counted, plural
+from slop_tui.words import counted, format_usage, plural
 from slop_tui.models import (
     AnyEvent,
     Approve,
@@ -62,14 +62,6 @@ _STATE_STYLE = {
     TicketState.BLOCKED: "red",
     TicketState.CANCELLED: "magenta",
 }
-
-
-def format_usage(usage: Usage) -> str:
-    """`1,234 tok` or `1,234 tok $0.0123`: cost only when the model has a price."""
-    text = f"{usage.total_tokens:,} tok"
-    if usage.cost_usd is not None:
-        text += f" ${usage.cost_usd:.4f}"
-    return text
 
 
 def restored_summary(paths: list[str], limit: int = 300) -> str:

@@ -6,11 +6,12 @@ Titles, reasons and messages are models' and commands' words: each is one line, 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from slop_tui.conductor.printer import format_usage
 from slop_tui.display import sanitize
 from slop_tui.models import TicketState, Tier, Usage
 from slop_tui.store import SessionState
+from slop_tui.words import format_usage
 
 _ACTIVE = (TicketState.IN_PROGRESS, TicketState.AWAITING_APPROVAL)
 
@@ -108,3 +109,18 @@ def render_status(state: SessionState, running_pid: int | None = None) -> str:
         lines.append(f"last error: {_flat(state.last_error)}")
     # The sink: whatever a line above forgot (a run id, a ticket id) is escaped here.
     return sanitize("\n".join(lines)) + "\n"
+
+
+async def run_branch_steps(repo: Path) -> str:
+    """What to do with the run branch checked out in `repo` (one line), or "" in a plain folder
+    or on the user's own branch."""
+    from slop_tui.vcs import current_run
+
+    run = await current_run(repo)
+    if run is None:
+        return ""
+    return sanitize(
+        f"the run is on branch {run.branch} (from {run.base_branch}): `slop diff` shows it, "
+        f"`slop land` brings it onto {run.base_branch}, `slop drop` discards it",
+        one_line=True,
+    )
