@@ -12,7 +12,9 @@
   start still write nothing; they read it.
 - `-n auto` starts two xdist workers per core: a third of the suite's time is spent waiting on
   processes, servers and terminals (one worker per core kept the cores 63 % busy). On 2 cores:
-  6:00 with 2 workers, 5:26 with 4, 5:06 with 4 and `--dist worksteal` (idle machine).
+  6:00 with 2 workers, 5:26 with 4, 5:06 with 4 and `--dist worksteal` (idle machine). Since
+  the suite's work was cut (3:35-3:45), the two cores are busy all along (11 idle core-seconds
+  of 454): 3 workers are slower than 4, and 6 no faster.
 - Temporary folders (pytest's and every `tempfile` user's, in the test processes and the
   processes they start) are on the memory file system when the machine has one with room
   (`/dev/shm`, 1 GB free), unless `TMPDIR` says otherwise: the suite tests what survives a
