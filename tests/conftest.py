@@ -4,6 +4,8 @@
 - Every `pytest` a test starts (the sample repository's tests, run by a worker's command) loads
   no plugin of this venv: the suite's own (Textual snapshots, xdist, syrupy) add ~2 s to each
   start and the sample needs none of them.
+- `demo`: the bundled demo run headless to its end, once per process (latencies removed);
+  the conductor tests copy its repository, the UI tests compare their runs' files with it.
 - `listener`: a real TCP listener on 127.0.0.1 for the network tests (`tests/listener.py`).
 - slop_tui is byte-compiled once at the start (into its ignored `__pycache__` folders), and the
   test processes write the bytecode of what they import, even where the environment says not to
@@ -31,6 +33,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import compileall
 import gc
 import os
@@ -43,6 +46,7 @@ from typing import Any
 
 import pytest
 
+from tests.conductor.demo import VENV_BIN, DemoRun, demo_setup, run_demo
 from tests.listener import Listener, listening
 from tests.reliability import counts
 
@@ -110,6 +114,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_sep("=", "reliability suite counts")
     for line in lines:
         terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The demo run to the end once; tests copy its repository, never change it."""
+    with pytest.MonkeyPatch.context() as patch:  # the scenario's commands say `python`
+        patch.setenv("PATH", VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
+        repo, _, config = demo_setup(tmp_path_factory.mktemp("demo"))
+        return asyncio.run(run_demo(repo, config))
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from slop_tui.ui.launch import build_app, prepare_demo
 from slop_tui.ui.screens.budget import BudgetScreen
 from slop_tui.ui.screens.clutch import ClutchScreen
 from slop_tui.ui.screens.plan_review import PlanReviewScreen
-from tests.conductor.demo import VENV_BIN, demo_setup, run_demo, tree
+from tests.conductor.demo import VENV_BIN, DemoRun, tree
 from tests.ui.helpers import wait_for
 from tests.ui.test_demo_parity import without_latency
 from tests.ui.test_pilot import drive, states
@@ -46,12 +46,10 @@ def python_on_path() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def final_files(tmp_path_factory: pytest.TempPathFactory, python_on_path: None) -> dict[str, bytes]:
+def final_files(demo: DemoRun) -> dict[str, bytes]:
     """The demo's files at its end, played headless with no limit."""
-    repo, _, config = demo_setup(tmp_path_factory.mktemp("reference"))
-    ran = asyncio.run(run_demo(repo, config))
-    assert ran.summary.ok, ran.summary.message
-    return tree(repo)
+    assert demo.summary.ok, demo.summary.message
+    return tree(demo.repo)
 
 
 def limited_app(base: Path) -> tuple[SlopApp, Path, Path]:
