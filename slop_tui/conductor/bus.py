@@ -33,11 +33,12 @@ from `publish` on: it is encoded when its batch is written, so nobody may change
 from __future__ import annotations
 
 import asyncio
+import itertools
 import queue
 import threading
 import time
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Iterator
+from typing import NamedTuple, TypeVar
 
 from slop_tui.agents.emit import Emit
 from slop_tui.models import AnyEvent, ModelTextDelta
@@ -47,6 +48,7 @@ __all__ = ["BusClosed", "Emit", "EventBus", "Live"]
 
 Live = AnyEvent | ModelTextDelta  # what a live subscriber's queue carries (`None`: the end)
 
+_Q = TypeVar("_Q", AnyEvent | None, Live | None)  # what a subscriber's queue carries
 _Waiting = tuple[AnyEvent, asyncio.Future[AnyEvent]]  # an event and its publisher's answer
 _DEPTH = 3  # batches synced at once: a sync need not wait for the one before it to end
 _IDLE_S = 2.0  # an idle sync thread ends (a bus nobody closed leaves none behind)
@@ -203,13 +205,14 @@ class EventBus:
     def _busy(self) -> bool:
         return bool(self._queued) or self._settled < self._handed
 
+    def _queues(self) -> Iterator[asyncio.Queue[AnyEvent | None] | asyncio.Queue[Live | None]]:
+        """Every subscriber's queue, the plain ones and the live ones (both carry events)."""
+        return itertools.chain(self._subscribers, self._live)
+
     def _fan_out(self, events: list[AnyEvent]) -> None:
-        for queue in self._subscribers:
+        for queue in self._queues():
             for event in events:
                 queue.put_nowait(event)
-        for live in self._live:
-            for event in events:
-                live.put_nowait(event)
 
     @property
     def has_live(self) -> bool:
@@ -227,11 +230,9 @@ class EventBus:
     def _end_streams(self) -> None:
         if not self._ended:
             self._ended = True
-            for queue in self._subscribers:
+            for queue in self._queues():
                 queue.put_nowait(None)
             self._subscribers.clear()
-            for live in self._live:
-                live.put_nowait(None)
             self._live.clear()
             if self._syncer is not None:
                 self._syncer.stop()
@@ -243,20 +244,19 @@ class EventBus:
 
     def subscribe(self) -> asyncio.Queue[AnyEvent | None]:
         """A new queue of every event published from now on, in order; `None` once closed."""
-        queue: asyncio.Queue[AnyEvent | None] = asyncio.Queue()
-        if self._closed:
-            queue.put_nowait(None)
-        else:
-            self._subscribers.append(queue)
-        return queue
+        return self._joined(self._subscribers)
 
     def subscribe_live(self) -> asyncio.Queue[Live | None]:
         """`subscribe`, plus the `ModelTextDelta`s told from now on, in order with the events."""
-        queue: asyncio.Queue[Live | None] = asyncio.Queue()
+        return self._joined(self._live)
+
+    def _joined(self, queues: list[asyncio.Queue[_Q]]) -> asyncio.Queue[_Q]:
+        """A new queue added to `queues`, or one already ended (`None`) if the bus is closed."""
+        queue: asyncio.Queue[_Q] = asyncio.Queue()
         if self._closed:
             queue.put_nowait(None)
         else:
-            self._live.append(queue)
+            queues.append(queue)
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[AnyEvent | None] | asyncio.Queue[Live | None]) -> None:
