@@ -30,6 +30,9 @@ from slop_tui.providers.base import Provider
 from slop_tui.providers.usage import UsageLedger
 
 
+_NO_MAP = "(no repository map)"  # what the planners read where the map failed
+
+
 class PlanReview(msgspec.Struct, kw_only=True):
     """A reviewer's answer: accept (the tracks, possibly edited), revise with a comment, or abort."""
 
@@ -82,8 +85,9 @@ async def plan_and_review(
         await emit(ErrorRaised(message=f"{map_holder.problem}; planning without it"))
     # Read once: every planner call of the run sees the same bytes.
     instructions = planner_instructions(repo_root, settings).system_section()
+    limits = plan_limits(settings)
     while True:
-        overview = "(no repository map)"
+        overview = _NO_MAP
         if repo_map is not None:
             overview = await asyncio.to_thread(tracks_overview, repo_map, settings)
         track_plan = await plan_tracks(
@@ -94,13 +98,13 @@ async def plan_and_review(
             ledger=ledger,
             emit=emit,
             feedback=feedback,
-            limits=plan_limits(settings),
+            limits=limits,
             instructions=instructions,
         )
         tracks: list[Track] = []
         reserved: set[str] = set()
         for planned in track_plan.tracks:
-            skeletons = "(no repository map)"
+            skeletons = _NO_MAP
             if repo_map is not None:
                 skeletons = await asyncio.to_thread(track_map, repo_map, planned, settings)
             ticket_plan = await plan_tickets(
@@ -111,7 +115,7 @@ async def plan_and_review(
                 ledger=ledger,
                 emit=emit,
                 reserved_ids=reserved,
-                limits=plan_limits(settings),
+                limits=limits,
                 instructions=instructions,
             )
             track = plan_to_track(planned, ticket_plan)
@@ -131,7 +135,7 @@ async def plan_and_review(
                 break
             chosen = review.tracks if review.tracks is not None else tracks
             try:
-                check_edited_plan(chosen, plan_limits(settings))
+                check_edited_plan(chosen, limits)
             except PlanError as exc:
                 await emit(ErrorRaised(message=f"edited plan refused: {exc}"))
                 continue  # shown to the reviewer again, with the error in the log
