@@ -53,6 +53,7 @@ USAGE_LEGEND = (
 @dataclass
 class _Call:
     started: ModelCallStarted
+    seen: float  # the clock when it started, as seen here
     retry: ModelCallRetrying | None = None
     retry_seen: float = 0.0  # the clock when the retry was told, for its countdown
     text: str = ""  # the end of what the call has streamed so far (`TEXT_KEPT` characters)
@@ -91,7 +92,6 @@ class ModelCalls:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._calls: dict[int, _Call] = {}
-        self._seen: dict[int, float] = {}  # call -> the clock when it started, as seen here
 
     def __bool__(self) -> bool:
         return bool(self._calls)
@@ -103,15 +103,13 @@ class ModelCalls:
             if call is not None:
                 call.text = (call.text + event.text)[-TEXT_KEPT:]
         elif isinstance(event, ModelCallStarted):
-            self._calls[event.call] = _Call(started=event)
-            self._seen[event.call] = self.clock()
+            self._calls[event.call] = _Call(started=event, seen=self.clock())
         elif isinstance(event, ModelCallRetrying):
             call = self._calls.get(event.call)
             if call is not None:
                 call.retry, call.retry_seen = event, self.clock()
         elif isinstance(event, ModelCallEnded):
             self._calls.pop(event.call, None)
-            self._seen.pop(event.call, None)
         else:
             return False
         return True
@@ -119,16 +117,14 @@ class ModelCalls:
     def clear(self) -> None:
         """The run ended or was stopped: a cancelled call never says it ended."""
         self._calls.clear()
-        self._seen.clear()
 
     def describe(self) -> Text:
         """`⠹ T1 planner 12 s` for the oldest call (`+2` more), with its retry if it waits."""
-        if not self._calls:
+        call = self._oldest()
+        if call is None:
             return Text()
         now = self.clock()
-        oldest = min(self._calls, key=lambda c: self._seen[c])
-        call = self._calls[oldest]
-        elapsed = max(0, int(now - self._seen[oldest]))
+        elapsed = max(0, int(now - call.seen))
         frame = SPINNER[int(now / SPIN_S) % len(SPINNER)]
         tier = call.started.tier
         out = Text()
@@ -148,9 +144,12 @@ class ModelCalls:
 
     def streamed(self) -> str:
         """What the call `describe` shows has streamed so far (its end), raw."""
-        if not self._calls:
-            return ""
-        return self._calls[min(self._calls, key=lambda c: self._seen[c])].text
+        call = self._oldest()
+        return call.text if call is not None else ""
+
+    def _oldest(self) -> _Call | None:
+        """The call under way longest (the one the header shows), if any."""
+        return min(self._calls.values(), key=lambda c: c.seen, default=None)
 
 
 def retry_line(event: ModelCallRetrying) -> str:
