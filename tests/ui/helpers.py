@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.app import App
 
 from slop_tui.models import (
@@ -34,6 +35,20 @@ from slop_tui.models import (
 from slop_tui.tools.proposals import unified_diff
 
 S = TicketState
+# The two sizes every snapshot is taken at.
+SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+
+
+class FixedClock:
+    """A clock that says `now` until a test moves it."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 BEFORE = 'DEBUG = False\nCURRENCY = "EUR"\n\n\ndef get(name):\n    return globals()[name]\n'
 AFTER = (
     'from dataclasses import dataclass\n\n\n@dataclass(frozen=True)\nclass Settings:\n'

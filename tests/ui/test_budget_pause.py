@@ -29,10 +29,10 @@ from slop_tui.ui.screens.budget import BudgetScreen
 from slop_tui.ui.screens.clutch import ClutchScreen
 from slop_tui.ui.screens.plan_review import PlanReviewScreen
 from tests.conductor.demo import VENV_BIN, DemoRun, tree
-from tests.ui.helpers import wait_for
+from tests.ui.helpers import SIZES, wait_for
 from tests.ui.test_demo_parity import without_latency
 from tests.ui.test_pilot import drive, states
-from tests.ui.test_snapshots import SIZES, replayed_app
+from tests.ui.test_snapshots import replayed_app
 
 LIMIT = 44_000
 

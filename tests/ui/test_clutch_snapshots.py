@@ -15,9 +15,9 @@ from textual.pilot import Pilot
 from slop_tui.models import Proposal, ProposalContext, WriteFileArgs
 from slop_tui.tools.proposals import unified_diff
 from slop_tui.ui.screens.clutch import ClutchScreen
-from tests.ui.helpers import command_proposal, write_proposal
+from tests.ui.helpers import SIZES, command_proposal, write_proposal
 from tests.ui.test_clutch_screen import many_hunks
-from tests.ui.test_snapshots import SIZES, replayed_app
+from tests.ui.test_snapshots import replayed_app
 
 WHY = ProposalContext(
     reason=(

@@ -11,15 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from textual.pilot import Pilot
 
 from slop_tui.models import Archetype, Ticket, Track
 from slop_tui.ui.app import SlopApp
 from slop_tui.ui.screens.plan_review import PlanReviewScreen
-from tests.ui.helpers import sample_events
-
-SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+from tests.ui.helpers import SIZES, sample_events
 
 
 def demo_tracks() -> list[Track]:

@@ -17,9 +17,8 @@ from slop_tui.tools.hunks import split_hunks
 from slop_tui.tools.proposals import unified_diff
 from slop_tui.ui.diff_render import DARK, WRAP_MARK, DiffDocument, render_diff
 from slop_tui.ui.widgets.diff_view import DiffView
-from tests.ui.helpers import screen_text
+from tests.ui.helpers import SIZES, screen_text
 
-SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 
 BEFORE = '''import os
 

@@ -10,22 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from textual.pilot import Pilot
 
 from slop_tui.models import ModelCallRetrying, ModelCallStarted, Tier
 from slop_tui.ui.app import SlopApp
-from tests.ui.helpers import sample_events
-
-SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
-
-
-class FixedClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.ui.helpers import SIZES, FixedClock, sample_events
 
 
 @SIZES

@@ -10,7 +10,6 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import msgspec
-import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -23,12 +22,11 @@ from slop_tui.ui.app import SlopApp
 from slop_tui.ui.screens.ticket_detail import TicketDetailScreen
 from slop_tui.ui.widgets import request_view
 from slop_tui.ui.widgets.request_view import EMPTY, RequestView, fold
-from tests.ui.helpers import sample_events, screen_text, wait_for
+from tests.ui.helpers import SIZES, sample_events, screen_text, wait_for
 from tests.ui.scenario import PLAN_TRACKS, _reply, _toml_str, app_on, make_repo
 from tests.ui.test_pilot import drive, run_to_end, select
 
 SIZE = (100, 30)
-SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 KEY = "sk-ant-api03-Zq7xW2vR9tLm4KpB8nYc"  # configured in credentials.toml by `secret_repo`
 MARKER = "REQUEST_ONLY_MARKER_7781"  # in a file the worker is given, never read with a tool
 

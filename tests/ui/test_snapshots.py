@@ -9,15 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from textual.pilot import Pilot
 from textual.widgets import TextArea
 
 from slop_tui.ui.app import SlopApp
 from slop_tui.ui.screens.clutch import ClutchScreen
-from tests.ui.helpers import command_proposal, hostile_command_proposal, sample_events, write_proposal
-
-SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+from tests.ui.helpers import SIZES, command_proposal, hostile_command_proposal, sample_events, write_proposal
 
 
 def replayed_app(*, demo: bool = True) -> SlopApp:

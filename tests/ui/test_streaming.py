@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from textual.pilot import Pilot
 from textual.widgets import RichLog
 
@@ -26,7 +25,7 @@ from slop_tui.ui.screens.clutch import ClutchScreen
 from slop_tui.ui.screens.plan_review import PlanReviewScreen
 from slop_tui.ui.screens.ticket_detail import TicketDetailScreen
 from slop_tui.ui.widgets.run_header import ModelCalls, RunHeader, text_tail
-from tests.ui.helpers import sample_events, screen_text, wait_for
+from tests.ui.helpers import SIZES, FixedClock, sample_events, screen_text, wait_for
 from tests.ui.scenario import PLAN_TRACKS, app_on, make_repo
 
 SIZE = (100, 30)
@@ -34,14 +33,6 @@ PLAN = json.dumps(PLAN_TRACKS)
 # The worker's reply for ticket `a`, hostile: a colour code and a title-setting sequence.
 WORDS = " ".join(f"word{n}" for n in range(40))
 HOSTILE = f"Writing calc.py \x1b[31mnow\x1b[0m and \x1b]0;pwned\x07 then {WORDS} END."
-
-
-class FixedClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def streaming_repo(tmp_path: Path) -> tuple[Path, dict[str, str]]:
@@ -134,9 +125,6 @@ def test_streamed_text_belongs_to_its_call_and_goes_with_it() -> None:
     calls.apply(ModelTextDelta(call=9, tier=Tier.WORKER, text="x" * 500, ticket_id="a"))
     calls.apply(ModelTextDelta(call=9, tier=Tier.WORKER, text="yz", ticket_id="a"))
     assert calls.streamed().endswith("xyz") and len(calls.streamed()) == 400
-
-
-SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 
 
 @SIZES
