@@ -40,10 +40,13 @@ class KeyFooter(Footer):
         if self._bindings_ready:
             self._built = shown_keys(self.screen)
         for widget in super().compose():
-            if self.compact and isinstance(widget, FooterKey):
-                # The class the key's `compact` binding would add once mounted, when adding it
-                # restyles the key for nothing.
-                widget.add_class("-compact", update=False)
+            if isinstance(widget, FooterKey):
+                # A key starts compact and, once mounted, follows the footer's `compact` (the
+                # palette's key stays compact): each change on a mounted key restyles it, twice
+                # per key of a wide footer (on, then off). The key starts as it will end instead.
+                compact = self.compact or widget.has_class("-command-palette")
+                widget.set_reactive(FooterKey.compact, compact)
+                widget.set_class(compact, "-compact", update=False)
             yield widget
 
     def bindings_changed(self, screen: Screen[object]) -> None:
