@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from slop_tui.conductor.session import RunSummary, Session
 from slop_tui.config import Config, load_config
 from slop_tui.demo import DEMO_PROMPT, copy_sample_repo, demo_paths
 from slop_tui.models import AnyEvent, Tier
-from slop_tui.providers.scripted import Scenario, ScriptedReply, load_scenario
+from slop_tui.providers.scripted import Scenario, ScriptedReply, SentBack, load_scenario
 from slop_tui.tools.clutch import ApproveAll
 from tests.conductor.helpers import Recording
 
@@ -23,21 +24,46 @@ VENV_BIN = str(Path(sys.executable).parent)
 NEW_SIGNATURE = "def load_settings(env: Mapping[str, str] | None = None) -> Settings:"
 
 
-def scaled_scenario(dest: Path, scale: float) -> Path:
-    """The demo scenario with every latency multiplied by `scale` (0: as fast as possible)."""
-    scenario = load_scenario(demo_paths().scenario)
+def each_reply(scenario: Scenario, change: Callable[[ScriptedReply], ScriptedReply]) -> Scenario:
+    """`scenario` with `change` applied to every reply: every tier's, the send-back ones, and
+    each reply's alternative for a rejected call."""
 
-    def scaled(replies: list[ScriptedReply]) -> list[ScriptedReply]:
-        return [msgspec.structs.replace(r, latency_s=r.latency_s * scale) for r in replies]
+    def changed(reply: ScriptedReply) -> ScriptedReply:
+        alt = reply.if_rejected
+        return change(msgspec.structs.replace(reply, if_rejected=changed(alt) if alt else None))
 
-    fast = Scenario(
-        planner=scaled(scenario.planner),
-        lead=scaled(scenario.lead),
-        worker={k: scaled(v) for k, v in scenario.worker.items()},
-        default_cheap={k: scaled(v) for k, v in scenario.default_cheap.items()},
+    def each(replies: list[ScriptedReply]) -> list[ScriptedReply]:
+        return [changed(r) for r in replies]
+
+    return Scenario(
+        planner=each(scenario.planner),
+        lead=each(scenario.lead),
+        worker={k: each(v) for k, v in scenario.worker.items()},
+        default_cheap={k: each(v) for k, v in scenario.default_cheap.items()},
+        sent_back=SentBack(planner=each(scenario.sent_back.planner), lead=each(scenario.sent_back.lead)),
     )
+
+
+def scaled_scenario(dest: Path, scale: float, *, commands: str | None = None) -> Path:
+    """The demo scenario with every latency multiplied by `scale` (0: as fast as possible).
+
+    `commands`: what every `run_command` of the workers runs instead of the demo's (`"true"`
+    for the tests that play the demo for something else than its commands: the sample's
+    `pytest` costs ~0.6 s of CPU a run under the sandbox, four times a demo)."""
+
+    def scaled(reply: ScriptedReply) -> ScriptedReply:
+        calls = reply.tool_calls
+        if commands is not None:
+            calls = [
+                msgspec.structs.replace(c, arguments={**c.arguments, "command": commands})
+                if c.tool == "run_command"
+                else c
+                for c in calls
+            ]
+        return msgspec.structs.replace(reply, latency_s=reply.latency_s * scale, tool_calls=calls)
+
     path = dest / "scenario.json"
-    path.write_bytes(msgspec.json.encode(fast))
+    path.write_bytes(msgspec.json.encode(each_reply(load_scenario(demo_paths().scenario), scaled)))
     return path
 
 

@@ -38,7 +38,7 @@ def test_a_token_limit_stops_the_run_cleanly_and_resume_after_raising_it_finishe
 ) -> None:
     repo = copy_sample_repo(tmp_path / "repo")
     original = tree(repo)
-    scenario = scaled_scenario(tmp_path, 0.0)
+    scenario = scaled_scenario(tmp_path, 0.0, commands="true")
     # The demo spends ~51,000 tokens; at 44,000 two tickets run side by side, each with files
     # written: impl-config (app/config.py) and use-config (app/storage.py at least).
     config_dir = write_config(tmp_path / "config", scenario, "[run]\nmax_run_tokens = 44000\n")
@@ -75,7 +75,7 @@ def test_a_token_limit_stops_the_run_cleanly_and_resume_after_raising_it_finishe
 
 def test_a_usd_limit_over_an_unpriced_model_is_said_at_the_start(tmp_path: Path) -> None:
     repo = copy_sample_repo(tmp_path / "repo")
-    scenario = scaled_scenario(tmp_path, 0.0)
+    scenario = scaled_scenario(tmp_path, 0.0, commands="true")
     # The token limit is reached by planning alone: the run stops before any ticket starts.
     limits = "[run]\nmax_run_usd = 0.01\nmax_run_tokens = 1000\n"
     config_dir = write_config(tmp_path / "config", scenario, limits)
@@ -199,7 +199,7 @@ async def test_with_someone_to_ask_the_run_waits_at_the_gate_and_goes_on_once_ra
     tmp_path: Path, demo: DemoRun
 ) -> None:
     repo = copy_sample_repo(tmp_path / "repo")
-    config_dir = write_config(tmp_path / "config", scaled_scenario(tmp_path, 0.0), "[run]\nmax_run_tokens = 44000\n")
+    config_dir = write_config(tmp_path / "config", scaled_scenario(tmp_path, 0.0, commands="true"), "[run]\nmax_run_tokens = 44000\n")
     config = load_config(repo, env={"SLOP_CONFIG_DIR": str(config_dir)})
     session = Session(repo, config, clutch=ApproveAll())
     asker = _RaiseWhenAllWait(session)

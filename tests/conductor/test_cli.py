@@ -103,7 +103,7 @@ def test_status_and_undo_from_the_command_line(tmp_path: Path, demo: DemoRun) ->
 
 def test_kill_9_mid_run_then_resume_ends_in_the_same_files(tmp_path: Path, demo: DemoRun) -> None:
     repo = copy_sample_repo(tmp_path / "repo")
-    config_dir = write_config(tmp_path / "config", scaled_scenario(tmp_path, 0.5))
+    config_dir = write_config(tmp_path / "config", scaled_scenario(tmp_path, 0.5, commands="true"))
     run = spawn("run", DEMO_PROMPT, "--repo", str(repo), "--yes", config_dir=config_dir, log=tmp_path / "run.log")
     try:
         # In the middle: the stub is done, and impl-config has written its (broken) file.

@@ -147,7 +147,7 @@ def test_the_tui_takes_the_lock_when_it_starts_a_run(tmp_path: Path) -> None:
     from tests.conductor.demo import scaled_scenario, write_config
 
     repo = _repo(tmp_path)
-    config_dir = write_config(tmp_path / "config", scaled_scenario(tmp_path, 0.0))
+    config_dir = write_config(tmp_path / "config", scaled_scenario(tmp_path, 0.0, commands="true"))
     env = {"SLOP_CONFIG_DIR": str(config_dir)}
     app = build_app(repo, env=env, prefs_env={"SLOP_CONFIG_DIR": str(tmp_path / "prefs")})
     assert lock_holder(repo) is None  # the board opens without it

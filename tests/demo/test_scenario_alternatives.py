@@ -10,7 +10,7 @@ import msgspec
 
 from slop_tui.conductor.session import PlanReview, Session
 from slop_tui.config import load_config
-from slop_tui.demo import DEMO_PROMPT, copy_sample_repo, demo_paths
+from slop_tui.demo import DEMO_PROMPT, copy_sample_repo
 from slop_tui.models import (
     ChatMessage,
     Decision,
@@ -26,7 +26,7 @@ from slop_tui.models import (
 )
 from slop_tui.providers.base import ModelRequest
 from slop_tui.providers.scripted import Scenario, ScriptedProvider, ScriptedReply, SentBack, load_scenario
-from tests.conductor.demo import write_config
+from tests.conductor.demo import scaled_scenario, write_config
 from tests.conductor.helpers import scripted_spec
 
 COMMENT = 'Keep the "tests" in their own ticket'
@@ -79,29 +79,6 @@ def test_a_scenario_with_a_bad_alternative_names_where(tmp_path: Path) -> None:
         raise AssertionError("a negative latency in an alternative was accepted")
 
 
-def _instant(reply: ScriptedReply) -> ScriptedReply:
-    alt = _instant(reply.if_rejected) if reply.if_rejected is not None else None
-    return msgspec.structs.replace(reply, latency_s=0.0, if_rejected=alt)
-
-
-def instant_demo(dest: Path) -> Path:
-    scenario = load_scenario(demo_paths().scenario)
-
-    def each(replies: list[ScriptedReply]) -> list[ScriptedReply]:
-        return [_instant(r) for r in replies]
-
-    fast = Scenario(
-        planner=each(scenario.planner),
-        lead=each(scenario.lead),
-        worker={k: each(v) for k, v in scenario.worker.items()},
-        default_cheap={k: each(v) for k, v in scenario.default_cheap.items()},
-        sent_back=SentBack(planner=each(scenario.sent_back.planner), lead=each(scenario.sent_back.lead)),
-    )
-    path = dest / "scenario.json"
-    path.write_bytes(msgspec.json.encode(fast))
-    return path
-
-
 class SendBackOnce:
     def __init__(self) -> None:
         self.seen: list[list[Track]] = []
@@ -126,7 +103,7 @@ class RejectCommands:
 
 async def test_the_demo_answers_a_send_back_and_rejected_test_runs(tmp_path: Path) -> None:
     repo = copy_sample_repo(tmp_path / "repo")
-    config_dir = write_config(tmp_path / "config", instant_demo(tmp_path))
+    config_dir = write_config(tmp_path / "config", scaled_scenario(tmp_path, 0.0))
     config = load_config(repo, env={"SLOP_CONFIG_DIR": str(config_dir)})
     reviewer, clutch = SendBackOnce(), RejectCommands()
     session = Session(repo, config, clutch=clutch, plan_reviewer=reviewer)

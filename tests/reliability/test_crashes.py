@@ -35,7 +35,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from slop_tui.demo import DEMO_PROMPT, copy_sample_repo, demo_paths
+from slop_tui.demo import DEMO_PROMPT, copy_sample_repo
 from slop_tui.models import (
     AnyEvent,
     EditFileArgs,
@@ -44,8 +44,8 @@ from slop_tui.models import (
     TicketState,
     WriteFileArgs,
 )
-from slop_tui.providers.scripted import Scenario, ScriptedReply, load_scenario
 from slop_tui.store import CRASH_ENV, Store
+from tests.conductor.demo import scaled_scenario
 from tests.reliability.counts import tally
 
 COUNTS = tally(
@@ -85,33 +85,6 @@ POINTS: list[tuple[str, str]] = [
     ("append:run_finished:1", "everything done, the run's end not logged"),
 ]
 EXTERNAL_KILLS = [45, 100]  # kill -9 from outside once the log holds this many events
-
-
-def _fast_scenario(dest: Path) -> Path:
-    """The demo scenario without latencies, and with every command a no-op."""
-    scenario = load_scenario(demo_paths().scenario)
-
-    def fast(replies: list[ScriptedReply]) -> list[ScriptedReply]:
-        out = []
-        for reply in replies:
-            calls = [
-                msgspec.structs.replace(c, arguments={**c.arguments, "command": "true"})
-                if c.tool == "run_command"
-                else c
-                for c in reply.tool_calls
-            ]
-            out.append(msgspec.structs.replace(reply, latency_s=0.0, tool_calls=calls))
-        return out
-
-    quick = Scenario(
-        planner=fast(scenario.planner),
-        lead=fast(scenario.lead),
-        worker={k: fast(v) for k, v in scenario.worker.items()},
-        default_cheap={k: fast(v) for k, v in scenario.default_cheap.items()},
-    )
-    path = dest / "scenario.json"
-    path.write_bytes(msgspec.json.encode(quick))
-    return path
 
 
 @dataclass
@@ -181,7 +154,7 @@ def reference() -> Iterator[Reference]:
         base = Path(tmp)
         config_dir = base / "config"
         config_dir.mkdir()
-        scenario = _fast_scenario(base)
+        scenario = scaled_scenario(base, 0.0, commands="true")
         models = "\n".join(
             f'{tier} = "scripted:{scenario}"' for tier in ("planner", "lead", "worker", "default_cheap")
         )

@@ -72,7 +72,7 @@ def hostile_clone(tmp_path: Path, plant: Callable[[Path], None]) -> Path:
 @pytest.fixture()
 def config_dir(tmp_path: Path) -> Path:
     """A user config whose every tier is the offline demo team (a run could really start)."""
-    return write_config(tmp_path / "config", scaled_scenario(tmp_path, 0.0))
+    return write_config(tmp_path / "config", scaled_scenario(tmp_path, 0.0, commands="true"))
 
 
 def slop(*args: str, repo: Path, config_dir: Path, answers: str | None = None) -> subprocess.CompletedProcess[str]:

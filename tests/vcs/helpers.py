@@ -46,10 +46,10 @@ def slop(*args: str, config_dir: Path, stdin: str | None = None, env: dict[str, 
 
 def git_demo(base: Path) -> tuple[Path, Path]:
     """(repository, config dir): the demo sample as a git repository on `main`, one commit,
-    and a config that plays the demo scenario with no latency."""
+    and a config that plays the demo scenario with no latency and every command `true`."""
     repo = copy_sample_repo(base / "repo")
     assert make_git_repository(repo) is None
-    config_dir = write_config(base / "config", scaled_scenario(base, 0.0))
+    config_dir = write_config(base / "config", scaled_scenario(base, 0.0, commands="true"))
     return repo, config_dir
 
 
