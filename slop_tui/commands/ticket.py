@@ -120,7 +120,6 @@ async def run_ticket(
     from slop_tui.conductor.printer import Printer
     from slop_tui.words import format_usage
     from slop_tui.conductor.session import Session
-    from slop_tui.conductor.terminal_clutch import TerminalClutch
     from slop_tui.display import sanitize
     from slop_tui.models import Ticket, TicketState, Track
     from slop_tui.tools.clutch import ApproveAll, AskForChanges, Clutch
@@ -132,6 +131,8 @@ async def run_ticket(
     if yes:
         clutch = ApproveAll()
     else:
+        from slop_tui.conductor.terminal_clutch import TerminalClutch
+
         terminal = TerminalClutch(
             stdin=stdin if stdin is not None else sys.stdin, console=terminal_console(out), repo=repo
         )

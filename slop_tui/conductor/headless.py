@@ -23,20 +23,21 @@ import sys
 from collections.abc import Awaitable, Coroutine
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from rich.console import Console
-
-from slop_tui.conductor.plan_review import TerminalPlanReviewer
 from slop_tui.conductor.printer import Printer, stream_is_terminal
 from slop_tui.conductor.session import Session
 from slop_tui.conductor.status import run_branch_steps
-from slop_tui.conductor.terminal_clutch import TerminalClutch
 from slop_tui.config import Config
 from slop_tui.display import sanitize
 from slop_tui.store import SessionState
 from slop_tui.models import Decision, Proposal, TicketState
 from slop_tui.tools.clutch import ApproveAll, AskForChanges, AskForEverything, Clutch
+
+if TYPE_CHECKING:  # a terminal's: imported only when someone is asked (rich, pygments)
+    from rich.console import Console
+
+    from slop_tui.conductor.plan_review import TerminalPlanReviewer
 
 T = TypeVar("T")
 
@@ -64,6 +65,8 @@ def terminal_console(out: TextIO) -> Console:
     whatever FORCE_COLOR says."""
     tty = stream_is_terminal(out)
     # Piped, lines are not wrapped at a made-up width: a diff keeps its `+`/`-` column.
+    from rich.console import Console
+
     return Console(file=out, highlight=False, force_terminal=tty, no_color=not tty, soft_wrap=not tty)
 
 
@@ -162,6 +165,9 @@ async def run_headless(
     if yes:
         clutch = ApproveAll()
     else:
+        from slop_tui.conductor.plan_review import TerminalPlanReviewer
+        from slop_tui.conductor.terminal_clutch import TerminalClutch
+
         terminal = TerminalClutch(stdin=stdin, console=terminal_console(out), repo=repo)
         policy = AskForEverything if linear else AskForChanges
         clutch = policy(HoldingClutch(terminal, holder))

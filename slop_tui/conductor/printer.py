@@ -20,12 +20,13 @@ import copy
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:  # the live table's: imported when a terminal shows it
+    from rich.live import Live
 
 from slop_tui.display import display_text, has_unsafe, sanitize
 from slop_tui.words import counted, format_usage, plural
@@ -126,7 +127,7 @@ class Printer:
         self.total = sum(self._usage_by_ticket.values(), Usage())
         self._held = 0
         self._pending: list[Text] = []
-        self._live: Live | None = None
+        self._live: Live | None = None  # the live table, on a terminal only
         self.lines_printed = 0
 
     # -- hold / release around prompts -------------------------------------------------------
@@ -298,6 +299,8 @@ class Printer:
             return
         renderable = self._table()
         if self._live is None:
+            from rich.live import Live
+
             self._live = Live(
                 renderable,
                 console=self.console,
@@ -310,6 +313,8 @@ class Printer:
         self._live.update(renderable, refresh=True)
 
     def _table(self) -> Group:
+        from rich.table import Table
+
         table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
         table.add_column("ticket")
         table.add_column("state")
