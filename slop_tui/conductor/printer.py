@@ -22,10 +22,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console, Group
 from rich.text import Text
 
-if TYPE_CHECKING:  # the live table's: imported when a terminal shows it
+if TYPE_CHECKING:  # a terminal's: imported when one shows the lines and the live table
+    from rich.console import Console, Group
     from rich.live import Live
 
 from slop_tui.display import display_text, has_unsafe, sanitize
@@ -112,14 +112,13 @@ class Printer:
         self._queue = queue
         self._stream = stream if stream is not None else sys.stdout
         self.live = stream_is_terminal(self._stream) if live is None else live
-        self.console = Console(
-            file=self._stream,
-            highlight=False,
-            # Plain mode: no colour codes, no width games: a log file reads as text.
-            force_terminal=True if self.live else False,
-            no_color=not self.live,
-            soft_wrap=not self.live,
-        )
+        # A terminal's console (rich); plain mode writes each line's text as it is, with no
+        # colour codes and no width games, so a log file reads as text.
+        self.console: Console | None = None
+        if self.live:
+            from rich.console import Console
+
+            self.console = Console(file=self._stream, highlight=False, force_terminal=True)
         self._tracks: list[Track] = copy.deepcopy(tracks) if tracks else []
         self._usage_by_ticket: dict[str, Usage] = {
             ticket.id: ticket.usage for track in self._tracks for ticket in track.tickets
@@ -191,8 +190,12 @@ class Printer:
         line = clean_text(line)
         if self._live is not None:
             self._live.console.print(line)
-        else:
+        elif self.console is not None:
             self.console.print(line)
+        else:
+            line.expand_tabs()  # as a console prints them
+            self._stream.write(line.plain + "\n")
+            self._stream.flush()
 
     # -- what each event says ----------------------------------------------------------------
 
@@ -313,6 +316,7 @@ class Printer:
         self._live.update(renderable, refresh=True)
 
     def _table(self) -> Group:
+        from rich.console import Group
         from rich.table import Table
 
         table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
