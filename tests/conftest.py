@@ -1,9 +1,6 @@
 """Suite-wide test settings and hooks.
 
 - The repository map's tag cache goes to a temporary folder, never the user's cache folder.
-- Every `pytest` a test starts (the sample repository's tests, run by a worker's command) loads
-  no plugin of this venv: the suite's own (Textual snapshots, xdist, syrupy) add ~2 s to each
-  start and the sample needs none of them.
 - `demo`: the bundled demo run headless to its end, once per process (latencies removed);
   the conductor tests copy its repository, the UI tests compare their runs' files with it.
 - `listener`: a real TCP listener on 127.0.0.1 for the network tests (`tests/listener.py`).
@@ -16,7 +13,9 @@
   processes, servers and terminals (one worker per core kept the cores 63 % busy). On 2 cores:
   6:00 with 2 workers, 5:26 with 4, 5:06 with 4 and `--dist worksteal` (idle machine). Since
   the suite's work was cut (3:35-3:45), the two cores are busy all along (11 idle core-seconds
-  of 454): 3 workers are slower than 4, and 6 no faster.
+  of 454): 3 workers are slower than 4, and 6 no faster. The sandboxed commands' CPU is not
+  counted in pytest's children (bubblewrap's processes are not reaped by their parent): compare
+  `/proc/stat` before and after a run to see the machine's whole work.
 - Temporary folders (pytest's and every `tempfile` user's, in the test processes and the
   processes they start) are on the memory file system when the machine has one with room
   (`/dev/shm`, 1 GB free), unless `TMPDIR` says otherwise: the suite tests what survives a
@@ -64,7 +63,6 @@ def _slop_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _private_slop_env(_slop_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`SLOP_CACHE_DIR` is read by `slop_tui.memory.map_cache`; subprocesses inherit it."""
     monkeypatch.setenv("SLOP_CACHE_DIR", str(_slop_cache_dir))
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
 
 
 _MEMORY_FS = Path("/dev/shm")
