@@ -63,10 +63,10 @@ class HoldingClutch:
 def terminal_console(out: TextIO) -> Console:
     """A console on `out` that styles only a terminal: a pipe or a file gets plain text,
     whatever FORCE_COLOR says."""
-    tty = stream_is_terminal(out)
-    # Piped, lines are not wrapped at a made-up width: a diff keeps its `+`/`-` column.
     from rich.console import Console
 
+    tty = stream_is_terminal(out)
+    # Piped, lines are not wrapped at a made-up width: a diff keeps its `+`/`-` column.
     return Console(file=out, highlight=False, force_terminal=tty, no_color=not tty, soft_wrap=not tty)
 
 

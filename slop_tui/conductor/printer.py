@@ -24,10 +24,6 @@ from typing import TYPE_CHECKING, TextIO
 
 from rich.text import Text
 
-if TYPE_CHECKING:  # a terminal's: imported when one shows the lines and the live table
-    from rich.console import Console, Group
-    from rich.live import Live
-
 from slop_tui.display import display_text, has_unsafe, sanitize
 from slop_tui.words import counted, format_usage, plural
 from slop_tui.models import (
@@ -54,6 +50,10 @@ from slop_tui.models import (
     Usage,
     UsageUpdated,
 )
+
+if TYPE_CHECKING:  # a terminal's: imported when one shows the lines and the live table
+    from rich.console import Console, Group
+    from rich.live import Live
 
 _STATE_STYLE = {
     TicketState.TODO: "dim",
