@@ -185,8 +185,10 @@ class _Connection:
     async def start(self) -> None:
         self._task = asyncio.ensure_future(self._own())
         try:
-            await asyncio.wait_for(asyncio.shield(self._ready.wait()), self.spec.start_timeout_s)
-        except asyncio.TimeoutError:
+            # Not `asyncio.wait_for`: on Python 3.11 it drops a cancel that lands as the wait ends.
+            async with asyncio.timeout(self.spec.start_timeout_s):
+                await asyncio.shield(self._ready.wait())
+        except TimeoutError:
             self.failure = f"no answer within {self.spec.start_timeout_s:g} s"
         if self.client is None or self.failure is not None:
             failure = self.failure or "it stopped while starting"
@@ -223,8 +225,9 @@ class _Connection:
         if client is None:
             return False, f"MCP server {self.spec.name!r} is not running"
         try:
-            result = await asyncio.wait_for(client.call_tool(name, arguments), self.spec.timeout_s)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.spec.timeout_s):  # not wait_for: see `start`
+                result = await client.call_tool(name, arguments)
+        except TimeoutError:
             return False, f"no answer within {self.spec.timeout_s:g} s ([mcp.servers.{self.spec.name}] timeout_s)"
         except asyncio.CancelledError:
             raise

@@ -350,24 +350,17 @@ async def run_command(
     pgid = transport.get_pid()  # start_new_session: the shell leads its own session and group
     timed_out = False
     try:
-        try:
-            await asyncio.wait_for(asyncio.shield(collector.exited), timeout=max(timeout_s, 0.0))
-        except asyncio.TimeoutError:
+        if not await _within(collector.exited, timeout_s):
             timed_out = True
             _kill_group(pgid, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(asyncio.shield(collector.exited), timeout=TERM_GRACE_S)
-            except asyncio.TimeoutError:
-                pass
+            await _within(collector.exited, TERM_GRACE_S)
         # Whatever is left in the group (children that ignore SIGTERM, background jobs that
         # would keep the pipes open) dies now, and so does anything that left the group.
         _kill_group(pgid, signal.SIGKILL)
         kill_tagged(command_id)
         await collector.exited
-        try:
-            await asyncio.wait_for(asyncio.shield(collector.closed), timeout=5.0)
-        except asyncio.TimeoutError:
-            pass  # a process outside the group (it called setsid) holds a pipe: stop reading
+        # False: a process outside the group (it called setsid) holds a pipe: stop reading.
+        await _within(collector.closed, 5.0)
     except BaseException:
         # Cancelled (Ctrl+C, a shutdown): never leave the group running behind us.
         _kill_group(pgid, signal.SIGKILL)
@@ -387,6 +380,19 @@ async def run_command(
         sandboxed=use_sandbox,
         network=network or not use_sandbox,
     )
+
+
+async def _within(done: asyncio.Future[None], timeout_s: float) -> bool:
+    """Whether `done` completes within `timeout_s` (it is not cancelled either way). A cancel
+    of the caller is never lost: `asyncio.wait_for` on Python 3.11 drops one that lands as
+    `done` completes (a command that exits as the run stops), and the worker then went on
+    to its next step while its ticket was being stopped."""
+    try:
+        async with asyncio.timeout(max(timeout_s, 0.0)):
+            await asyncio.shield(done)
+    except TimeoutError:
+        return False
+    return True
 
 
 async def _spawned(

@@ -123,9 +123,9 @@ class Git:
             env=git_env(self.env),
         )
         try:
-            out, err = await asyncio.wait_for(
-                proc.communicate(stdin.encode() if stdin is not None else None), timeout
-            )
+            # Not `asyncio.wait_for`: on Python 3.11 it drops a cancel that lands as git ends.
+            async with asyncio.timeout(timeout):
+                out, err = await proc.communicate(stdin.encode() if stdin is not None else None)
         except BaseException:
             if proc.returncode is None:
                 proc.kill()

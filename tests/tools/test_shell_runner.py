@@ -13,6 +13,7 @@ import pytest
 from slop_tui.tokens import estimate_tokens
 from slop_tui.tools.shell_runner import (
     CommandResult,
+    _within,
     head_and_tail,
     is_key_variable,
     run_command,
@@ -97,6 +98,21 @@ async def test_cancelling_the_runner_kills_the_group(tmp_path: Path) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert _wait_gone([int(pid_file.read_text())]) == []
+
+
+async def test_a_cancel_landing_as_the_command_exits_is_not_lost() -> None:
+    # What `run_command` awaits while the command runs, cancelled in the very loop turn the
+    # command's exit arrives (a run stopped at a limit as `true` ends). `asyncio.wait_for`
+    # (Python 3.11) returned the exit and dropped the cancel: the worker went on to its next
+    # step and waited at the closed budget gate for ever, and `slop run --yes` never ended.
+    exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    waiting = asyncio.create_task(_within(exited, 30))
+    await asyncio.sleep(0)  # it waits now
+    exited.set_result(None)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert waiting.cancelled()
 
 
 async def test_a_hundred_megabytes_of_output_is_capped_and_quick(tmp_path: Path) -> None:
