@@ -116,7 +116,7 @@ async def run_ticket(
     """
     import asyncio
 
-    from slop_tui.conductor.headless import HoldingClutch, print_repo_overrides, run_and_close, terminal_console
+    from slop_tui.conductor.headless import asking_clutch, print_repo_overrides, run_and_close
     from slop_tui.conductor.printer import Printer
     from slop_tui.words import format_usage
     from slop_tui.conductor.session import Session
@@ -131,12 +131,7 @@ async def run_ticket(
     if yes:
         clutch = ApproveAll()
     else:
-        from slop_tui.conductor.terminal_clutch import TerminalClutch
-
-        terminal = TerminalClutch(
-            stdin=stdin if stdin is not None else sys.stdin, console=terminal_console(out), repo=repo
-        )
-        clutch = AskForChanges(HoldingClutch(terminal, holder))
+        clutch = asking_clutch(AskForChanges, stdin if stdin is not None else sys.stdin, out, repo, holder)
     session = Session(repo, config, clutch=clutch)
     ticket = Ticket(id=ticket_id, title=_title(description), description=description, target_files=targets)
     track = Track(id="ticket", title=ticket.title, description=description, tickets=[ticket])

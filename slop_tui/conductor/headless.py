@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
@@ -58,6 +58,17 @@ class HoldingClutch:
             return await self.asker.decide(proposal)
         with self._holder[0].hold():
             return await self.asker.decide(proposal)
+
+
+def asking_clutch(
+    policy: Callable[[Clutch], Clutch], stdin: TextIO, out: TextIO, repo: Path, holder: list[Printer]
+) -> Clutch:
+    """The terminal's clutch behind `policy`, asking with the printer on hold (the terminal's
+    modules, rich's syntax and pygments among them, are loaded here: only when someone is asked)."""
+    from slop_tui.conductor.terminal_clutch import TerminalClutch
+
+    terminal = TerminalClutch(stdin=stdin, console=terminal_console(out), repo=repo)
+    return policy(HoldingClutch(terminal, holder))
 
 
 def terminal_console(out: TextIO) -> Console:
@@ -166,11 +177,8 @@ async def run_headless(
         clutch = ApproveAll()
     else:
         from slop_tui.conductor.plan_review import TerminalPlanReviewer
-        from slop_tui.conductor.terminal_clutch import TerminalClutch
 
-        terminal = TerminalClutch(stdin=stdin, console=terminal_console(out), repo=repo)
-        policy = AskForEverything if linear else AskForChanges
-        clutch = policy(HoldingClutch(terminal, holder))
+        clutch = asking_clutch(AskForEverything if linear else AskForChanges, stdin, out, repo, holder)
         reviewer = TerminalPlanReviewer(
             stdin=stdin,
             console=terminal_console(out),
