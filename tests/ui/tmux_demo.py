@@ -2,8 +2,7 @@
 types it, the clutches approved to the end, and the checks every tmux test ends with (the exit
 code, the shell's prompt back, no alternate screen or mouse mode left on).
 
-Used by tests/ui/test_tmux_demo.py and tests/ui/test_tmux_help_stop.py; the `tmux` fixture is
-imported by name into each.
+Used by tests/ui/test_tmux_demo.py, which imports the `tmux` fixture by name.
 """
 
 from __future__ import annotations
