@@ -1,8 +1,9 @@
 """Suite-wide test settings and hooks.
 
 - The repository map's tag cache goes to a temporary folder, never the user's cache folder.
-- `demo`: the bundled demo run headless to its end, once per process (latencies removed);
-  the conductor tests copy its repository, the UI tests compare their runs' files with it.
+- `demo`: the bundled demo run headless to its end, once per suite (latencies removed; the
+  xdist workers share it through a file); the conductor tests copy its repository, the UI tests
+  compare their runs' files with it.
 - `listener`: a real TCP listener on 127.0.0.1 for the network tests (`tests/listener.py`).
 - slop_tui is byte-compiled once at the start (into its ignored `__pycache__` folders), and the
   test processes write the bytecode of what they import, even where the environment says not to
@@ -34,9 +35,11 @@ from __future__ import annotations
 
 import asyncio
 import compileall
+import fcntl
 import gc
 import os
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -45,6 +48,7 @@ from typing import Any
 
 import pytest
 
+from slop_tui.config import load_config
 from tests.conductor.demo import VENV_BIN, DemoRun, demo_setup, run_demo
 from tests.listener import Listener, listening
 from tests.reliability import counts
@@ -116,11 +120,29 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    """The demo run to the end once; tests copy its repository, never change it."""
-    with pytest.MonkeyPatch.context() as patch:  # the scenario's commands say `python`
-        patch.setenv("PATH", VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
-        repo, _, config = demo_setup(tmp_path_factory.mktemp("demo"))
-        return asyncio.run(run_demo(repo, config))
+    """The demo run to the end once per suite; tests copy its repository, never change it.
+
+    The xdist workers share it: the first to need it plays it (under a lock, in the run's
+    common temporary folder) and leaves its record; the others wait, then read it. The run
+    costs ~4.5 s of CPU, its sample `pytest` runs included."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    place, record = shared / "demo", shared / "demo" / "record.json"
+    with open(shared / "demo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if not record.exists():
+            shutil.rmtree(place, ignore_errors=True)  # a worker that failed half-way
+            place.mkdir()
+            with pytest.MonkeyPatch.context() as patch:  # the scenario's commands say `python`
+                patch.setenv("PATH", VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
+                repo, _, config = demo_setup(place)
+                encoded = asyncio.run(run_demo(repo, config))
+            partial = record.with_suffix(".tmp")
+            partial.write_bytes(encoded)
+            partial.rename(record)
+    repo, config_dir = place / "repo", place / "config"
+    config = load_config(repo, env={"SLOP_CONFIG_DIR": str(config_dir)})
+    return DemoRun.load(repo, config, record.read_bytes())
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ from slop_tui.conductor.session import RunSummary, Session
 from slop_tui.config import Config, load_config
 from slop_tui.demo import DEMO_PROMPT, copy_sample_repo, demo_paths
 from slop_tui.models import AnyEvent, Tier
+from slop_tui.providers.base import ModelRequest
 from slop_tui.providers.scripted import Scenario, ScriptedReply, SentBack, load_scenario
+from slop_tui.store.reducer import SessionState
 from slop_tui.tools.clutch import ApproveAll
 from tests.conductor.helpers import Recording
 
@@ -100,6 +102,17 @@ def tree(repo: Path) -> dict[str, bytes]:
     }
 
 
+class DemoRecord(msgspec.Struct, kw_only=True):
+    """What a finished demo run leaves for the tests besides its repository (a file, so the
+    xdist workers share one run: see `demo` in tests/conftest.py)."""
+
+    summary: RunSummary
+    requests: list[tuple[str | None, ModelRequest]]  # each request the worker tier was sent
+    seen: list[AnyEvent]  # what a bus subscriber received
+    state: SessionState  # the session's state in memory at the end
+    rebuilt: list[tuple[str, list[str]]]  # the stub resolver's record
+
+
 @dataclass
 class DemoRun:
     """One finished demo run, shared by the tests that only look at (or copy) its result."""
@@ -107,12 +120,19 @@ class DemoRun:
     repo: Path
     config: Config
     summary: RunSummary
-    worker: Recording  # the worker tier's provider, with every request it was sent
-    seen: list[AnyEvent]  # what a bus subscriber received
-    session: Session
+    requests: list[tuple[str | None, ModelRequest]]
+    seen: list[AnyEvent]
+    state: SessionState
+    rebuilt: list[tuple[str, list[str]]]
+
+    @classmethod
+    def load(cls, repo: Path, config: Config, record: bytes) -> DemoRun:
+        r = msgspec.json.decode(record, type=DemoRecord)
+        return cls(repo, config, r.summary, r.requests, r.seen, r.state, r.rebuilt)
 
 
-async def run_demo(repo: Path, config: Config) -> DemoRun:
+async def run_demo(repo: Path, config: Config) -> bytes:
+    """Play the demo to its end in `repo`; its `DemoRecord`, encoded."""
     worker = Recording(Tier.WORKER, load_scenario(config.model_for(Tier.WORKER).model))
     session = Session(repo, config, clutch=ApproveAll(), providers={Tier.WORKER: worker})
     queue = session.bus.subscribe()
@@ -121,4 +141,8 @@ async def run_demo(repo: Path, config: Config) -> DemoRun:
     seen: list[AnyEvent] = []
     while (event := queue.get_nowait()) is not None:
         seen.append(event)
-    return DemoRun(repo, config, summary, worker, seen, session)
+    record = DemoRecord(
+        summary=summary, requests=worker.requests, seen=seen, state=session.state,
+        rebuilt=session.resolver.rebuilt,
+    )
+    return msgspec.json.encode(record)

@@ -40,7 +40,7 @@ def seq_of(events: list[AnyEvent], ticket_id: str, state: TicketState) -> int:
 def test_refactor_config_system_runs_to_the_end_and_the_sample_tests_pass(demo: DemoRun) -> None:
     assert demo.summary.ok, demo.summary.message
     assert (demo.summary.done, demo.summary.blocked, demo.summary.cancelled) == (4, 0, 0)
-    (track,) = demo.session.state.tracks
+    (track,) = demo.state.tracks
     assert [t.id for t in track.tickets] == ["stub-config", "impl-config", "use-config", "test-config"]
     assert track.tickets[0].archetype.value == "contract_stubber"
     sample_tests_pass(demo.repo)
@@ -52,9 +52,9 @@ def test_the_stub_runs_first_then_its_dependents_start_with_the_new_signatures(d
     stub_done = seq_of(events, "stub-config", TicketState.DONE)
     assert seq_of(events, "impl-config", TicketState.IN_PROGRESS) > stub_done
     assert seq_of(events, "use-config", TicketState.IN_PROGRESS) > stub_done
-    assert demo.session.resolver.rebuilt == [("stub-config", ["app/config.py"])]
+    assert demo.rebuilt == [("stub-config", ["app/config.py"])]
     first_request: dict[str | None, ModelRequest] = {}
-    for ticket_id, request in demo.worker.requests:
+    for ticket_id, request in demo.requests:
         first_request.setdefault(ticket_id, request)
     # Before the stub, nobody had the signature; after it, both dependents see it at once.
     assert NEW_SIGNATURE not in first_request["stub-config"].messages[0].content
@@ -79,10 +79,10 @@ def test_every_event_is_logged_seen_in_order_and_the_state_is_the_replay(demo: D
     rebuilt = replay(logged)
     assert rebuilt is not None
     for state in (saved, rebuilt):
-        assert [(t.id, t.state) for _, t in state.tickets()] == [(t.id, t.state) for _, t in demo.session.state.tickets()]
+        assert [(t.id, t.state) for _, t in state.tickets()] == [(t.id, t.state) for _, t in demo.state.tickets()]
         # Ticket usage is counted once (the worker and the log must not both add it).
         assert {t.id: t.usage.total_tokens for _, t in state.tickets()} == {
-            t.id: t.usage.total_tokens for _, t in demo.session.state.tickets()
+            t.id: t.usage.total_tokens for _, t in demo.state.tickets()
         }
     assert demo.summary.usage.total_tokens == rebuilt.usage.total_tokens > 0
     assert sum(t.usage.total_tokens for _, t in rebuilt.tickets()) < rebuilt.usage.total_tokens  # + planning
