@@ -17,6 +17,9 @@
   of 454): 3 workers are slower than 4, and 6 no faster. The sandboxed commands' CPU is not
   counted in pytest's children (bubblewrap's processes are not reaped by their parent): compare
   `/proc/stat` before and after a run to see the machine's whole work.
+- `python` is the interpreter running the tests (its folder first on `PATH`, as in an activated
+  venv): the scenarios' and workers' commands say `python`, and a machine's own `python` may
+  be missing, lack pytest, or be a version manager's shim (pyenv's costs ~0.1 s a start).
 - Temporary folders (pytest's and every `tempfile` user's, in the test processes and the
   processes they start) are on the memory file system when the machine has one with room
   (`/dev/shm`, 1 GB free), unless `TMPDIR` says otherwise: the suite tests what survives a
@@ -88,6 +91,9 @@ def pytest_configure(config: pytest.Config) -> None:
     gc.set_threshold(20_000, 20, 20)
     if not hasattr(config, "workerinput"):  # once, in the controller (or a run without xdist)
         _scratch_in_memory()
+        # The commands the scenarios and workers run say `python`: the interpreter running the
+        # tests, as in an activated venv (inherited by the xdist workers and every process).
+        os.environ["PATH"] = VENV_BIN + os.pathsep + os.environ.get("PATH", "")
         package = Path(__file__).resolve().parents[1] / "slop_tui"
         # The demo's sample repository is copied and run elsewhere: left as it is shipped.
         compileall.compile_dir(package, quiet=1, rx=re.compile(r"sample_repo"))
@@ -133,10 +139,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
         if not record.exists():
             shutil.rmtree(place, ignore_errors=True)  # a worker that failed half-way
             place.mkdir()
-            with pytest.MonkeyPatch.context() as patch:  # the scenario's commands say `python`
-                patch.setenv("PATH", VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
-                repo, _, config = demo_setup(place)
-                encoded = asyncio.run(run_demo(repo, config))
+            repo, _, config = demo_setup(place)
+            encoded = asyncio.run(run_demo(repo, config))
             partial = record.with_suffix(".tmp")
             partial.write_bytes(encoded)
             partial.rename(record)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
@@ -19,12 +17,6 @@ from slop_tui.providers.scripted import Scenario, ScriptedProvider, ScriptedRepl
 from slop_tui.tools.clutch import ApproveAll, Clutch
 from slop_tui.tools.executor import ToolExecutor
 
-VENV_BIN = str(Path(sys.executable).parent)
-
-
-def python_on_path(monkeypatch: Any) -> None:
-    """Commands the worker runs say `python`: make that the interpreter running the tests."""
-    monkeypatch.setenv("PATH", VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
 
 
 def make_repo(root: Path, files: dict[str, str]) -> Path:

@@ -18,7 +18,7 @@ from slop_tui.models import Approve, ApproveHunks, Decision, Edit, Proposal, Tic
 from slop_tui.testing.llm_server import HTTPReply, HTTPToolCall, LLMServer
 from slop_tui.tools.clutch import AskForChanges
 
-from tests.agents.helpers import Events, http_provider, make_deps, make_repo, python_on_path, ticket
+from tests.agents.helpers import Events, http_provider, make_deps, make_repo, ticket
 
 A1 = "".join(f"value_{n} = {n}  # the first version\n" for n in range(120))
 A2 = A1.replace("the first version", "the second version")
@@ -87,9 +87,8 @@ def known_texts(messages: list[dict[str, Any]]) -> dict[str, object]:
 
 
 async def test_the_prefix_is_stable_between_checkpoints_and_history_shrinks_at_them(
-    tmp_path: Path, server: LLMServer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, server: LLMServer
 ) -> None:
-    python_on_path(monkeypatch)
     repo = make_repo(tmp_path / "repo", {"a.py": A1, "b.py": B1})
     # Each step, and the files on disk once it has run.
     script: list[tuple[HTTPReply, dict[str, str]]] = [

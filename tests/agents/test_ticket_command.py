@@ -20,7 +20,7 @@ from slop_tui.models import ContextBuilt, ProposalMade, TicketState, TicketState
 from slop_tui.store import Store
 from slop_tui.testing.llm_server import HTTPReply, HTTPToolCall, LLMServer
 
-from tests.agents.helpers import VENV_BIN, make_repo
+from tests.agents.helpers import make_repo
 
 KEY = "sk-deepseek-test-0123456789"
 PROJECT = Path(slop_tui.__file__).resolve().parent.parent
@@ -52,7 +52,6 @@ def environment(tmp_path: Path, server: LLMServer) -> dict[str, str]:
         SLOP_CONFIG_DIR=str(config_dir(tmp_path, server)),
         DEEPSEEK_API_KEY=KEY,
         PYTHONPATH=str(PROJECT),
-        PATH=VENV_BIN + os.pathsep + env.get("PATH", ""),
         COLUMNS="120",
     )
     return env

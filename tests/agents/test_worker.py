@@ -42,7 +42,6 @@ from tests.agents.helpers import (
     call,
     make_deps,
     make_repo,
-    python_on_path,
     scripted,
     step,
     ticket,
@@ -71,8 +70,7 @@ class Person:
         return self.answers.pop(0)
 
 
-async def test_a_ticket_runs_to_done(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    python_on_path(monkeypatch)
+async def test_a_ticket_runs_to_done(repo: Path) -> None:
     provider = scripted(
         Tier.WORKER,
         {

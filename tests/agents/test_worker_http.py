@@ -15,7 +15,7 @@ from slop_tui.models import HintGiven, TicketState, Tier, ToolResult, UsageUpdat
 from slop_tui.testing.llm_server import HTTPReply, HTTPToolCall, LLMServer
 from slop_tui.tokens import estimate_tokens
 
-from tests.agents.helpers import Events, http_provider, make_deps, make_repo, python_on_path, ticket
+from tests.agents.helpers import Events, http_provider, make_deps, make_repo, ticket
 
 LEVELS = 90
 
@@ -49,9 +49,8 @@ def qa_bodies(server: LLMServer) -> list[dict[str, Any]]:
 
 
 async def test_a_trace_never_reaches_the_worker_only_a_short_hint(
-    tmp_path: Path, server: LLMServer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, server: LLMServer
 ) -> None:
-    python_on_path(monkeypatch)
     repo = make_repo(tmp_path / "repo", {"deep.py": deep_script(), "broken.py": "X = 1\n"})
     hint = "Line 3 of broken.py has an unclosed parameter list; write `def f():` instead."
     server.push(tool("write_file", path="broken.py", content="X = 1\n\ndef f(:\n    return X\n"))
@@ -96,9 +95,8 @@ async def test_a_trace_never_reaches_the_worker_only_a_short_hint(
 
 
 async def test_when_tier_4_fails_the_hint_comes_from_the_trace(
-    tmp_path: Path, server: LLMServer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, server: LLMServer
 ) -> None:
-    python_on_path(monkeypatch)
     repo = make_repo(tmp_path / "repo", {"deep.py": deep_script(), "broken.py": "def f(:\n"})
     server.push(tool("run_command", command="python deep.py"))
     server.push(tool("finish", summary="reported"))

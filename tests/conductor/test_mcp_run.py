@@ -23,7 +23,6 @@ from slop_tui.testing.llm_server import HTTPReply, HTTPToolCall, LLMServer
 
 KEY = "sk-deepseek-test-0123456789"
 PROJECT = Path(slop_tui.__file__).resolve().parent.parent
-VENV_BIN = str(Path(sys.executable).parent)
 FIXTURE = PROJECT / "tests" / "tools" / "mcp_fixture_server.py"
 
 
@@ -76,7 +75,6 @@ def _environment(tmp_path: Path, server: LLMServer, repo: Path) -> dict[str, str
         SLOP_CONFIG_DIR=str(directory),
         DEEPSEEK_API_KEY=KEY,
         PYTHONPATH=str(PROJECT),
-        PATH=VENV_BIN + os.pathsep + env.get("PATH", ""),
         COLUMNS="120",
     )
     return env

@@ -32,7 +32,6 @@ from slop_tui.store import Store
 from slop_tui.tools.clutch import ApproveAll
 from slop_tui.tools.executor import ToolExecutor
 
-from tests.agents.helpers import python_on_path
 
 
 def passed(output: str) -> int:
@@ -95,11 +94,7 @@ def scripted(tier: Tier) -> ScriptedProvider:
     return ScriptedProvider(spec, msgspec.structs.replace(scenario, **table), str(demo_paths().scenario))
 
 
-async def test_the_scenario_refactors_the_sample_and_its_tests_pass(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    python_on_path(monkeypatch)
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # the sample needs no plugin
+async def test_the_scenario_refactors_the_sample_and_its_tests_pass(tmp_path: Path) -> None:
     repo = copy_sample_repo(tmp_path / "sample")
     store = Store(repo)
     bus = EventBus(store)

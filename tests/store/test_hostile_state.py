@@ -30,7 +30,7 @@ from slop_tui.models import (
     Track,
 )
 from slop_tui.store import Store, replay
-from tests.conductor.demo import VENV_BIN, scaled_scenario, write_config
+from tests.conductor.demo import scaled_scenario, write_config
 
 GIT = ["git", "-c", "user.name=attacker", "-c", "user.email=a@example.invalid",
        "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"]
@@ -88,7 +88,6 @@ def slop(*args: str, repo: Path, config_dir: Path, answers: str | None = None) -
         env={
             **os.environ,
             "SLOP_CONFIG_DIR": str(config_dir),
-            "PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", ""),
         },
     )
 

@@ -10,8 +10,6 @@ spends ~51,000). Snapshots of the question at 80x24 and 120x40. Update them with
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +26,13 @@ from slop_tui.ui.launch import build_app, prepare_demo
 from slop_tui.ui.screens.budget import BudgetScreen
 from slop_tui.ui.screens.clutch import ClutchScreen
 from slop_tui.ui.screens.plan_review import PlanReviewScreen
-from tests.conductor.demo import VENV_BIN, DemoRun, tree
+from tests.conductor.demo import DemoRun, tree
 from tests.ui.helpers import SIZES, wait_for
 from tests.ui.test_demo_parity import without_latency
 from tests.ui.test_pilot import drive, states
 from tests.ui.test_snapshots import replayed_app
 
 LIMIT = 44_000
-
-
-@pytest.fixture(scope="module")
-def python_on_path() -> Iterator[None]:
-    """The scenario's commands say `python`: make it the interpreter running the tests."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PATH", VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
-        yield
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +73,7 @@ def question(screen: BudgetScreen) -> str:
 
 
 async def test_a_reached_limit_pauses_the_run_and_raising_it_finishes_the_demo(
-    tmp_path: Path, python_on_path: None, final_files: dict[str, bytes]
+    tmp_path: Path, final_files: dict[str, bytes]
 ) -> None:
     app, repo, agents = limited_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -119,7 +109,7 @@ async def test_a_reached_limit_pauses_the_run_and_raising_it_finishes_the_demo(
     assert f"max_run_tokens = {LIMIT}" in agents.read_text()  # the raise was for this run only
 
 
-async def test_stop_at_the_limit_puts_files_back_and_r_asks_again(tmp_path: Path, python_on_path: None) -> None:
+async def test_stop_at_the_limit_puts_files_back_and_r_asks_again(tmp_path: Path) -> None:
     app, repo, _ = limited_app(tmp_path)
     original = tree(repo)
     async with app.run_test(size=(120, 40)) as pilot:
