@@ -76,10 +76,11 @@ def write_config(config_dir: Path, scenario: Path, extra: str = "") -> Path:
     return config_dir
 
 
-def demo_setup(base: Path, *, scale: float = 0.0) -> tuple[Path, Path, Config]:
-    """(repository, config dir, loaded config) for a demo run under `base`."""
+def demo_setup(base: Path, *, scale: float = 0.0, commands: str | None = None) -> tuple[Path, Path, Config]:
+    """(repository, config dir, loaded config) for a demo run under `base` (`commands`: see
+    `scaled_scenario`)."""
     repo = copy_sample_repo(base / "repo")
-    config_dir = write_config(base / "config", scaled_scenario(base, scale))
+    config_dir = write_config(base / "config", scaled_scenario(base, scale, commands=commands))
     return repo, config_dir, load_config(repo, env={"SLOP_CONFIG_DIR": str(config_dir)})
 
 

@@ -284,7 +284,7 @@ def _cmdline(proc: Path) -> str:
 
 
 def test_linear_steps_through_every_tool_call(tmp_path: Path, demo: DemoRun) -> None:
-    repo, config_dir, _ = demo_setup(tmp_path)
+    repo, config_dir, _ = demo_setup(tmp_path, commands="true")  # the steps, not the commands
     answers = "y\n" + "a\n" * 300
     done = slop("run", DEMO_PROMPT, "--repo", str(repo), "--linear", config_dir=config_dir, stdin=answers)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
