@@ -3,7 +3,7 @@
 Run as `python mcp_fixture_server.py MODE [PORT]`:
 
 - `ok`: stdio; `echo(text)` (read-only), `shout(text)` (not annotated), `big()` (10 MB of text).
-- `crash_at_start`: prints a line to stderr and exits before speaking MCP.
+- `crash_at_start`: prints a line to stderr and exits before speaking MCP (or importing the SDK).
 - `crash_mid_call`: stdio; `echo` works, `boom()` kills the process mid-call.
 - `exit_after_first`: stdio; the second call of any tool exits the process first.
 - `malformed`: stdio; `bad()` answers its own request with a result that is not a CallToolResult.
@@ -20,8 +20,14 @@ import os
 import sys
 import time
 
-from mcp.server.mcpserver import Context, MCPServer
-from mcp.types import ToolAnnotations
+if __name__ == "__main__" and sys.argv[1:2] == ["crash_at_start"]:
+    # Dies before the SDK is even imported (~1 s of CPU a start), as a broken server would.
+    sys.stderr.write("fixture: cannot open the database at /nonexistent\n")
+    sys.stderr.write("fixture: giving up\n")
+    sys.exit(2)
+
+from mcp.server.mcpserver import Context, MCPServer  # noqa: E402 (after the crash above)
+from mcp.types import ToolAnnotations  # noqa: E402
 
 READ_ONLY = ToolAnnotations(read_only_hint=True)
 # The SDK diverts fd 1 to stderr while it serves; a copy taken first still reaches the client.
@@ -83,10 +89,6 @@ def build(mode: str) -> MCPServer:
 
 def main() -> None:
     mode = sys.argv[1]
-    if mode == "crash_at_start":
-        sys.stderr.write("fixture: cannot open the database at /nonexistent\n")
-        sys.stderr.write("fixture: giving up\n")
-        sys.exit(2)
     server = build(mode)
     if mode == "http":
         import anyio
