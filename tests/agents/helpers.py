@@ -18,7 +18,6 @@ from slop_tui.tools.clutch import ApproveAll, Clutch
 from slop_tui.tools.executor import ToolExecutor
 
 
-
 def make_repo(root: Path, files: dict[str, str]) -> Path:
     for rel, text in files.items():
         path = root / rel

@@ -33,7 +33,6 @@ from slop_tui.tools.clutch import ApproveAll
 from slop_tui.tools.executor import ToolExecutor
 
 
-
 def passed(output: str) -> int:
     match = re.search(r"(\d+) passed", output)
     assert match, output
