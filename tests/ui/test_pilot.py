@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from textual.geometry import Spacing
 from textual.pilot import Pilot
 from textual.widgets import Static, TextArea
 
@@ -96,7 +97,11 @@ async def test_reject_needs_a_reason_and_the_worker_reads_it(tmp_path: Path) -> 
             await pilot.press("r", "enter")  # no reason: refused inline, still open
             await pilot.pause()
             assert app.screen is screen
-            assert "reason is required" in str(screen.query_one("#reject-error", Static).render())
+            error = screen.query_one("#reject-error", Static)
+            assert "reason is required" in str(error.render())
+            # The clutch's own style, whatever screen was shown before (plan review's `.error`
+            # is padded, and its stylesheet was loaded first).
+            assert error.styles.padding == Spacing(0, 0, 0, 0)
             refused_empty = True
             await pilot.press(*"not in this run", "enter")
             return True
