@@ -7,7 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from textual.app import App
+from textual.color import Color
 from textual.pilot import Pilot
+from textual.screen import ModalScreen
 from textual.widgets import DataTable
 
 from slop_tui.models import TicketState
@@ -16,6 +19,8 @@ from slop_tui.ui.app import SlopApp
 from slop_tui.ui.screens.clutch import ClutchScreen
 from slop_tui.ui.screens.confirm import ConfirmScreen
 from slop_tui.ui.screens.plan_review import PlanReviewScreen
+from slop_tui.ui.screens.run_end import ConfirmDropScreen
+from slop_tui.vcs.git_run import RunBranch
 from tests.ui.helpers import screen_text, wait_for
 from tests.ui.scenario import NOTES, app_on, make_repo
 from tests.ui.test_pilot import run_to_end, select, states
@@ -132,3 +137,29 @@ async def test_plan_review_delete_and_abort_ask(tmp_path: Path) -> None:
         await pilot.press("y")
         await wait_for(lambda: not app.running, timeout=8, pilot=pilot)
     assert not (repo / "calc.py").exists()
+
+
+async def test_each_question_keeps_its_own_frame_whichever_was_asked_before() -> None:
+    """The stop/undo question is framed in the warning colour, dropping a run in the error
+    colour, asked in any order (a screen's stylesheet applies app-wide once loaded, and both
+    boxes are `#confirm-box`)."""
+    run = RunBranch(run_id="r1", branch="slop/r1", base_branch="main", base_sha="0" * 40)
+
+    def undo() -> ModalScreen[bool]:
+        return ConfirmScreen("Undo?")
+
+    def drop() -> ModalScreen[bool]:
+        return ConfirmDropScreen(run, 2)
+
+    for asked_in_turn in ((undo, drop, undo), (drop, undo, drop)):
+        app: App[None] = App()
+        async with app.run_test(size=SIZE) as pilot:
+            for make in asked_in_turn:
+                screen = make()
+                await app.push_screen(screen)
+                await pilot.pause()
+                frame = screen.query_one("#confirm-box").styles.border.top
+                want = app.theme_variables["warning" if make is undo else "error"]
+                assert frame[1] == Color.parse(want), [m.__name__ for m in asked_in_turn]
+                app.pop_screen()
+                await pilot.pause()
