@@ -112,7 +112,8 @@ class WorkerDeps:
     # The run's repository map (`conductor.map_holder.MapHolder`); None for a worker run
     # alone, whose context shows the skeletons of the files its targets import instead.
     repo_map: MapSource | None = None
-    gate: Callable[[], Awaitable[None]] | None = None  # awaited before each model call (spend limits)
+    # Awaited before each model call made for the ticket, the Tier 4 hint's too (spend limits).
+    gate: Callable[[], Awaitable[None]] | None = None
 
 
 class WorkerOutcome(msgspec.Struct, kw_only=True):
@@ -243,8 +244,7 @@ class _WorkerRun:
                 self.steps -= 1  # counted as a model call, and never sent
                 await self._move("mark_blocked", reason=too_big)
                 return self._outcome(report)
-            if deps.gate is not None:
-                await deps.gate()
+            await self._spend_gate()
             try:
                 reply = await deps.provider.complete(request, ticket_id=self.ticket.id)
             except SlopError as exc:
@@ -411,9 +411,15 @@ class _WorkerRun:
             )
         command = outcome.command_result
         if isinstance(arguments, RunCommandArgs) and command is not None and not command.ok:
+            await self._spend_gate()  # the hint is a model call too
             hint = await deps.qa.hint_for(ticket_id, command, deps.repo_root, track_id=self.track_id)
             return await self._result(final.tool, False, edited + worker_message(command, hint))
         return await self._result(final.tool, outcome.ok, edited + outcome.output)
+
+    async def _spend_gate(self) -> None:
+        """Returns at once unless a spend limit is reached (see `conductor.spend`)."""
+        if self.deps.gate is not None:
+            await self.deps.gate()
 
     def _ran_diff(self, proposed: ToolArgs, ran: ToolArgs) -> str:
         """The file as `proposed` would leave it -> as `ran` will (read before it runs)."""

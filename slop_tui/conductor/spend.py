@@ -2,8 +2,9 @@
 
 `Budget` (conductor/budget.py) counts; this module acts on what it counts. Every call's usage
 goes through `SpendGuard.observe`; the first limit reached closes the **step gate** (each
-worker awaits `gate()` before its next model call, so workers side by side overshoot by at
-most the call they were in) and pauses the dispatcher (no new ticket starts). Then:
+worker awaits `gate()` before its next model call, the Tier 4 hint for a failed command
+included, so workers side by side overshoot by at most the call they were in) and pauses the
+dispatcher (no new ticket starts). Then:
 
 - with nobody to ask (`slop run`, `slop resume`), the run stops as Ctrl+C stops it: the
   dispatch is cancelled, so each running ticket is interrupted (back to `todo`), its files are

@@ -381,3 +381,34 @@ async def test_an_automatic_approval_never_looks_like_a_wait_on_a_slow_bus(repo:
     # Neither the read (AskForChanges approves it at once) nor the finish ever waited.
     assert events.moves() == [("todo", "in_progress"), ("in_progress", "done")]
     assert [type(d.decision) for d in events.of(DecisionMade)] == [Approve, Approve]
+
+
+async def test_the_tier_4_call_after_a_failed_command_waits_at_the_spend_gate(repo: Path) -> None:
+    """A limit reached (by another ticket's call) while this ticket's command ran closes the
+    gate: the hint for its failure is a model call too, and waits there like the next step."""
+    provider = scripted(
+        Tier.WORKER,
+        {"t1": [step(call("run_command", command="python -c 'raise SystemExit(3)'")), step(call("finish", summary="done"))]},
+    )
+    qa = Recording(scripted(Tier.DEFAULT_CHEAP, {"t1": [step(text="The command exits with status 3 on purpose.")]}))
+    deps = make_deps(repo, provider, Events(), qa_provider=qa)
+    opened = asyncio.Event()
+    passes = 0
+
+    async def gate() -> None:  # open for the first call, then closed until `opened`
+        nonlocal passes
+        passes += 1
+        if passes > 1:
+            await opened.wait()
+
+    deps.gate = gate
+    worker = asyncio.create_task(run_worker_lifecycle(ticket(), deps, track_id="tr"))
+    async with asyncio.timeout(30):
+        while passes < 2:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # what the worker would do next, it has done
+    assert qa.requests == []  # the hint waits at the closed gate, not sent
+    opened.set()
+    outcome = await worker
+    assert outcome.state is TicketState.DONE
+    assert len(qa.requests) == 1
