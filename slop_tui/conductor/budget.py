@@ -190,11 +190,19 @@ class Budget:
             return usage.cost_usd
         return float(tokens_of(usage))
 
-    def header(self, run: Usage) -> str:
-        """The run's spend against its run limits ("" when none is set), for the TUI header."""
+    def header(self, run: Usage, tickets: Iterable[Usage] = ()) -> str:
+        """The spend against each limit set ("" when none is), for the TUI header: the run's,
+        and for a per-ticket limit the top spend of `tickets` (each ticket's usage)."""
+        tickets = list(tickets)
         parts = []
         if "max_run_tokens" in self.limits:
             parts.append(f"{tokens_of(run):,}/{int(self.limits['max_run_tokens']):,} tok")
         if "max_run_usd" in self.limits and self._usd_applies():
             parts.append(f"${run.cost_usd or 0.0:,.2f}/${self.limits['max_run_usd']:,.2f}")
+        if "max_ticket_tokens" in self.limits:
+            top = max((tokens_of(t) for t in tickets), default=0)
+            parts.append(f"top ticket {top:,}/{int(self.limits['max_ticket_tokens']):,} tok")
+        if "max_ticket_usd" in self.limits and self._usd_applies():
+            top_usd = max((t.cost_usd or 0.0 for t in tickets), default=0.0)
+            parts.append(f"top ticket ${top_usd:,.2f}/${self.limits['max_ticket_usd']:,.2f}")
         return " · ".join(parts)

@@ -152,7 +152,16 @@ def test_a_limit_is_raised_only_above_its_spend() -> None:
         assert budget.limits["max_run_tokens"] == 1000 and budget.reached is not None
     assert budget.raise_limit("max_run_tokens", 2400) == 1000
     assert budget.reached is None and budget.limits["max_run_tokens"] == 2400
-    assert budget.header(Usage(input_tokens=1200)) == "1,200/2,400 tok"
+    assert budget.header(Usage(input_tokens=1200)) == "1,200/2,400 tok · top ticket $0.00/$0.50"
+
+
+def test_the_header_shows_the_top_ticket_against_a_per_ticket_limit() -> None:
+    budget = Budget(RunSettings(max_run_tokens=90_000, max_ticket_tokens=20_000, max_ticket_usd=0.5))
+    tickets = [Usage(input_tokens=1_200), Usage(input_tokens=15_000, output_tokens=250, cost_usd=0.31), Usage()]
+    assert budget.header(Usage(input_tokens=16_450), tickets) == (
+        "16,450/90,000 tok · top ticket 15,250/20,000 tok · top ticket $0.31/$0.50"
+    )
+    assert budget.header(Usage()) == "0/90,000 tok · top ticket 0/20,000 tok · top ticket $0.00/$0.50"
 
 
 def test_amounts_as_a_person_types_them() -> None:

@@ -1,4 +1,5 @@
-"""The header shows the run's spend against its limits when a limit is set, and only then."""
+"""The header shows the spend against the limits when a limit is set, and only then: the run's,
+and the top ticket's against a per-ticket limit."""
 
 from __future__ import annotations
 
@@ -6,15 +7,15 @@ from textual.app import App, ComposeResult
 
 from slop_tui.conductor.budget import Budget
 from slop_tui.config import RunSettings
-from slop_tui.models import Usage
+from slop_tui.models import PlanAccepted, Ticket, Tier, Track, Usage, UsageUpdated
 from slop_tui.ui.run_view import RunView
 from slop_tui.ui.widgets.run_header import RunHeader
 
 
 class _HeaderApp(App[None]):
-    def __init__(self, budget: Budget | None) -> None:
+    def __init__(self, budget: Budget | None, view: RunView | None = None) -> None:
         super().__init__()
-        self.view = RunView()
+        self.view = view if view is not None else RunView()
         self.view.total = Usage(input_tokens=12_000, output_tokens=34, cost_usd=0.5)
         self.budget = budget
 
@@ -24,8 +25,8 @@ class _HeaderApp(App[None]):
         yield header
 
 
-async def _first_line(budget: Budget | None) -> str:
-    app = _HeaderApp(budget)
+async def _first_line(budget: Budget | None, view: RunView | None = None) -> str:
+    app = _HeaderApp(budget, view)
     async with app.run_test() as pilot:
         header = app.query_one(RunHeader)
         header.redraw()
@@ -41,3 +42,15 @@ async def test_the_header_shows_spend_against_the_limits() -> None:
 async def test_no_limit_no_budget_in_the_header() -> None:
     assert "budget" not in await _first_line(Budget(RunSettings()))
     assert "budget" not in await _first_line(None)
+
+
+async def test_a_per_ticket_limit_shows_the_top_tickets_spend() -> None:
+    view = RunView()
+    view.apply(PlanAccepted(tracks=[Track(id="tr", title="t", tickets=[
+        Ticket(id="a", title="a", description="", target_files=["a.py"]),
+        Ticket(id="b", title="b", description="", target_files=["b.py"]),
+    ])]))
+    for ticket_id, tokens in (("a", 3_000), ("b", 7_500), ("a", 1_000)):
+        view.apply(UsageUpdated(ticket_id=ticket_id, track_id="tr", tier=Tier.WORKER, model="m", usage=Usage(input_tokens=tokens)))
+    line = await _first_line(Budget(RunSettings(max_ticket_tokens=20_000)), view)
+    assert line.endswith("budget top ticket 7,500/20,000 tok"), line

@@ -245,7 +245,7 @@ class RunHeader(Widget):
         if view.finished is not None:
             rest.append(" · finished" if view.finished.ok else " · finished with problems", style="bold")
         rest.append(f" · total {usage_text(view.total)}", style="bold")
-        against = self._budget_text(view.total)
+        against = self._budget_text(view)
         if against:
             rest.append(f" · budget {against}", style="bold")
         if streamed:
@@ -285,8 +285,8 @@ class RunHeader(Widget):
         except Exception:  # not mounted (yet): nothing to repaint
             return False
 
-    def _budget_text(self, total: Usage) -> str:
-        """The run's spend against its limits, when the session driving the app has any."""
+    def _budget_text(self, view: RunView) -> str:
+        """The spend against the limits, when the session driving the app has any."""
         budget = self.budget
         if budget is None:
             try:
@@ -295,7 +295,7 @@ class RunHeader(Widget):
                 return ""
         if not isinstance(budget, Budget):
             return ""
-        return budget.header(total)
+        return budget.header(view.total, (t.ticket.usage for t in view.tickets.values()))
 
     def _spin(self, on: bool) -> None:
         """Redraw on a timer while a call is under way (the elapsed time moves), never idle."""
