@@ -10,6 +10,7 @@ from slop_tui.config import RunSettings
 from slop_tui.models import PlanAccepted, Ticket, Tier, Track, Usage, UsageUpdated
 from slop_tui.ui.run_view import RunView
 from slop_tui.ui.widgets.run_header import RunHeader
+from tests.ui.helpers import screen_text
 
 
 class _HeaderApp(App[None]):
@@ -54,3 +55,13 @@ async def test_a_per_ticket_limit_shows_the_top_tickets_spend() -> None:
         view.apply(UsageUpdated(ticket_id=ticket_id, track_id="tr", tier=Tier.WORKER, model="m", usage=Usage(input_tokens=tokens)))
     line = await _first_line(Budget(RunSettings(max_ticket_tokens=20_000)), view)
     assert line.endswith("budget top ticket 7,500/20,000 tok"), line
+
+
+async def test_a_long_first_line_is_cut_never_wrapped_over_the_usage_line() -> None:
+    app = _HeaderApp(Budget(RunSettings(max_run_tokens=300_000, max_ticket_tokens=200_000, max_run_usd=20.0)))
+    async with app.run_test(size=(60, 4)) as pilot:
+        app.query_one(RunHeader).redraw()
+        await pilot.pause()
+        first, second = screen_text(app).splitlines()[:2]
+    assert first.rstrip().endswith("…") and "budget" in first, first
+    assert second.strip().startswith("T1 "), second

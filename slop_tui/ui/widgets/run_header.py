@@ -166,7 +166,7 @@ class RunHeader(Widget):
     where a `Static.update` would ask for a layout of the whole screen (a 2,000-row table)."""
 
     DEFAULT_CSS = """
-    RunHeader { height: 2; padding: 0 1; background: $panel; }
+    RunHeader { height: 2; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(
