@@ -209,7 +209,7 @@ class RunHeader(Widget):
 
     def redraw(self) -> None:
         view = self.view
-        line = Text(no_wrap=True, overflow="ellipsis")
+        line = Text()
         if self.demo:
             line.append(" offline demo ", style="reverse bold")
             line.append(" ")
@@ -256,16 +256,14 @@ class RunHeader(Widget):
                 line.append(" ")
                 line.append(tail, style="italic")
         line.append_text(rest)
-        usage = Text(no_wrap=True, overflow="ellipsis", style="dim" if not view.total.total_tokens else "")
+        usage = Text(style="dim" if not view.total.total_tokens else "")
         if self.always:
             rules = ", ".join(sanitize(rule, one_line=True) for rule in self.always)
             usage.append(f"always allowed: {rules}", style="bold reverse")
             usage.append("  ")
         self._set_tooltip()
         usage.append("  ".join(f"{TIER_SHORT[t]} {usage_text(view.tier_usage.get(t, Usage()))}" for t in Tier))
-        both = Text("\n").join([line, usage])
-        both.no_wrap = True
-        both.overflow = "ellipsis"
+        both = Text("\n").join([line, usage])  # each line cut with `…`, never wrapped (the CSS)
         self._content = both
         self._stale = not self._visible()
         if not self._stale:
