@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -114,22 +113,17 @@ class DemoRecord(msgspec.Struct, kw_only=True):
     rebuilt: list[tuple[str, list[str]]]  # the stub resolver's record
 
 
-@dataclass
-class DemoRun:
-    """One finished demo run, shared by the tests that only look at (or copy) its result."""
+class DemoRun(DemoRecord, kw_only=True):
+    """One finished demo run, shared by the tests that only look at (or copy) its result: its
+    record, its repository and its config."""
 
     repo: Path
     config: Config
-    summary: RunSummary
-    requests: list[tuple[str | None, ModelRequest]]
-    seen: list[AnyEvent]
-    state: SessionState
-    rebuilt: list[tuple[str, list[str]]]
 
     @classmethod
     def load(cls, repo: Path, config: Config, record: bytes) -> DemoRun:
-        r = msgspec.json.decode(record, type=DemoRecord)
-        return cls(repo, config, r.summary, r.requests, r.seen, r.state, r.rebuilt)
+        found = msgspec.json.decode(record, type=DemoRecord)
+        return cls(repo=repo, config=config, **msgspec.structs.asdict(found))
 
 
 async def run_demo(repo: Path, config: Config) -> bytes:
