@@ -50,6 +50,9 @@ from slop_tui.tools.sandbox import PathRefused, check_lexical
 from slop_tui.words import plural
 
 Emit = Callable[[AnyEvent], Awaitable[AnyEvent]]
+# Awaited before each planner call: returns to go on; raises `PlanningFailed` to stop planning
+# (the session's spend limits: a limit reached by an earlier call, and nobody raised it).
+Gate = Callable[[], Awaitable[None]]
 
 PLAN_MAX_TOKENS = 4096
 
@@ -131,6 +134,7 @@ async def _ask_for_plan(
     retries: int,
     ledger: UsageLedger,
     emit: Emit,
+    gate: Gate | None,
 ) -> _P:
     messages = [ChatMessage(role="user", content=user)]
     attempts = max(0, retries) + 1
@@ -143,6 +147,8 @@ async def _ask_for_plan(
             schema_name=schema_name,
             max_tokens=PLAN_MAX_TOKENS,
         )
+        if gate is not None:
+            await gate()  # each attempt is a call: the spend limits hold before every one
         try:
             check_window(provider.spec, request)  # over the window: said before any call
             reply = await provider.complete(request)
@@ -209,11 +215,13 @@ async def plan_tracks(
     feedback: str | None = None,
     limits: PlanLimits | None = None,
     instructions: str = "",
+    gate: Gate | None = None,
 ) -> TrackPlan:
     """Tier 1: the request (and the repository's overview) becomes an ordered list of tracks.
 
     `feedback` is a reviewer's comment on an earlier plan, sent along when the plan is redone.
-    `instructions` (`ProjectInstructions.system_section()`) ends the system prompt.
+    `instructions` (`ProjectInstructions.system_section()`) ends the system prompt; `gate` is
+    awaited before each call (see `Gate`).
     A plan over `limits` (the defaults when None) is refused like any other bad answer, so
     the caller never pays a lead call per track of a runaway plan.
     """
@@ -233,6 +241,7 @@ async def plan_tracks(
         retries=retries,
         ledger=ledger,
         emit=emit,
+        gate=gate,
     )
 
 
@@ -265,10 +274,12 @@ async def plan_tickets(
     reserved_ids: Collection[str] = (),
     limits: PlanLimits | None = None,
     instructions: str = "",
+    gate: Gate | None = None,
 ) -> TicketPlan:
     """Tier 2: one track becomes tickets (a DAG) over `skeletons`, the repository map.
 
-    `instructions` (`ProjectInstructions.system_section()`) ends the system prompt.
+    `instructions` (`ProjectInstructions.system_section()`) ends the system prompt; `gate` is
+    awaited before each call (see `Gate`).
     `reserved_ids` are ticket ids earlier tracks already use: the store, `slop undo` and the
     scenario files name tickets by id alone, so ids must be unique across the plan.
     """
@@ -292,4 +303,5 @@ async def plan_tickets(
         retries=retries,
         ledger=ledger,
         emit=emit,
+        gate=gate,
     )

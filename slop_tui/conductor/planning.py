@@ -14,6 +14,7 @@ import msgspec
 
 from slop_tui.agents.emit import Emit
 from slop_tui.agents.planner import (
+    Gate,
     plan_limits,
     plan_tickets,
     plan_tracks,
@@ -74,10 +75,12 @@ async def plan_and_review(
     ledger: UsageLedger,
     emit: Emit,
     reviewer: PlanReviewer | None,
+    gate: Gate | None = None,
 ) -> list[Track]:
     """Tier 1 cuts `prompt` into tracks, Tier 2 each track into tickets, over the repository
     map; the reviewer (if any) accepts, edits, sends back with a comment (planned again) or
-    aborts (`PlanRejected`). An edited plan breaking the limits is shown again with the error."""
+    aborts (`PlanRejected`). An edited plan breaking the limits is shown again with the error.
+    `gate` is awaited before every planner and lead call (the session's spend limits)."""
     retries = settings.plan_retries
     feedback: str | None = None
     repo_map = await map_holder.current()
@@ -100,6 +103,7 @@ async def plan_and_review(
             feedback=feedback,
             limits=limits,
             instructions=instructions,
+            gate=gate,
         )
         tracks: list[Track] = []
         reserved: set[str] = set()
@@ -117,6 +121,7 @@ async def plan_and_review(
                 reserved_ids=reserved,
                 limits=limits,
                 instructions=instructions,
+                gate=gate,
             )
             track = plan_to_track(planned, ticket_plan)
             tracks.append(track)

@@ -395,7 +395,15 @@ class Session:
             ledger=self.ledger,
             emit=self.emit,
             reviewer=self.plan_reviewer,
+            gate=self._planning_gate,
         )
+
+    async def _planning_gate(self) -> None:
+        """Before each planner or lead call: a reached spend limit is asked about (the TUI) or
+        stops the run here, with the same words as a stop at the limit mid-run."""
+        reached = await self.spend.before_planning()
+        if reached is not None:
+            raise PlanningFailed(reached.message())
 
     # -- running --------------------------------------------------------------------------
 

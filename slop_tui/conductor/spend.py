@@ -4,7 +4,9 @@
 goes through `SpendGuard.observe`; the first limit reached closes the **step gate** (each
 worker awaits `gate()` before its next model call, the Tier 4 hint for a failed command
 included, so workers side by side overshoot by at most the call they were in) and pauses the
-dispatcher (no new ticket starts). Then:
+dispatcher (no new ticket starts). Planning holds too: before each Tier 1 or Tier 2 call
+(`before_planning`) a reached limit is asked about, or stops the run there, before the plan
+exists (nothing to resume: `slop run` again). Then:
 
 - with nobody to ask (`slop run`, `slop resume`), the run stops as Ctrl+C stops it: the
   dispatch is cancelled, so each running ticket is interrupted (back to `todo`), its files are
@@ -113,6 +115,14 @@ class SpendGuard:
             await self._open.wait()
         finally:
             self.waiting -= 1
+
+    async def before_planning(self) -> BudgetReached | None:
+        """Before each planner or lead call (no dispatch runs to watch the gate yet): None to
+        go on (no limit reached, or the person raised it); else the limit planning stops at
+        (nobody to ask, or the person chose to stop)."""
+        if self.budget.reached is None or await self._settle(None):
+            return None
+        return self.budget.reached
 
     def raise_limit(self, name: LimitName, value: float) -> None:
         """Raise a limit for this session (`agents.toml` is unchanged). `SlopError` when the

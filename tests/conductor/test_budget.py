@@ -1,6 +1,7 @@
 """Spend limits: a headless run stops cleanly at a limit and resumes once it is raised; with
 someone to ask (the TUI), the run waits at the step gate and goes on once the limit is raised
-for the run; a repository may lower a limit, never raise it; a USD limit over an unpriced model
+for the run; planning holds at a limit too (no Tier 2 call after Tier 1 reached it, unless
+raised); a repository may lower a limit, never raise it; a USD limit over an unpriced model
 is said so."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from slop_tui.conductor.spend import BudgetAnswer
 from slop_tui.config import ConfigError, RunSettings, load_config
 from slop_tui.demo import DEMO_PROMPT, copy_sample_repo
 from slop_tui.errors import SlopError
-from slop_tui.models import ErrorRaised, FilesRestored, ModelCallStarted, TicketState, Tier, Usage
+from slop_tui.models import ErrorRaised, FilesRestored, ModelCallStarted, PlanAccepted, TicketState, Tier, Usage
 from slop_tui.store import Store
 from slop_tui.tools.clutch import ApproveAll
 from tests.conductor.demo import DemoRun, scaled_scenario, tree, write_config
@@ -76,7 +77,8 @@ def test_a_token_limit_stops_the_run_cleanly_and_resume_after_raising_it_finishe
 def test_a_usd_limit_over_an_unpriced_model_is_said_at_the_start(tmp_path: Path) -> None:
     repo = copy_sample_repo(tmp_path / "repo")
     scenario = scaled_scenario(tmp_path, 0.0, commands="true")
-    # The token limit is reached by planning alone: the run stops before any ticket starts.
+    # The token limit is reached by the first worker call (planning spends about 600): the run
+    # stops there.
     limits = "[run]\nmax_run_usd = 0.01\nmax_run_tokens = 1000\n"
     config_dir = write_config(tmp_path / "config", scenario, limits)
     run = slop("run", DEMO_PROMPT, "--repo", str(repo), "--yes", config_dir=config_dir)
@@ -232,3 +234,61 @@ async def test_with_someone_to_ask_the_run_waits_at_the_gate_and_goes_on_once_ra
     )
     between = events[asked:raised]
     assert not [e for e in between if isinstance(e, ModelCallStarted) and e.tier is Tier.WORKER]
+
+
+def test_a_limit_reached_by_tier_1_stops_the_run_before_any_lead_call(tmp_path: Path) -> None:
+    """Planning holds at a limit too: the demo's Tier 1 answer alone is over 50 tokens, so no
+    Tier 2 call goes out (before, every lead call of the plan did, then the run stopped)."""
+    repo = copy_sample_repo(tmp_path / "repo")
+    original = tree(repo)
+    config_dir = write_config(
+        tmp_path / "config", scaled_scenario(tmp_path, 0.0, commands="true"), "[run]\nmax_run_tokens = 50\n"
+    )
+    run = slop("run", DEMO_PROMPT, "--repo", str(repo), "--yes", config_dir=config_dir)
+    assert run.returncode == 1, run.stdout + run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("slop: budget reached: max_run_tokens 50 (spent "), run.stderr
+    assert "Traceback" not in run.stderr
+    events = Store(repo).events()
+    tiers = [e.tier for e in events if isinstance(e, ModelCallStarted)]
+    assert tiers == [Tier.PLANNER]
+    assert not any(isinstance(e, PlanAccepted) for e in events)
+    assert tree(repo) == original
+    # Nothing to resume: the plan never existed; `slop run` again once the limit is raised.
+    refused = slop("resume", "--repo", str(repo), "--yes", config_dir=config_dir)
+    assert refused.returncode == 2 and "start it again with `slop run`" in refused.stderr
+
+
+class _RaiseOnce:
+    """Raises the reached limit to a million, once, and notes which calls had started then."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.asked: list[tuple[BudgetReached, list[Tier]]] = []
+
+    async def ask(self, reached: BudgetReached) -> BudgetAnswer:
+        started = [e.tier for e in self.session.store.events() if isinstance(e, ModelCallStarted)]
+        self.asked.append((reached, started))
+        return BudgetAnswer.raise_to(1_000_000)
+
+
+async def test_with_someone_to_ask_planning_waits_at_the_limit_and_goes_on_once_raised(
+    tmp_path: Path, demo: DemoRun
+) -> None:
+    repo = copy_sample_repo(tmp_path / "repo")
+    config_dir = write_config(
+        tmp_path / "config", scaled_scenario(tmp_path, 0.0, commands="true"), "[run]\nmax_run_tokens = 50\n"
+    )
+    session = Session(repo, load_config(repo, env={"SLOP_CONFIG_DIR": str(config_dir)}), clutch=ApproveAll())
+    asker = _RaiseOnce(session)
+    session.budget_asker = asker
+    try:
+        summary = await session.run(DEMO_PROMPT)
+    finally:
+        await session.close()
+    assert summary.ok, summary.message
+    # Asked once, after Tier 1 and before Tier 2: the lead call waited for the answer.
+    [(reached, started)] = asker.asked
+    assert reached.limit == "max_run_tokens" and reached.spent > 50
+    assert started == [Tier.PLANNER]
+    assert tree(repo) == tree(demo.repo)

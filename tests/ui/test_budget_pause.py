@@ -1,5 +1,6 @@
 """A spend limit reached mid-ticket in the TUI pauses the run and asks: raised, the run goes on
-to the demo's own end; stopped, the running tickets' files are put back and R continues it.
+to the demo's own end; stopped, the running tickets' files are put back and R continues it. A
+limit reached while planning asks before the next planner call; stopped there, nothing changed.
 
 The demo (scripted team, latencies 0) on the sample repository, driven through the pilot with
 every clutch approved; a token limit of 44,000 is reached while tickets run (the whole demo
@@ -19,7 +20,7 @@ from textual.widgets import Input, Static
 
 from slop_tui.conductor.budget import BudgetReached
 from slop_tui.demo import DEMO_PROMPT
-from slop_tui.models import FileChanged, FilesRestored, TicketState
+from slop_tui.models import FileChanged, FilesRestored, ModelCallStarted, PlanAccepted, TicketState, Tier
 from slop_tui.store import Store
 from slop_tui.ui.app import SlopApp
 from slop_tui.ui.launch import build_app, prepare_demo
@@ -42,12 +43,12 @@ def final_files(demo: DemoRun) -> dict[str, bytes]:
     return tree(demo.repo)
 
 
-def limited_app(base: Path) -> tuple[SlopApp, Path, Path]:
-    """(app, repository, agents.toml) of the demo with `max_run_tokens = LIMIT`."""
+def limited_app(base: Path, limit: int = LIMIT) -> tuple[SlopApp, Path, Path]:
+    """(app, repository, agents.toml) of the demo with `max_run_tokens = limit`."""
     repo, env = prepare_demo(base)
     env = without_latency(env, base)
     agents = Path(env["SLOP_CONFIG_DIR"]) / "agents.toml"
-    agents.write_text(agents.read_text() + f"\n[run]\nmax_run_tokens = {LIMIT}\n")
+    agents.write_text(agents.read_text() + f"\n[run]\nmax_run_tokens = {limit}\n")
     app = build_app(repo, env=env, demo=True, initial_prompt=DEMO_PROMPT,
                     prefs_env={"SLOP_CONFIG_DIR": str(base / "prefs")})
     return app, repo, agents
@@ -147,6 +148,26 @@ async def test_stop_at_the_limit_puts_files_back_and_r_asks_again(tmp_path: Path
     assert state is not None and not state.finished
     assert {t.id: t.state for _, t in state.tickets()} == left
     assert tree(repo) == now
+
+
+async def test_a_limit_reached_while_planning_asks_before_the_next_planner_call(tmp_path: Path) -> None:
+    """Tier 1's answer alone is over 50 tokens: the question comes before Tier 2 is called
+    (no plan to review yet), and stopping there ends the run with nothing changed."""
+    app, repo, _ = limited_app(tmp_path, limit=50)
+    original = tree(repo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        screen = await until_asked(pilot, app)
+        assert question(screen).startswith("budget reached: max_run_tokens 50 (spent ")
+        started = [e.tier for e in Store(repo).events() if isinstance(e, ModelCallStarted)]
+        assert started == [Tier.PLANNER]
+        await pilot.press("S")
+        await wait_for(lambda: not app.running, timeout=30, pilot=pilot)
+        finished = app.view.finished
+        assert finished is not None and not finished.ok
+        assert finished.message.startswith("budget reached: max_run_tokens 50 (spent "), finished.message
+    assert not any(isinstance(e, PlanAccepted) for e in Store(repo).events())
+    assert tree(repo) == original
 
 
 def _ask(reached: BudgetReached) -> Any:
