@@ -158,7 +158,9 @@ class Usage(msgspec.Struct, kw_only=True):
 
     @property
     def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
+        """Every token the model read or wrote: cache reads and writes are tokens read too (a
+        cheaper price is the USD side's business, not a smaller count)."""
+        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens + self.output_tokens
 
 
 # ---------------------------------------------------------------------------

@@ -7,8 +7,9 @@ Workers running side by side may each finish the call they were in: the spend pa
 (the overshoot) is named in the message. A limit raised for a run (`Budget.raise_limit`, the
 TUI's question) lives in this object only: `agents.toml` is never written.
 
-Tokens are counted as every view shows them (`Usage.total_tokens`: uncached input and output);
-what cache reads and writes cost is for the USD limits.
+Tokens are counted as every view shows them (`Usage.total_tokens`): every token a model read or
+wrote, cache reads and writes included (a cached token is cheaper, which the USD limits count,
+but it is read all the same: with prompt caching most of a ticket's input is cache reads).
 """
 
 from __future__ import annotations

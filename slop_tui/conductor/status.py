@@ -91,7 +91,7 @@ def render_status(state: SessionState, running_pid: int | None = None) -> str:
                 f"{format_usage(ticket.usage):>18}  {_flat(ticket.title)}"
             )
             lines.append(row)
-            if ticket.usage.total_tokens or ticket.usage.cache_read_tokens:
+            if ticket.usage.total_tokens:
                 lines.append(f"  {'':<{width}}  tokens: {usage_line(ticket.usage)}")
             if ticket.state is TicketState.BLOCKED and ticket.blocked_reason:
                 lines.append(f"  {'':<{width}}  reason: {_flat(ticket.blocked_reason)}")

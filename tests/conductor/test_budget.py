@@ -40,13 +40,14 @@ def test_a_token_limit_stops_the_run_cleanly_and_resume_after_raising_it_finishe
     repo = copy_sample_repo(tmp_path / "repo")
     original = tree(repo)
     scenario = scaled_scenario(tmp_path, 0.0, commands="true")
-    # The demo spends ~51,000 tokens; at 44,000 two tickets run side by side, each with files
-    # written: impl-config (app/config.py) and use-config (app/storage.py at least).
-    config_dir = write_config(tmp_path / "config", scenario, "[run]\nmax_run_tokens = 44000\n")
+    # The demo spends ~127,000 tokens (cache reads included); at 85,000 two tickets run side by
+    # side, each with files written: impl-config (app/config.py) and use-config (app/storage.py
+    # at least).
+    config_dir = write_config(tmp_path / "config", scenario, "[run]\nmax_run_tokens = 85000\n")
     run = slop("run", DEMO_PROMPT, "--repo", str(repo), "--yes", config_dir=config_dir)
     assert run.returncode == 1, run.stdout + run.stderr
     last = run.stderr.strip().splitlines()[-1]
-    assert last.startswith("slop: budget reached: max_run_tokens 44,000 (spent "), run.stderr
+    assert last.startswith("slop: budget reached: max_run_tokens 85,000 (spent "), run.stderr
     assert "raise it in your agents.toml [run] or stop)" in last
     assert "Traceback" not in run.stderr
 
@@ -67,7 +68,7 @@ def test_a_token_limit_stops_the_run_cleanly_and_resume_after_raising_it_finishe
     refused = slop("resume", "--repo", str(repo), "--yes", config_dir=config_dir)
     assert refused.returncode == 1 and "budget reached: max_run_tokens" in refused.stderr
 
-    write_config(tmp_path / "config", scenario, "[run]\nmax_run_tokens = 1000000\n")
+    write_config(tmp_path / "config", scenario, "[run]\nmax_run_tokens = 850000\n")
     resumed = slop("resume", "--repo", str(repo), "--yes", config_dir=config_dir)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "run finished: 4/4 tickets done" in resumed.stdout, resumed.stdout[-2000:]
@@ -166,6 +167,18 @@ def test_the_header_shows_the_top_ticket_against_a_per_ticket_limit() -> None:
     assert budget.header(Usage()) == "0/90,000 tok · top ticket 0/20,000 tok · top ticket $0.00/$0.50"
 
 
+def test_cache_reads_and_writes_count_toward_a_token_limit() -> None:
+    """With prompt caching most of a ticket's input is cache reads: a token limit that skipped
+    them (as it once did) let a run read many times its limit."""
+    budget = Budget(RunSettings(max_run_tokens=1_000))
+    first = Usage(input_tokens=50, cache_write_tokens=600, output_tokens=20)
+    assert budget.observe(first, None, None) is None
+    both = first + Usage(input_tokens=10, cache_read_tokens=600, output_tokens=20)
+    reached = budget.observe(both, None, None)
+    assert reached is not None and reached.spent == 1_300
+    assert budget.header(both) == "1,300/1,000 tok"
+
+
 def test_amounts_as_a_person_types_them() -> None:
     assert parse_amount("max_run_tokens", " 88,000 ") == 88000
     assert parse_amount("max_run_usd", "$2.50") == 2.5
@@ -210,7 +223,7 @@ async def test_with_someone_to_ask_the_run_waits_at_the_gate_and_goes_on_once_ra
     tmp_path: Path, demo: DemoRun
 ) -> None:
     repo = copy_sample_repo(tmp_path / "repo")
-    config_dir = write_config(tmp_path / "config", scaled_scenario(tmp_path, 0.0, commands="true"), "[run]\nmax_run_tokens = 44000\n")
+    config_dir = write_config(tmp_path / "config", scaled_scenario(tmp_path, 0.0, commands="true"), "[run]\nmax_run_tokens = 85000\n")
     config = load_config(repo, env={"SLOP_CONFIG_DIR": str(config_dir)})
     session = Session(repo, config, clutch=ApproveAll())
     asker = _RaiseWhenAllWait(session)
@@ -228,9 +241,9 @@ async def test_with_someone_to_ask_the_run_waits_at_the_gate_and_goes_on_once_ra
     # In the log: asked, then raised, and no worker call started in between.
     notes = [i for i, e in enumerate(events) if isinstance(e, ErrorRaised) and e.message.startswith("budget ")]
     asked, raised = notes
-    assert events[asked].message.startswith("budget reached: max_run_tokens 44,000 (spent ")
+    assert events[asked].message.startswith("budget reached: max_run_tokens 85,000 (spent ")
     assert events[raised].message == (
-        "budget raised for this run: max_run_tokens 44,000 -> 1,000,000 (agents.toml is unchanged)"
+        "budget raised for this run: max_run_tokens 85,000 -> 1,000,000 (agents.toml is unchanged)"
     )
     between = events[asked:raised]
     assert not [e for e in between if isinstance(e, ModelCallStarted) and e.tier is Tier.WORKER]

@@ -3,8 +3,8 @@ to the demo's own end; stopped, the running tickets' files are put back and R co
 limit reached while planning asks before the next planner call; stopped there, nothing changed.
 
 The demo (scripted team, latencies 0) on the sample repository, driven through the pilot with
-every clutch approved; a token limit of 44,000 is reached while tickets run (the whole demo
-spends ~51,000). Snapshots of the question at 80x24 and 120x40. Update them with
+every clutch approved; a token limit of 85,000 is reached while tickets run (the whole demo
+spends ~127,000, cache reads included). Snapshots of the question at 80x24 and 120x40. Update them with
 `pytest tests/ui/test_budget_pause.py -n 0 --snapshot-update`, then look at the SVGs.
 """
 
@@ -33,7 +33,7 @@ from tests.ui.test_demo_parity import without_latency
 from tests.ui.test_pilot import drive, states
 from tests.ui.test_snapshots import replayed_app
 
-LIMIT = 44_000
+LIMIT = 85_000
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ async def test_a_reached_limit_pauses_the_run_and_raising_it_finishes_the_demo(
         assert app.view.finished is not None and app.view.finished.ok, app.view.finished
         assert set(states(app).values()) == {TicketState.DONE}
         assert session.budget.limits["max_run_tokens"] == 1_000_000
-        assert any("budget raised for this run: max_run_tokens 44,000 -> 1,000,000" in e.text for e in app.view.log)
+        assert any("budget raised for this run: max_run_tokens 85,000 -> 1,000,000" in e.text for e in app.view.log)
     assert tree(repo) == final_files
     assert f"max_run_tokens = {LIMIT}" in agents.read_text()  # the raise was for this run only
 
@@ -135,7 +135,7 @@ async def test_stop_at_the_limit_puts_files_back_and_r_asks_again(tmp_path: Path
         assert changed <= done_paths, changed
         assert not (undone_paths - done_paths) & changed
         assert app.view.finished is None
-        assert any(e.text.startswith("stopped at the budget: max_run_tokens 44,000") for e in app.view.log)
+        assert any(e.text.startswith("stopped at the budget: max_run_tokens 85,000") for e in app.view.log)
 
         # R resumes in a new session, whose limit is the configured one again: it asks before
         # any ticket starts (raising there goes on as above; the headless tests resume to the end).
