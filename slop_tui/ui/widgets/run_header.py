@@ -1,4 +1,6 @@
-"""Two lines above the board: the run and its progress, then tokens and cost per tier and in total.
+"""Two lines above the board: the run and its progress, then what it costs: the total, the
+spend against the limits (when set), then tokens and cost per tier (cut first on a narrow
+terminal).
 
 While a model call is under way the first line ends with a spinner, the tier, how long the
 call has taken and, while it waits to retry, why and for how long ("T1 429, retrying in 4 s
@@ -45,8 +47,9 @@ SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 SPIN_S = 0.25  # a frame every quarter second: alive, and a few bytes a second over SSH
 # What the header's second line means, for its tooltip and the help screen.
 USAGE_LEGEND = (
-    "Second line: tokens and cost per tier, T1 planner, T2 lead, T3 workers, T4 QA "
-    "(`T1 574 —` = 574 tokens, no price known for that model: — is unknown, not free)."
+    "Second line: the run's tokens and cost, the spend against your limits when set, then per "
+    "tier, T1 planner, T2 lead, T3 workers, T4 QA (`T1 574 —` = 574 tokens, cache reads "
+    "included, no price known for that model: — is unknown, not free)."
 )
 
 
@@ -244,10 +247,6 @@ class RunHeader(Widget):
             rest.append(" · paused", style="bold")
         if view.finished is not None:
             rest.append(" · finished" if view.finished.ok else " · finished with problems", style="bold")
-        rest.append(f" · total {usage_text(view.total)}", style="bold")
-        against = self._budget_text(view)
-        if against:
-            rest.append(f" · budget {against}", style="bold")
         if streamed:
             # Next to its spinner, on the room the rest of the line leaves (never pushing it off).
             room = self.size.width - 2 - line.cell_len - rest.cell_len - 1
@@ -262,6 +261,12 @@ class RunHeader(Widget):
             usage.append(f"always allowed: {rules}", style="bold reverse")
             usage.append("  ")
         self._set_tooltip()
+        # The money before the tiers' split: at 80 columns the split is what gets cut.
+        usage.append(f"total {usage_text(view.total)}", style="bold")
+        against = self._budget_text(view)
+        if against:
+            usage.append(f" · budget {against}", style="bold")
+        usage.append(" │ ")
         usage.append("  ".join(f"{TIER_SHORT[t]} {usage_text(view.tier_usage.get(t, Usage()))}" for t in Tier))
         both = Text("\n").join([line, usage])  # each line cut with `…`, never wrapped (the CSS)
         self._content = both
