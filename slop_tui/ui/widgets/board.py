@@ -27,6 +27,7 @@ from textual.strip import Strip
 from slop_tui.display import display_text, sanitize
 from slop_tui.models import TicketState, Track
 from slop_tui.ui.run_view import RunView, TicketView, format_cost_fine, format_tokens
+from slop_tui.ui.widgets.shown import can_be_seen
 
 STATE_LOOK: dict[TicketState, tuple[str, str, str]] = {
     # state: (glyph, word, theme variable)
@@ -88,6 +89,15 @@ class TicketBoard(ScrollView, can_focus=True):
         self._styles: dict[str, Style] = {}
         self._title_width = MIN_TITLE
         self._width = 0
+        self._held = False  # rows changed while another screen covered the board (`shown.py`)
+
+    def on_mount(self) -> None:
+        self.app.screen_change_signal.subscribe(self, self._screen_changed)
+
+    def _screen_changed(self, _screen: object) -> None:
+        if self._held and can_be_seen(self):
+            self._held = False
+            self.refresh()
 
     # -- geometry -------------------------------------------------------------------------------
 
@@ -185,7 +195,10 @@ class TicketBoard(ScrollView, can_focus=True):
         if cells != self._cells[key]:
             self._cells[key] = cells
             self._strips.pop(key, None)
-            self.refresh_line(self._index[key] + 1)
+            if can_be_seen(self):
+                self.refresh_line(self._index[key] + 1)
+            else:
+                self._held = True
 
     def _cells_for(self, key: str) -> tuple[Text, ...]:
         if key.startswith(TRACK_PREFIX):

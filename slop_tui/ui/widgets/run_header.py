@@ -42,6 +42,7 @@ from slop_tui.models import (
     Usage,
 )
 from slop_tui.ui.run_view import RunView, format_cost, format_tokens
+from slop_tui.ui.widgets.shown import can_be_seen
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 SPIN_S = 0.25  # a frame every quarter second: alive, and a few bytes a second over SSH
@@ -190,15 +191,15 @@ class RunHeader(Widget):
         self.calls = ModelCalls()  # the app folds model-call events in
         self.budget: Budget | None = None  # the spend limits; else the app's session's, if any
         self._spinner: Timer | None = None
-        self._stale = False  # redrawn while another screen covered it: repaint when it is back
+        self._held = False  # redrawn while another screen covered it: repaint when it is back
 
     def on_mount(self) -> None:
         self.app.screen_change_signal.subscribe(self, self._screen_changed)
         self.redraw()
 
     def _screen_changed(self, _screen: object) -> None:
-        if self._stale and self._visible():
-            self._stale = False
+        if self._held and can_be_seen(self):
+            self._held = False
             self.refresh()
 
     def _set_tooltip(self) -> None:
@@ -270,23 +271,10 @@ class RunHeader(Widget):
         usage.append("  ".join(f"{TIER_SHORT[t]} {usage_text(view.tier_usage.get(t, Usage()))}" for t in Tier))
         both = Text("\n").join([line, usage])  # each line cut with `…`, never wrapped (the CSS)
         self._content = both
-        self._stale = not self._visible()
-        if not self._stale:
+        self._held = not can_be_seen(self)
+        if not self._held:
             self.refresh()
         self._spin(bool(self.calls))
-
-    def _visible(self) -> bool:
-        """Whether this header can be seen: its screen on top, or under a modal one.
-
-        Textual composes the screen under the top one (`is_current` is true for it), so a
-        refresh here under the ticket detail repainted the whole detail, 4 times a second
-        while a call is under way (measured: ~30 KB/s at 120x40). Skipped, the text is kept
-        and painted once its screen is back on top (`_screen_changed`)."""
-        try:
-            top = self.app.screen
-            return self.screen is top or top.is_modal
-        except Exception:  # not mounted (yet): nothing to repaint
-            return False
 
     def _budget_text(self, view: RunView) -> str:
         """The spend against the limits, when the session driving the app has any."""
