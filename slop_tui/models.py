@@ -1037,6 +1037,22 @@ class ModelTextDelta(msgspec.Struct, kw_only=True, frozen=True):
     ticket_id: str | None = None
 
 
+class ModelToolDelta(msgspec.Struct, kw_only=True, frozen=True):
+    """A tool call a call is streaming, for a screen only (like `ModelTextDelta`, never logged):
+    the tool, the path its arguments name once they do (as the model wrote it: sanitise before
+    showing), and how many characters of arguments have come so far."""
+
+    call: int
+    tier: Tier
+    tool: str
+    path: str = ""
+    chars: int = 0
+    ticket_id: str | None = None
+
+
+LiveDelta = ModelTextDelta | ModelToolDelta  # what a call tells while it streams
+
+
 class ErrorRaised(Event, tag="error"):
     message: str
     ticket_id: str | None = None

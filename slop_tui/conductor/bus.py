@@ -21,7 +21,8 @@ unbounded queue in seq order, and only then are their publishers released. So:
   nothing.
 
 Besides events, a live subscriber (`subscribe_live`: the TUI) gets `ModelTextDelta`s, the text
-of model calls as it streams (`tell`). They are never logged (a delta per fsync would cost a
+of model calls as it streams, and `ModelToolDelta`s, the tool calls they are writing (`tell`).
+They are never logged (a delta per fsync would cost a
 sync per few words) and reach nobody else; a call's whole text is logged as `ModelText`.
 
 A publish, once called, is carried through: a publisher cancelled while it waits still has
@@ -41,12 +42,12 @@ from collections.abc import Callable, Iterator
 from typing import NamedTuple, TypeVar
 
 from slop_tui.agents.emit import Emit
-from slop_tui.models import AnyEvent, ModelTextDelta
+from slop_tui.models import AnyEvent, LiveDelta
 from slop_tui.store import LogWrite, Store
 
 __all__ = ["BusClosed", "Emit", "EventBus", "Live"]
 
-Live = AnyEvent | ModelTextDelta  # what a live subscriber's queue carries (`None`: the end)
+Live = AnyEvent | LiveDelta  # what a live subscriber's queue carries (`None`: the end)
 
 _Q = TypeVar("_Q", AnyEvent | None, Live | None)  # what a subscriber's queue carries
 _Waiting = tuple[AnyEvent, asyncio.Future[AnyEvent]]  # an event and its publisher's answer
@@ -219,7 +220,7 @@ class EventBus:
         """Whether anyone shows streamed text (a model call streams only then)."""
         return bool(self._live) and not self._closed
 
-    def tell(self, delta: ModelTextDelta) -> None:
+    def tell(self, delta: LiveDelta) -> None:
         """Hand `delta` to the live subscribers, unlogged. It follows, in their queues, every
         event whose `publish` returned before this call (a call's start comes first)."""
         if self._closed:
@@ -247,7 +248,7 @@ class EventBus:
         return self._joined(self._subscribers)
 
     def subscribe_live(self) -> asyncio.Queue[Live | None]:
-        """`subscribe`, plus the `ModelTextDelta`s told from now on, in order with the events."""
+        """`subscribe`, plus the live deltas told from now on, in order with the events."""
         return self._joined(self._live)
 
     def _joined(self, queues: list[asyncio.Queue[_Q]]) -> asyncio.Queue[_Q]:

@@ -22,6 +22,8 @@ from slop_tui.providers.base import (
     ModelReply,
     ModelRequest,
     ProviderError,
+    StreamItem,
+    ToolCallPiece,
     schema_instruction,
 )
 from slop_tui.providers.sdk_adapter import PROMPT_LEVEL, SDKAdapter
@@ -183,7 +185,7 @@ class AnthropicProvider(SDKAdapter):
             model=response.model or self.spec.model,
         )
 
-    async def _replies_from(self, stream: Any) -> AsyncIterator[str | ModelReply]:
+    async def _replies_from(self, stream: Any) -> AsyncIterator[StreamItem]:
         texts: list[str] = []
         # index -> [id, name, partial JSON pieces]; blocks arrive interleaved only by index.
         tools: dict[int, tuple[str, str, list[str]]] = {}
@@ -200,6 +202,7 @@ class AnthropicProvider(SDKAdapter):
                 block = event.content_block
                 if block.type == "tool_use":
                     tools[event.index] = (block.id, block.name, [])
+                    yield ToolCallPiece(index=event.index, name=block.name)
             elif kind == "content_block_delta":
                 delta = event.delta
                 if delta.type == "text_delta":
@@ -207,6 +210,7 @@ class AnthropicProvider(SDKAdapter):
                     yield delta.text
                 elif delta.type == "input_json_delta" and event.index in tools:
                     tools[event.index][2].append(delta.partial_json)
+                    yield ToolCallPiece(index=event.index, name=tools[event.index][1], arguments=delta.partial_json)
             elif kind == "message_delta":
                 stop_reason = event.delta.stop_reason or stop_reason
                 # The final delta carries cumulative output tokens (and, on some endpoints,

@@ -71,6 +71,19 @@ class ModelReply(msgspec.Struct, kw_only=True):
     model: str
 
 
+class ToolCallPiece(msgspec.Struct, kw_only=True, frozen=True):
+    """A piece of a tool call's arguments as the reply streams, for a screen to show progress
+    (the call itself comes whole, checked, in the final `ModelReply`)."""
+
+    index: int  # which tool call of the reply
+    name: str  # the tool, once the stream has named it ("" before)
+    arguments: str = ""  # this piece of the JSON arguments
+
+
+# What `Provider.stream` yields: text pieces and tool-call pieces as they come, then the reply.
+StreamItem = str | ToolCallPiece | ModelReply
+
+
 class ProviderError(SlopError):
     """A model call failed for good: names the provider, the model and what happened.
 
@@ -100,7 +113,7 @@ class Provider(Protocol):
 
     def stream(
         self, request: ModelRequest, *, ticket_id: str | None = None
-    ) -> AsyncIterator[str | ModelReply]:
+    ) -> AsyncIterator[StreamItem]:
         ...
 
     async def aclose(self) -> None:

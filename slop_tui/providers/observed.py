@@ -8,7 +8,9 @@ scripted one) needs nothing.
 
 Where someone shows the text as it comes (`live.has_live`: the TUI subscribed to it),
 `complete` streams the call and tells the text on `live` (`ModelTextDelta`, unlogged, at most
-`DELTA_S` apart per call) and returns the same `ModelReply` as a plain call, usage included.
+`DELTA_S` apart per call), and the tool calls it is writing (`ModelToolDelta`: the tool, the path
+its arguments name, the characters so far), and returns the same `ModelReply` as a plain call,
+usage included.
 Where nobody watches (`slop run`, `slop ticket`) it stays one plain request: the SDKs retry a
 plain request whole when its connection breaks, while a stream that broke after its first
 bytes is lost, so streaming is worth its risk only to someone reading along.
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -32,10 +36,12 @@ from slop_tui.models import (
     ModelCallEnded,
     ModelCallRetrying,
     ModelCallStarted,
+    LiveDelta,
     ModelTextDelta,
+    ModelToolDelta,
     Tier,
 )
-from slop_tui.providers.base import ModelReply, ModelRequest, Provider, ProviderError
+from slop_tui.providers.base import ModelReply, ModelRequest, Provider, ProviderError, StreamItem, ToolCallPiece
 from slop_tui.providers.request_log import RequestLog
 
 Publish = Callable[[AnyEvent], Awaitable[object]]
@@ -68,7 +74,7 @@ class LiveText(Protocol):
         """Whether anyone shows streamed text now: a call streams only then."""
         ...
 
-    def tell(self, delta: ModelTextDelta) -> None:
+    def tell(self, delta: LiveDelta) -> None:
         """Hand one delta on without waiting (it must not block a model call)."""
         ...
 
@@ -107,6 +113,48 @@ class _Coalescer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+_HEAD_CHARS = 512  # of a tool call's arguments, searched for the path it names
+_PATH = re.compile(r'"path"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def path_named(arguments_head: str) -> str:
+    """The `"path"` a tool call's (partial) JSON arguments name, decoded; "" while none has come
+    whole. As the model wrote it: a screen sanitises it."""
+    found = _PATH.search(arguments_head)
+    if found is None:
+        return ""
+    try:
+        value = json.loads(f'"{found.group(1)}"')
+    except ValueError:
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+class _ToolProgress:
+    """Folds a reply's tool-call pieces into what a screen shows of each call (the tool, the
+    path its arguments name, the characters so far), told at once for a new call and then at
+    most every `every_s`: a 300-line `write_file` streams for many seconds, and this is what
+    says so."""
+
+    def __init__(self, send: Callable[[str, str, int], None], every_s: float = DELTA_S) -> None:
+        self._send = send
+        self._every_s = every_s
+        self._calls: dict[int, tuple[str, str, int]] = {}  # index -> (tool, head, chars)
+        self._last = float("-inf")
+
+    def add(self, piece: ToolCallPiece) -> None:
+        tool, head, chars = self._calls.get(piece.index, ("", "", 0))
+        new = piece.index not in self._calls
+        if len(head) < _HEAD_CHARS:
+            head += piece.arguments[: _HEAD_CHARS - len(head)]
+        self._calls[piece.index] = (piece.name or tool, head, chars + len(piece.arguments))
+        now = time.monotonic()
+        if new or now - self._last >= self._every_s:
+            self._last = now
+            tool, head, chars = self._calls[piece.index]
+            self._send(tool, path_named(head), chars)
 
 
 class ObservedProvider:
@@ -167,7 +215,7 @@ class ObservedProvider:
 
     async def stream(
         self, request: ModelRequest, *, ticket_id: str | None = None
-    ) -> AsyncIterator[str | ModelReply]:
+    ) -> AsyncIterator[StreamItem]:
         async with self._observed(request, ticket_id) as call:
             async for item in self._told(call, ticket_id, self.inner.stream(request, ticket_id=ticket_id)):
                 yield item
@@ -191,8 +239,8 @@ class ObservedProvider:
         return reply
 
     async def _told(
-        self, call: int, ticket_id: str | None, items: AsyncIterator[str | ModelReply]
-    ) -> AsyncIterator[str | ModelReply]:
+        self, call: int, ticket_id: str | None, items: AsyncIterator[StreamItem]
+    ) -> AsyncIterator[StreamItem]:
         """`items`, with their text told on `live` (coalesced) while anyone shows it."""
         live = self.live
         if live is None or not live.has_live:
@@ -203,11 +251,18 @@ class ObservedProvider:
         def send(text: str) -> None:
             live.tell(ModelTextDelta(call=call, tier=self.tier, text=text, ticket_id=ticket_id))
 
+        def send_tool(tool: str, path: str, chars: int) -> None:
+            live.tell(ModelToolDelta(call=call, tier=self.tier, tool=tool, path=path, chars=chars, ticket_id=ticket_id))
+
         pieces = _Coalescer(send)
+        tools = _ToolProgress(send_tool)
         try:
             async for item in items:
                 if isinstance(item, str):
                     pieces.add(item)
+                elif isinstance(item, ToolCallPiece):
+                    pieces.flush()  # the text before a tool call is on screen first
+                    tools.add(item)
                 else:
                     pieces.flush()  # all the text is on screen before the call ends
                 yield item

@@ -27,6 +27,8 @@ from slop_tui.providers.base import (
     ModelReply,
     ModelRequest,
     ProviderError,
+    StreamItem,
+    ToolCallPiece,
     schema_instruction,
 )
 from slop_tui.providers.sdk_adapter import PROMPT_LEVEL, SDKAdapter
@@ -185,7 +187,7 @@ class OpenAICompatProvider(SDKAdapter):
             model=response.model or self.spec.model,
         )
 
-    async def _replies_from(self, stream: Any) -> AsyncIterator[str | ModelReply]:
+    async def _replies_from(self, stream: Any) -> AsyncIterator[StreamItem]:
         texts: list[str] = []
         # index -> [id, name, argument pieces]: a call's pieces share its index.
         tools: dict[int, list[Any]] = {}
@@ -214,6 +216,7 @@ class OpenAICompatProvider(SDKAdapter):
                             entry[1] = piece.function.name
                         if piece.function.arguments:
                             entry[2].append(piece.function.arguments)
+                        yield ToolCallPiece(index=index, name=entry[1], arguments=piece.function.arguments or "")
             if choice.finish_reason:
                 finish = choice.finish_reason
         if finish is None:

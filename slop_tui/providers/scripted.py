@@ -46,6 +46,8 @@ from slop_tui.providers.base import (
     ModelReply,
     ModelRequest,
     ProviderError,
+    StreamItem,
+    ToolCallPiece,
     clean_reply,
     clean_text,
     request_text,
@@ -90,6 +92,7 @@ class Scenario(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 # The words agents/planner.py puts before a reviewer's comment (a test sends a plan back for
 # real, so a change there is caught), and the worker's words for a rejected call.
 _SENT_BACK = "A reviewer sent the previous plan back with this comment:\n"
+ARGUMENT_PIECE = 64  # characters of a tool call's arguments per streamed piece
 _REJECTED = "Rejected by the person:"
 _COMMENT_SLOT = "{{reviewer_comment}}"
 
@@ -347,18 +350,25 @@ class ScriptedProvider:
 
     async def stream(
         self, request: ModelRequest, *, ticket_id: str | None = None
-    ) -> AsyncIterator[str | ModelReply]:
+    ) -> AsyncIterator[StreamItem]:
         scripted = self._next(request, ticket_id)
-        pieces = re.findall(r"\S+\s*|\s+", scripted.text)
-        # The latency is spread over the pieces, so the UI shows text arriving as it would.
+        reply = self._reply(request, scripted)
+        pieces: list[str | ToolCallPiece] = [clean_text(p) for p in re.findall(r"\S+\s*|\s+", scripted.text)]
+        for index, call in enumerate(reply.tool_calls):  # then each tool call, as a model writes it
+            pieces.append(ToolCallPiece(index=index, name=call.name))
+            pieces += [
+                ToolCallPiece(index=index, name=call.name, arguments=call.arguments[at : at + ARGUMENT_PIECE])
+                for at in range(0, len(call.arguments), ARGUMENT_PIECE)
+            ]
+        # The latency is spread over the pieces, so the UI shows a reply arriving as it would.
         pause = scripted.latency_s / max(len(pieces), 1)
         for piece in pieces:
             if pause:
                 await asyncio.sleep(pause)
-            yield clean_text(piece)
+            yield piece
         if not pieces and scripted.latency_s:
             await asyncio.sleep(scripted.latency_s)
-        yield self._reply(request, scripted)
+        yield reply
 
     async def aclose(self) -> None:
         return None

@@ -20,6 +20,7 @@ from slop_tui.providers.base import (
     ModelReply,
     ModelRequest,
     ProviderError,
+    StreamItem,
     clean_reply,
     clean_text,
 )
@@ -69,7 +70,7 @@ class SDKAdapter(abc.ABC):
         """Map a non-streamed response to a `ModelReply`."""
 
     @abc.abstractmethod
-    def _replies_from(self, stream: Any) -> AsyncIterator[str | ModelReply]:
+    def _replies_from(self, stream: Any) -> AsyncIterator[StreamItem]:
         """Map a response stream to text deltas and a final `ModelReply`."""
 
     def _needs_key(self) -> bool:
@@ -152,14 +153,19 @@ class SDKAdapter(abc.ABC):
 
     async def stream(
         self, request: ModelRequest, *, ticket_id: str | None = None
-    ) -> AsyncIterator[str | ModelReply]:
+    ) -> AsyncIterator[StreamItem]:
         response = await self._open(request, stream=True)
         assert self._sdk is not None
         failure: ProviderError | None = None
         events = self._replies_from(response)
         try:
             async for item in events:
-                yield clean_reply(item) if isinstance(item, ModelReply) else clean_text(item)
+                if isinstance(item, ModelReply):
+                    yield clean_reply(item)
+                elif isinstance(item, str):
+                    yield clean_text(item)
+                else:
+                    yield item  # a tool-call piece: shown only as progress, the reply is cleaned
         except self._caught as exc:
             failure = faults.translate(exc, self.spec, self._sdk, mid_stream=True)
         finally:

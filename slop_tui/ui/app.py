@@ -36,6 +36,7 @@ from slop_tui.models import (
     Decision,
     Edit,
     ModelCallRetrying,
+    ModelTextDelta,
     PlanAccepted,
     RunStarted,
 )
@@ -373,10 +374,10 @@ class SlopApp(RunControls):
     @on(LiveText)
     def _live_text(self, message: LiveText) -> None:
         """Streamed text: the header draws it on its spinner's next frame; an open worker tab
-        on the next flush (at most every `FLUSH_S`)."""
+        on the next flush (at most every `FLUSH_S`). A tool call being written: the header."""
         for delta in message.deltas:
             self.calls.apply(delta)
-            key = self.view.apply_live(delta)
+            key = self.view.apply_live(delta) if isinstance(delta, ModelTextDelta) else None
             if key is not None:
                 self._live_dirty.add(key)
         if self._live_dirty:

@@ -13,16 +13,17 @@ from collections.abc import Callable
 from textual.message import Message
 
 from slop_tui.conductor.bus import Live
-from slop_tui.models import AnyEvent, ModelTextDelta
+from slop_tui.models import AnyEvent, LiveDelta, ModelTextDelta, ModelToolDelta
 from slop_tui.ui.messages import SessionEvents
 
 BATCH_LIMIT = 1000  # events per message at most, so one batch never stalls a frame for long
 
 
 class LiveText(Message):
-    """Streamed text of model calls, in order with the `SessionEvents` around it."""
+    """Streamed text and tool-call progress of model calls, in order with the `SessionEvents`
+    around it."""
 
-    def __init__(self, deltas: list[ModelTextDelta]) -> None:
+    def __init__(self, deltas: list[LiveDelta]) -> None:
         super().__init__()
         self.deltas = deltas
 
@@ -49,9 +50,9 @@ async def pump(queue: asyncio.Queue[Live | None], post: Callable[[Message], obje
 def post_in_order(batch: list[Live], post: Callable[[Message], object]) -> None:
     """`batch` as messages, one per run of events or of streamed text, in its order."""
     events: list[AnyEvent] = []
-    deltas: list[ModelTextDelta] = []
+    deltas: list[LiveDelta] = []
     for item in batch:
-        if isinstance(item, ModelTextDelta):
+        if isinstance(item, (ModelTextDelta, ModelToolDelta)):
             if events:
                 post(SessionEvents(events))
                 events = []

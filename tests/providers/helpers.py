@@ -7,6 +7,7 @@ from typing import Any
 from slop_tui.config import ModelSpec, PriceSpec, ProviderKind, ProviderSpec
 from slop_tui.models import ChatMessage, Secret, Tier
 from slop_tui.providers import ModelReply, ModelRequest, Provider
+from slop_tui.providers.base import ToolCallPiece
 from slop_tui.testing import LLMServer
 
 KEY = "sk-test-0123456789abcdefSECRET"
@@ -50,18 +51,29 @@ def user_request(text: str = "hello", **kwargs: Any) -> ModelRequest:
 
 
 async def collect(provider: Provider, request: ModelRequest, **kwargs: Any) -> tuple[list[str], ModelReply]:
-    """Drain `stream`: the text deltas, and the final reply (which must come last, once)."""
+    """Drain `stream`: the text deltas, and the final reply (which must come last, once). The
+    tool-call pieces before it must name each call of the reply, in order, and carry its
+    arguments (as the model sent them, so not compared: the reply's are cleaned, normalised)."""
     deltas: list[str] = []
     replies: list[ModelReply] = []
+    tools: dict[int, list[str]] = {}  # index -> [name, arguments so far]
     async for item in provider.stream(request, **kwargs):
         assert not replies, "nothing may follow the final ModelReply"
         if isinstance(item, ModelReply):
             replies.append(item)
+        elif isinstance(item, ToolCallPiece):
+            entry = tools.setdefault(item.index, ["", ""])
+            entry[0] = item.name or entry[0]
+            entry[1] += item.arguments
         else:
             assert isinstance(item, str)
             deltas.append(item)
     assert len(replies) == 1
-    return deltas, replies[0]
+    reply = replies[0]
+    assert [tools[i][0] for i in sorted(tools)] == [c.name for c in reply.tool_calls]
+    for (_, (_, streamed)), made in zip(sorted(tools.items()), reply.tool_calls):
+        assert streamed or made.arguments in ("", "{}"), f"{made.name}: its arguments never streamed"
+    return deltas, reply
 
 
 async def call(provider: Provider, request: ModelRequest, streamed: bool, **kwargs: Any) -> ModelReply:

@@ -9,14 +9,25 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
+import msgspec
 import pytest
 
 from slop_tui.conductor.bus import EventBus
 from slop_tui.config import ModelSpec, ProviderSpec
-from slop_tui.models import AnyEvent, ModelCallEnded, ModelCallStarted, ModelTextDelta, Tier, Usage
+from slop_tui.models import (
+    AnyEvent,
+    LiveDelta,
+    ModelCallEnded,
+    ModelCallStarted,
+    ModelTextDelta,
+    ModelToolDelta,
+    Tier,
+    Usage,
+)
 from slop_tui.providers import ModelReply, ProviderError, make_provider
-from slop_tui.providers.observed import DELTA_S, ObservedProvider
-from slop_tui.testing import HTTPReply, LLMServer
+from slop_tui.providers.observed import DELTA_S, ObservedProvider, path_named
+from slop_tui.testing import HTTPReply, HTTPToolCall, LLMServer
+from slop_tui.ui.widgets.run_header import ModelCalls
 from tests.providers.helpers import ADAPTERS, KEY, spec_for, user_request
 
 TEXT = "The settings now live in one frozen dataclass; every reader asks get_settings()."
@@ -27,9 +38,9 @@ class Watcher:
 
     def __init__(self, watching: bool = True) -> None:
         self.has_live = watching
-        self.deltas: list[tuple[float, ModelTextDelta]] = []
+        self.deltas: list[tuple[float, LiveDelta]] = []
 
-    def tell(self, delta: ModelTextDelta) -> None:
+    def tell(self, delta: LiveDelta) -> None:
         self.deltas.append((time.monotonic(), delta))
 
 
@@ -70,7 +81,7 @@ async def test_streamed_text_is_told_as_it_arrives_and_the_usage_is_a_plain_call
         assert streamed.usage.cache_write_tokens == 300
     assert streamed.usage.output_tokens == 31
 
-    deltas = [d for _, d in watcher.deltas]
+    deltas = [d for _, d in watcher.deltas if isinstance(d, ModelTextDelta)]
     assert "".join(d.text for d in deltas) == TEXT
     assert len(deltas) >= 2  # it came in pieces, while the call was under way
     assert all(d.tier is Tier.WORKER and d.ticket_id == "t1" for d in deltas)
@@ -175,3 +186,45 @@ async def test_a_cancelled_streaming_call_closes_its_stream_at_once() -> None:
     told = len(watcher.deltas)
     await asyncio.sleep(DELTA_S * 2)  # a pending coalesced delta is dropped, not told late
     assert len(watcher.deltas) == told >= 1
+
+
+@pytest.mark.parametrize("kind", ADAPTERS)
+async def test_a_tool_call_being_written_is_told_with_its_tool_path_and_size(kind: str) -> None:
+    """A 300-line `write_file` streams for seconds: what is being written is told as it comes
+    (coalesced like text), and the header shows it with the model's path escaped."""
+    events: list[AnyEvent] = []
+    watcher = Watcher()
+    path = "app/\x1b[2Jbig.py"  # hostile: the header must show the escape, never send it
+    arguments = {"path": path, "content": "value = 1\n" * 300}
+    with LLMServer(api_key=KEY, event_gap_s=0.003) as srv:
+        srv.push(HTTPReply(text="", tool_calls=[HTTPToolCall(name="write_file", arguments=arguments)]))
+        provider = observing(kind, srv, events, watcher)
+        reply = await provider.complete(user_request(), ticket_id="t1")
+        await provider.aclose()
+
+    [made] = reply.tool_calls
+    told = [d for _, d in watcher.deltas if isinstance(d, ModelToolDelta)]
+    assert len(told) >= 3, told  # ~0.6 s of arguments: told several times while they came
+    assert all(d.tool == "write_file" and d.ticket_id == "t1" and d.tier is Tier.WORKER for d in told)
+    sizes = [d.chars for d in told]
+    assert sizes == sorted(sizes) and 0 < sizes[-1] <= len(made.arguments) + 16
+    assert told[0].path == ""  # told at once, before the arguments named a path
+    assert told[-1].path == path  # decoded from the JSON as it streamed
+    times = [t for t, d in watcher.deltas if isinstance(d, ModelToolDelta)]
+    assert all(b - a >= DELTA_S * 0.8 for a, b in zip(times[1:], times[2:]))
+
+    calls = ModelCalls(clock=lambda: 100.0)
+    calls.apply(ModelCallStarted(call=told[-1].call, tier=Tier.WORKER, model="m", ticket_id="t1"))
+    calls.apply(told[-1])
+    line = calls.describe().plain
+    assert "· write_file app/\\x1b[2Jbig.py " in line and "\x1b" not in line, line
+    assert line.endswith(" KB"), line
+    calls.apply(msgspec.structs.replace(told[0], chars=0))  # named, nothing of it yet: no size
+    assert calls.describe().plain.endswith("· write_file"), calls.describe().plain
+
+
+def test_the_path_is_read_from_partial_arguments_only_once_whole() -> None:
+    assert path_named('{"path": "app/con') == ""
+    assert path_named('{"path": "app/config.py", "content": "x') == "app/config.py"
+    assert path_named('{"content": "…", "path" : "a\\"b\\u00e9.py"}') == 'a"bé.py'
+    assert path_named('{"path": "bad \\x escape"}') == ""

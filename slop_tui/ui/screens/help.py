@@ -25,7 +25,8 @@ from slop_tui.ui.widgets.run_header import USAGE_LEGEND
 
 HEADER_LEGEND = (
     "The header's first line: the run's progress and, while a model works, a spinner, the "
-    "tier, how long the call has taken and any retry it waits for. " + USAGE_LEGEND
+    "tier, how long the call has taken, the tool call it is writing (`write_file app/x.py 8.1 KB`) "
+    "and any retry it waits for. " + USAGE_LEGEND
 )
 
 

@@ -3,8 +3,9 @@ spend against the limits (when set), then tokens and cost per tier (cut first on
 terminal).
 
 While a model call is under way the first line ends with a spinner, the tier, how long the
-call has taken and, while it waits to retry, why and for how long ("T1 429, retrying in 4 s
-(2/3)"): a slow or hung provider is never a static `planning…`. The spinner's timer runs only
+call has taken, the tool call it is writing ("write_file app/config.py 8.1 KB": a long file
+streams for many seconds) and, while it waits to retry, why and for how long ("T1 429, retrying
+in 4 s (2/3)"): a slow or hung provider is never a static `planning…`. The spinner's timer runs only
 while a call is in flight, so an idle board writes nothing to the terminal. A call that streams
 shows the end of its text after the spinner, on the room the line has left, sanitised: streamed
 text arrives between frames and is drawn by the spinner's next one, so it adds no redraws.
@@ -34,7 +35,9 @@ from slop_tui.models import (
     ModelCallEnded,
     ModelCallRetrying,
     ModelCallStarted,
+    LiveDelta,
     ModelTextDelta,
+    ModelToolDelta,
     TIER_ROLE,
     TIER_SHORT,
     TicketState,
@@ -61,6 +64,7 @@ class _Call:
     retry: ModelCallRetrying | None = None
     retry_seen: float = 0.0  # the clock when the retry was told, for its countdown
     text: str = ""  # the end of what the call has streamed so far (`TEXT_KEPT` characters)
+    tool: ModelToolDelta | None = None  # the tool call it is writing, if any
 
 
 TEXT_KEPT = 400  # wider than any terminal line: the header shows only a line's worth
@@ -90,6 +94,11 @@ def text_tail(text: str, cells: int) -> str:
     return "".join(reversed(pieces))
 
 
+def _size(chars: int) -> str:
+    """How much of a tool call has come: `812 B`, `8.1 KB` (characters, near enough bytes)."""
+    return f"{chars} B" if chars < 1000 else f"{chars / 1000:.1f} KB"
+
+
 class ModelCalls:
     """The model calls under way, folded from `ModelCall*` events (the app feeds them)."""
 
@@ -100,12 +109,17 @@ class ModelCalls:
     def __bool__(self) -> bool:
         return bool(self._calls)
 
-    def apply(self, event: AnyEvent | ModelTextDelta) -> bool:
-        """Fold one event (or streamed text) in; True when it was a model call's."""
+    def apply(self, event: AnyEvent | LiveDelta) -> bool:
+        """Fold one event (or streamed text, or a tool call's progress) in; True when it was a
+        model call's."""
         if isinstance(event, ModelTextDelta):
             call = self._calls.get(event.call)
             if call is not None:
                 call.text = (call.text + event.text)[-TEXT_KEPT:]
+        elif isinstance(event, ModelToolDelta):
+            call = self._calls.get(event.call)
+            if call is not None:
+                call.tool = event
         elif isinstance(event, ModelCallStarted):
             self._calls[event.call] = _Call(started=event, seen=self.clock())
         elif isinstance(event, ModelCallRetrying):
@@ -139,6 +153,13 @@ class ModelCalls:
         out.append(f" {elapsed} s")
         if len(self._calls) > 1:
             out.append(f" +{len(self._calls) - 1}")
+        tool = call.tool
+        if tool is not None:
+            out.append(f" · {sanitize(tool.tool, one_line=True)}")
+            if tool.path:
+                out.append(f" {sanitize(tool.path, one_line=True)}")
+            if tool.chars:
+                out.append(f" {_size(tool.chars)}")
         retry = call.retry
         if retry is not None:
             left = max(0, round(retry.wait_s - (now - call.retry_seen)))
