@@ -22,8 +22,8 @@ unbounded queue in seq order, and only then are their publishers released. So:
 
 Besides events, a live subscriber (`subscribe_live`: the TUI) gets `ModelTextDelta`s, the text
 of model calls as it streams, and `ModelToolDelta`s, the tool calls they are writing (`tell`).
-They are never logged (a delta per fsync would cost a
-sync per few words) and reach nobody else; a call's whole text is logged as `ModelText`.
+They are never logged (a delta per fsync would cost a sync per few words) and reach nobody
+else; a call's whole text is logged as `ModelText`.
 
 A publish, once called, is carried through: a publisher cancelled while it waits still has
 its event logged and fanned out exactly once, and its `CancelledError` is raised only after

@@ -33,10 +33,10 @@ import msgspec
 from slop_tui.config import ModelSpec
 from slop_tui.models import (
     AnyEvent,
+    LiveDelta,
     ModelCallEnded,
     ModelCallRetrying,
     ModelCallStarted,
-    LiveDelta,
     ModelTextDelta,
     ModelToolDelta,
     Tier,

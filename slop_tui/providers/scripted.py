@@ -92,9 +92,9 @@ class Scenario(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 # The words agents/planner.py puts before a reviewer's comment (a test sends a plan back for
 # real, so a change there is caught), and the worker's words for a rejected call.
 _SENT_BACK = "A reviewer sent the previous plan back with this comment:\n"
-ARGUMENT_PIECE = 64  # characters of a tool call's arguments per streamed piece
 _REJECTED = "Rejected by the person:"
 _COMMENT_SLOT = "{{reviewer_comment}}"
+ARGUMENT_PIECE = 64  # characters of a tool call's arguments per streamed piece
 
 
 def reviewer_comment(request: ModelRequest) -> str | None:

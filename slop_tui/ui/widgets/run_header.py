@@ -5,10 +5,11 @@ terminal).
 While a model call is under way the first line ends with a spinner, the tier, how long the
 call has taken, the tool call it is writing ("write_file app/config.py 8.1 KB": a long file
 streams for many seconds) and, while it waits to retry, why and for how long ("T1 429, retrying
-in 4 s (2/3)"): a slow or hung provider is never a static `planning…`. The spinner's timer runs only
-while a call is in flight, so an idle board writes nothing to the terminal. A call that streams
-shows the end of its text after the spinner, on the room the line has left, sanitised: streamed
-text arrives between frames and is drawn by the spinner's next one, so it adds no redraws.
+in 4 s (2/3)"): a slow or hung provider is never a static `planning…`. The spinner's timer runs
+only while a call is in flight, so an idle board writes nothing to the terminal. A call that
+streams shows the end of its text after the spinner, on the room the line has left, sanitised:
+streamed text arrives between frames and is drawn by the spinner's next one, so it adds no
+redraws.
 
 When the repository's `.slop.toml` changed a setting, the first line starts with how many (where
 no width can cut it off), and the header's tooltip lists each one, sanitised. The run's "always
@@ -32,10 +33,10 @@ from slop_tui.conductor.budget import Budget
 from slop_tui.display import sanitize
 from slop_tui.models import (
     AnyEvent,
+    LiveDelta,
     ModelCallEnded,
     ModelCallRetrying,
     ModelCallStarted,
-    LiveDelta,
     ModelTextDelta,
     ModelToolDelta,
     TIER_ROLE,
