@@ -13,6 +13,7 @@ from slop_tui.config import ModelSpec, ProviderSpec, RunSettings
 from slop_tui.memory.file_cache import FileCache
 from slop_tui.models import AnyEvent, Secret, Ticket, TicketStateChanged, Tier
 from slop_tui.providers import ModelReply, ModelRequest, Provider, UsageLedger, make_provider
+from slop_tui.providers.base import StreamItem
 from slop_tui.providers.scripted import Scenario, ScriptedProvider, ScriptedReply, ScriptedToolCall
 from slop_tui.tools.clutch import ApproveAll, Clutch
 from slop_tui.tools.executor import ToolExecutor
@@ -124,7 +125,7 @@ class Recording:
 
     def stream(
         self, request: ModelRequest, *, ticket_id: str | None = None
-    ) -> AsyncIterator[str | ModelReply]:
+    ) -> AsyncIterator[StreamItem]:
         self.requests.append(request)
         return self.inner.stream(request, ticket_id=ticket_id)
 

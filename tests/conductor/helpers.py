@@ -8,7 +8,7 @@ from typing import Any
 
 from slop_tui.config import ModelSpec, ProviderSpec
 from slop_tui.models import AnyEvent, Archetype, Ticket, Tier, Track
-from slop_tui.providers.base import ModelReply, ModelRequest
+from slop_tui.providers.base import ModelReply, ModelRequest, StreamItem
 from slop_tui.providers.scripted import Scenario, ScriptedProvider, ScriptedReply, ScriptedToolCall
 
 
@@ -31,7 +31,7 @@ class Recording:
 
     async def stream(
         self, request: ModelRequest, *, ticket_id: str | None = None
-    ) -> AsyncIterator[str | ModelReply]:
+    ) -> AsyncIterator[StreamItem]:
         self.requests.append((ticket_id, request))
         async for item in self.inner.stream(request, ticket_id=ticket_id):
             yield item

@@ -10,13 +10,15 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from slop_tui.conductor.budget import Budget, BudgetReached, parse_amount
 from slop_tui.conductor.session import Session
-from slop_tui.conductor.spend import BudgetAnswer
+from slop_tui.conductor.spend import BudgetAnswer, BudgetAsker
 from slop_tui.config import ConfigError, RunSettings, load_config
 from slop_tui.demo import DEMO_PROMPT, copy_sample_repo
 from slop_tui.errors import SlopError
@@ -193,6 +195,30 @@ def test_amounts_as_a_person_types_them() -> None:
     )
 
 
+_Asker = TypeVar("_Asker", bound=BudgetAsker)
+
+
+async def _demo_run_asking(
+    tmp_path: Path, max_run_tokens: int, asker_of: Callable[[Session], _Asker]
+) -> tuple[Path, Session, _Asker]:
+    """The demo run in a session whose budget questions `asker_of(session)` answers; it must
+    end well. Returns the repository, the session and the asker."""
+    repo = copy_sample_repo(tmp_path / "repo")
+    config_dir = write_config(
+        tmp_path / "config", scaled_scenario(tmp_path, 0.0, commands="true"),
+        f"[run]\nmax_run_tokens = {max_run_tokens}\n",
+    )
+    session = Session(repo, load_config(repo, env={"SLOP_CONFIG_DIR": str(config_dir)}), clutch=ApproveAll())
+    asker = asker_of(session)
+    session.budget_asker = asker
+    try:
+        summary = await session.run(DEMO_PROMPT)
+    finally:
+        await session.close()
+    assert summary.ok, summary.message
+    return repo, session, asker
+
+
 class _RaiseWhenAllWait:
     """Answers like the TUI: raise, but only once every running worker waits at the gate;
     meanwhile no worker call may have started since the limit was reached."""
@@ -222,17 +248,7 @@ class _RaiseWhenAllWait:
 async def test_with_someone_to_ask_the_run_waits_at_the_gate_and_goes_on_once_raised(
     tmp_path: Path, demo: DemoRun
 ) -> None:
-    repo = copy_sample_repo(tmp_path / "repo")
-    config_dir = write_config(tmp_path / "config", scaled_scenario(tmp_path, 0.0, commands="true"), "[run]\nmax_run_tokens = 85000\n")
-    config = load_config(repo, env={"SLOP_CONFIG_DIR": str(config_dir)})
-    session = Session(repo, config, clutch=ApproveAll())
-    asker = _RaiseWhenAllWait(session)
-    session.budget_asker = asker
-    try:
-        summary = await session.run(DEMO_PROMPT)
-    finally:
-        await session.close()
-    assert summary.ok, summary.message
+    repo, session, asker = await _demo_run_asking(tmp_path, 85_000, _RaiseWhenAllWait)
     assert [r.limit for r in asker.asked] == ["max_run_tokens"]
     assert session.budget.limits["max_run_tokens"] == 1_000_000
     assert tree(repo) == tree(demo.repo)
@@ -288,18 +304,7 @@ class _RaiseOnce:
 async def test_with_someone_to_ask_planning_waits_at_the_limit_and_goes_on_once_raised(
     tmp_path: Path, demo: DemoRun
 ) -> None:
-    repo = copy_sample_repo(tmp_path / "repo")
-    config_dir = write_config(
-        tmp_path / "config", scaled_scenario(tmp_path, 0.0, commands="true"), "[run]\nmax_run_tokens = 50\n"
-    )
-    session = Session(repo, load_config(repo, env={"SLOP_CONFIG_DIR": str(config_dir)}), clutch=ApproveAll())
-    asker = _RaiseOnce(session)
-    session.budget_asker = asker
-    try:
-        summary = await session.run(DEMO_PROMPT)
-    finally:
-        await session.close()
-    assert summary.ok, summary.message
+    repo, _, asker = await _demo_run_asking(tmp_path, 50, _RaiseOnce)
     # Asked once, after Tier 1 and before Tier 2: the lead call waited for the answer.
     [(reached, started)] = asker.asked
     assert reached.limit == "max_run_tokens" and reached.spent > 50

@@ -25,6 +25,7 @@ from slop_tui.models import (
     Usage,
 )
 from slop_tui.providers import ModelReply, ProviderError, make_provider
+from slop_tui.providers.base import StreamItem
 from slop_tui.providers.observed import DELTA_S, ObservedProvider, path_named
 from slop_tui.testing import HTTPReply, HTTPToolCall, LLMServer
 from slop_tui.ui.widgets.run_header import ModelCalls
@@ -159,7 +160,7 @@ async def test_a_cancelled_streaming_call_closes_its_stream_at_once() -> None:
         async def complete(self, request: object, *, ticket_id: str | None = None) -> ModelReply:
             raise AssertionError("a watched call streams")
 
-        async def stream(self, request: object, *, ticket_id: str | None = None) -> AsyncIterator[str | ModelReply]:
+        async def stream(self, request: object, *, ticket_id: str | None = None) -> AsyncIterator[StreamItem]:
             try:
                 while True:
                     yield "more "
