@@ -3,6 +3,10 @@
 Both are called from the session, which runs as an async worker on the app's own event loop:
 they queue what must be decided, post a message, and await a future the app resolves when a
 screen is dismissed. The session waits; the UI goes on drawing.
+
+A question must not overtake the events published before it: those reach the app through the
+event pump (`ui/pump.py`), and a bus that writes inline returns from `publish` without
+yielding, so the pump may not have run yet. `_after_events` gives it that turn first.
 """
 
 from __future__ import annotations
@@ -20,6 +24,12 @@ if TYPE_CHECKING:
 EDITED_NOTE = "Your edit, re-proposed: this is exactly what would be applied."
 
 
+async def _after_events() -> None:
+    """One turn of the loop: the pump, woken by the events already published, posts them
+    before the question is posted (asyncio runs ready tasks in the order they were woken)."""
+    await asyncio.sleep(0)
+
+
 class UiClutch:
     """Proposals wait here, in order, until the person decides; none is dropped.
 
@@ -33,6 +43,7 @@ class UiClutch:
         self.edited_ticket: str | None = None  # the ticket whose edit is being re-proposed
 
     async def decide(self, proposal: Proposal) -> Decision:
+        await _after_events()  # before it is queued: a cancel meanwhile leaves nothing behind
         answer: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         if self.edited_ticket is not None and proposal.ticket_id == self.edited_ticket:
             self.edited_ticket = None
@@ -64,6 +75,7 @@ class UiPlanReviewer:
 
     async def review(self, tracks: list[Track]) -> PlanReview:
         answer: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        await _after_events()
         self.app.post_message(PlanReviewRequested(PlanRequest(tracks=tracks, answer=answer, comment_history=self.comments)))
         review = cast(PlanReview, await answer)
         if review.action == "revise":

@@ -96,9 +96,7 @@ async def test_a_rate_limited_call_shows_its_retry(tmp_path: Path) -> None:
             assert any("T1 planner: 429, retrying in 3 s (2/3)" in e.text for e in app.view.log)
             # The retry succeeds: the plan comes, and nothing is under way any more at review.
             await wait_for(lambda: isinstance(app.screen, PlanReviewScreen), timeout=15, pilot=pilot)
-            # The call's end reaches the app through the event pump, which may come a turn after
-            # the review request (an inline bus write does not yield): it ends, and soon.
-            await wait_for(lambda: not app.calls, timeout=5, pilot=pilot)
+            assert not app.calls  # its end came before the review (tests/ui/test_request_order.py)
             await pilot.press("q", "y")  # abort at review (asked first)
             await wait_for(lambda: not app.running, timeout=8, pilot=pilot)
         await planner.aclose()
