@@ -130,13 +130,14 @@ class AnthropicProvider(SDKAdapter):
 
         return anthropic
 
-    def _make_client(self, sdk: ModuleType, api_key: str | None) -> Any:
+    def _make_client(self, sdk: ModuleType, api_key: str | None, http_client: Any) -> Any:
         # An explicit base_url: the SDK would otherwise read $ANTHROPIC_BASE_URL or a profile.
         return sdk.AsyncAnthropic(
             api_key=api_key,
             base_url=self.spec.provider.base_url or DEFAULT_BASE_URL,
             max_retries=self.spec.provider.max_retries,
             timeout=self.spec.provider.timeout_s,
+            http_client=http_client,
         )
 
     def _params(self, request: ModelRequest, level: str) -> dict[str, Any]:

@@ -117,7 +117,7 @@ class OpenAICompatProvider(SDKAdapter):
 
         return openai
 
-    def _make_client(self, sdk: ModuleType, api_key: str | None) -> Any:
+    def _make_client(self, sdk: ModuleType, api_key: str | None, http_client: Any) -> Any:
         # An explicit base_url and key: the SDK would otherwise read $OPENAI_BASE_URL and
         # $OPENAI_API_KEY, and could send the user's OpenAI key to another endpoint.
         return sdk.AsyncOpenAI(
@@ -125,6 +125,7 @@ class OpenAICompatProvider(SDKAdapter):
             base_url=self.spec.provider.base_url or DEFAULT_BASE_URL,
             max_retries=self.spec.provider.max_retries,
             timeout=self.spec.provider.timeout_s,
+            http_client=http_client,
         )
 
     def _params(self, request: ModelRequest, level: str) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import functools
+import ssl
 from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import Any
@@ -54,8 +56,9 @@ class SDKAdapter(abc.ABC):
         """Import and return the SDK module."""
 
     @abc.abstractmethod
-    def _make_client(self, sdk: ModuleType, api_key: str | None) -> Any:
-        """Build the SDK's async client with the spec's base_url, retries and timeout."""
+    def _make_client(self, sdk: ModuleType, api_key: str | None, http_client: Any) -> Any:
+        """Build the SDK's async client on `http_client`, with the spec's base_url, retries and
+        timeout."""
 
     @abc.abstractmethod
     def _params(self, request: ModelRequest, level: str) -> dict[str, Any]:
@@ -89,7 +92,9 @@ class SDKAdapter(abc.ABC):
             import httpx2  # the SDKs' own HTTP stack: loaded by now, and it raises mid-stream
 
             self._caught = (sdk.APIError, httpx2.HTTPError, ValueError)
-            self._client = self._make_client(sdk, key)
+            # The SDK's default HTTP client, on the process's one TLS context (`_tls_context`).
+            http_client = sdk.DefaultAsyncHttpxClient(verify=_tls_context())
+            self._client = self._make_client(sdk, key, http_client)
             _report_retries(self._client)
             self._sdk = sdk
         return self._sdk, self._client
@@ -178,6 +183,20 @@ class SDKAdapter(abc.ABC):
         self._sdk = None
         if client is not None:
             await client.close()
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The TLS context every SDK client of the process shares, made as the SDKs' HTTP stack
+    makes its default one (the system's CA bundle; `SSL_CERT_FILE` / `SSL_CERT_DIR` when set).
+
+    Building one reads and parses the whole CA bundle (~25 ms of CPU, ~70 ms on a busy
+    machine), and each SDK client built its own: one per tier, in every run. A context is
+    meant to be shared; each client still has its own connections.
+    """
+    import httpx2
+
+    return httpx2.create_ssl_context()
 
 
 def _report_retries(client: Any) -> None:
