@@ -72,11 +72,28 @@ def _walk(root: Path, directory: Path) -> None:
             raise _refuse(root, f"{_shown(path.relative_to(root.parent))} is {_kind(mode)}")
 
 
+def _git_may_see_a_repository(repo_root: Path) -> bool:
+    """False only when git could find no repository for `repo_root`: no `GIT_DIR` or
+    `GIT_WORK_TREE` in the environment, and no `.git` (folder, or a worktree's file) in the
+    folder or any folder above it, as git's own discovery walks up from the physical path.
+    What git would find beyond that (a ceiling, another file system) only makes it see less."""
+    if "GIT_DIR" in os.environ or "GIT_WORK_TREE" in os.environ:
+        return True
+    try:
+        here = Path(repo_root).resolve()
+    except OSError:
+        return True  # unreadable: let git say
+    return any(os.path.lexists(folder / ".git") for folder in (here, *here.parents))
+
+
 def _tracked_by_git(repo_root: Path) -> list[str]:
     """What git tracks under `.slop` (empty outside a git work tree, or without git).
 
-    Hooks and fsmonitor are off: asking must not run anything the repository configured.
+    Outside any repository git is not asked (a process saved, several per run). Hooks and
+    fsmonitor are off: asking must not run anything the repository configured.
     """
+    if not _git_may_see_a_repository(repo_root):
+        return []
     command = [
         "git",
         "-c", "core.fsmonitor=false",

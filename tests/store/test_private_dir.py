@@ -98,6 +98,54 @@ def test_a_file_git_tracks_in_slop_is_refused(tmp_path: Path) -> None:
     assert (tmp_path / ".slop" / "state.json").read_bytes() == b"{}"
 
 
+
+def _recording_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A `git` first on PATH that notes each call in a file, then runs the real git."""
+    real = subprocess.run(["sh", "-c", "command -v git"], capture_output=True, text=True, check=True).stdout.strip()
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    calls = tmp_path / "git-calls"
+    (shims / "git").write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexec {real} "$@"\n')
+    (shims / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shims}{os.pathsep}{os.environ['PATH']}")
+    return calls
+
+
+def test_outside_any_repository_git_is_not_asked_inside_one_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert not any((folder / ".git").exists() for folder in (plain.resolve(), *plain.resolve().parents))
+    calls = _recording_git(tmp_path, monkeypatch)
+    check_private_state(plain)
+    assert not calls.exists()  # no repository git could find: no process started
+    inner = plain / "inner"
+    inner.mkdir()
+    subprocess.run(["git", "init", "-q", str(plain)], check=True)
+    calls.unlink()
+    check_private_state(inner)  # a repository above: git is asked
+    assert "ls-files" in calls.read_text()
+
+
+def test_a_git_dir_named_by_the_environment_is_still_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The repository's `.git` lives elsewhere and the environment points git at it: the folder
+    # holds no `.git`, yet git tracks its `.slop`.
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".slop").mkdir()
+    (repo / ".slop" / "state.json").write_bytes(b"{}")
+    subprocess.run(["git", "add", "-f", ".slop/state.json"], cwd=repo, check=True)
+    (repo / ".git").rename(tmp_path / "elsewhere.git")
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "elsewhere.git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(repo))
+    with pytest.raises(StoreError, match=r"refused: git tracks \.slop/state\.json"):
+        Store(repo).load_state()
+    assert (repo / ".slop" / "state.json").read_bytes() == b"{}"
+
+
 # -- O_NOFOLLOW behind the check ----------------------------------------------------------
 
 
