@@ -10,6 +10,8 @@
   (`PYTHONDONTWRITEBYTECODE=1` on these machines): else every `python -m slop_tui` a test starts
   compiles slop_tui afresh (~0.4 s of CPU, hundreds of times a run). The processes the tests
   start still write nothing; they read it.
+- The test modules' asserts are rewritten once, in the controller, before the xdist workers
+  start (`_rewrite_tests_once`): on a fresh clone each worker rewrote all of them at once.
 - `-n auto` starts two xdist workers per core: a third of the suite's time is spent waiting on
   processes, servers and terminals (one worker per core kept the cores 63 % busy). On 2 cores:
   6:00 with 2 workers, 5:26 with 4, 5:06 with 4 and `--dist worksteal` (idle machine). Since
@@ -108,7 +110,10 @@ def _rewrite_tests_once(config: pytest.Config) -> None:
     CPU each, 2.3 s with the cache). The cache is pytest's own format, written with its own
     functions; should a pytest release rename them, the workers rewrite as before.
     """
+    if not config.getoption("numprocesses", None):
+        return  # no workers (`-n 0`): pytest rewrites what it collects, once
     try:
+        from _pytest.assertion import assertstate_key
         from _pytest.assertion.rewrite import (
             PYC_TAIL,
             _read_pyc,
@@ -116,7 +121,6 @@ def _rewrite_tests_once(config: pytest.Config) -> None:
             _write_pyc,
             get_cache_dir,
         )
-        from _pytest.assertion import assertstate_key
     except ImportError:
         return
     if config.getoption("assertmode") != "rewrite" or assertstate_key not in config.stash:

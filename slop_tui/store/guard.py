@@ -81,8 +81,8 @@ def _git_may_see_a_repository(repo_root: Path) -> bool:
         return True
     try:
         here = Path(repo_root).resolve()
-    except OSError:
-        return True  # unreadable: let git say
+    except (OSError, RuntimeError):  # unreadable, or a symlink loop: let git say
+        return True
     return any(os.path.lexists(folder / ".git") for folder in (here, *here.parents))
 
 
