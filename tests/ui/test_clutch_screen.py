@@ -380,6 +380,31 @@ async def test_E_unchanged_is_no_edit_and_no_editor_is_a_clear_notice(tmp_path: 
         assert app.answers == [] and "set $VISUAL or $EDITOR" in notices(app)
 
 
+# -- what shows beside it -----------------------------------------------------------------------------
+
+
+class Underneath(Host):
+    """The host with a screen full of text beneath the clutch."""
+
+    def compose(self) -> Any:
+        yield Static("\n".join(["UNDERNEATH " * 30] * 40))
+
+
+@pytest.mark.parametrize(("width", "beside"), [(120, False), (160, True)])
+async def test_the_board_shows_dimmed_beside_the_clutch_only_where_there_is_room(width: int, beside: bool) -> None:
+    # At most 120 columns the box covers the screen: its background is opaque, so Textual does
+    # not render and dim the screen beneath on every frame for nothing (bench_tui --clutch).
+    app = Underneath(write_proposal())
+    async with app.run_test(size=(width, 30)) as pilot:
+        await pilot.pause()
+        assert clutch(app).has_class("-wide") is beside
+        assert ("UNDERNEATH" in app.export_screenshot()) is beside
+        await pilot.resize_terminal(280 - width, 30)  # 120 <-> 160
+        await pilot.pause()
+        assert clutch(app).has_class("-wide") is not beside
+        assert ("UNDERNEATH" in app.export_screenshot()) is not beside
+
+
 # -- keys that apply ---------------------------------------------------------------------------------
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import msgspec
 from rich.console import Group, RenderableType
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -228,8 +228,17 @@ class ClutchScreen(ModalScreen[Decision]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
+        self._show_board_beside(self.app.size.width)  # before the first frame
         self._set_mode("view")
         self._show_hunks()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._show_board_beside(event.size.width)
+
+    def _show_board_beside(self, width: int) -> None:
+        """Dim the board in (`-wide`) only where the box leaves room for it (clutch.tcss)."""
+        box = self.query_one("#clutch-box").styles.max_width
+        self.set_class(box is None or width > box.value, "-wide")
 
     def _set_mode(self, mode: str) -> None:
         self.mode = mode
