@@ -1,6 +1,8 @@
 """Suite-wide test settings and hooks.
 
-- The repository map's tag cache goes to a temporary folder, never the user's cache folder.
+- The repository map's tag cache goes to a temporary folder, never the user's cache folder:
+  `SLOP_CACHE_DIR` is set in each test process (the controller, each xdist worker) when pytest
+  configures it, before any fixture, and every process a test starts inherits it.
 - `demo`: the bundled demo run headless to its end, once per suite (latencies removed; the
   xdist workers share it through a file); the conductor tests copy its repository, the UI tests
   compare their runs' files with it.
@@ -63,17 +65,6 @@ sys.dont_write_bytecode = False
 _KEY = "slop_reliability_counts"
 
 
-@pytest.fixture(scope="session")
-def _slop_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("slop-cache")
-
-
-@pytest.fixture(autouse=True)
-def _private_slop_env(_slop_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`SLOP_CACHE_DIR` is read by `slop_tui.memory.map_cache`; subprocesses inherit it."""
-    monkeypatch.setenv("SLOP_CACHE_DIR", str(_slop_cache_dir))
-
-
 _MEMORY_FS = Path("/dev/shm")
 _MEMORY_FS_ROOM = 1 << 30
 
@@ -87,12 +78,22 @@ def _scratch_in_memory() -> None:
         tempfile.tempdir = None  # read again
 
 
+_CACHE_ENV = "SLOP_CACHE_DIR"  # read by slop_tui.memory.map_cache
+_own_cache: str | None = None
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest's temporary folders are placed
 def pytest_configure(config: pytest.Config) -> None:
+    global _own_cache
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
     if not hasattr(config, "workerinput"):  # once, in the controller (or a run without xdist)
         _scratch_in_memory()
+    # Set for the whole process before any fixture runs (a module or session fixture that
+    # builds a map runs before a function fixture could set it); each xdist worker its own.
+    _own_cache = tempfile.mkdtemp(prefix="slop-cache-")
+    os.environ[_CACHE_ENV] = _own_cache
+    if not hasattr(config, "workerinput"):
         # The commands the scenarios and workers run say `python`: the interpreter running the
         # tests, as in an activated venv (inherited by the xdist workers and every process).
         os.environ["PATH"] = VENV_BIN + os.pathsep + os.environ.get("PATH", "")
@@ -140,6 +141,11 @@ def _rewrite_tests_once(config: pytest.Config) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:  # xdist's hook, for `-n auto`
     return 2 * (os.cpu_count() or 1)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _own_cache is not None:
+        shutil.rmtree(_own_cache, ignore_errors=True)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
