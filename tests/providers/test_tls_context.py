@@ -32,13 +32,13 @@ async def test_every_tier_and_provider_kind_connects_with_one_tls_context(srv: L
         srv.push(HTTPReply(text="ok"))
         reply = await provider.complete(user_request())  # through the real SDK, over HTTP
         assert reply.text == "ok"
-    contexts = {id(tls_context_of(p)): tls_context_of(p) for p in providers}
+    contexts = {tls_context_of(p) for p in providers}  # by identity
     clients = {id(p._client._client) for p in providers}  # type: ignore[attr-defined]
     for provider in providers:
         await provider.aclose()
     assert len(clients) == len(providers), "each provider keeps its own HTTP client"
     assert len(contexts) == 1
     # Shared, and still the verifying default: certificates and host names are checked.
-    (context,) = contexts.values()
+    (context,) = contexts
     assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
     assert context.cert_store_stats()["x509_ca"] > 0, "the system's CA bundle is loaded"

@@ -40,6 +40,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.css.scalar import Unit
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static, TextArea
 
@@ -238,7 +239,8 @@ class ClutchScreen(ModalScreen[Decision]):
     def _show_board_beside(self, width: int) -> None:
         """Dim the board in (`-wide`) only where the box leaves room for it (clutch.tcss)."""
         box = self.query_one("#clutch-box").styles.max_width
-        self.set_class(box is None or width > box.value, "-wide")
+        covered = box is not None and box.unit is Unit.CELLS and width <= box.value
+        self.set_class(not covered, "-wide")
 
     def _set_mode(self, mode: str) -> None:
         self.mode = mode
