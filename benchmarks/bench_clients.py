@@ -39,18 +39,7 @@ def slop_clients() -> list[Any]:
 
 def default_clients() -> list[Any]:
     """The same SDK clients with no `http_client`: the SDK makes its own, and its TLS context."""
-    out = []
-    for adapter in adapters():
-        sdk = adapter._import_sdk()
-        out.append(sdk_client(adapter, sdk))
-    return out
-
-
-def sdk_client(adapter: SDKAdapter, sdk: Any) -> Any:
-    provider = adapter.spec.provider
-    cls = sdk.AsyncAnthropic if isinstance(adapter, AnthropicProvider) else sdk.AsyncOpenAI
-    return cls(api_key="k", base_url=provider.base_url, max_retries=provider.max_retries,
-               timeout=provider.timeout_s)
+    return [adapter._make_client(adapter._import_sdk(), "k", None) for adapter in adapters()]
 
 
 def cpu_per_run(build: Callable[[], list[Any]]) -> float:
